@@ -1,0 +1,131 @@
+//! Netcap's protocol decoders.
+//!
+//! Each protocol has its own module with a typed, zero-copy view over the packet
+//! bytes (checked lengths, no `unsafe`, no panics on any input) and a function
+//! that turns the view into its audit record. Decoders know nothing about output
+//! formats: they hand records to a [`RecordSink`].
+//!
+//! The entry point is [`decode_packet`], which dispatches on the link type and
+//! walks the layers (link → VLAN tags → network → transport).
+#![forbid(unsafe_code)]
+
+pub mod arp;
+pub mod entropy;
+pub mod ethernet;
+pub mod flowkey;
+pub mod icmpv4;
+pub mod icmpv6;
+pub mod ipv4;
+pub mod ipv6;
+pub mod link;
+pub mod tcp;
+pub mod udp;
+pub mod vlan;
+mod util;
+mod walk;
+
+pub use flowkey::{flow_hash, FlowKey};
+pub use walk::decode_packet;
+
+use netcap_schema::Record;
+
+/// One captured packet as the decoders see it.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketInfo<'a> {
+    /// 1-based position of the packet in the input (tshark's `frame.number`).
+    pub number: u64,
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    /// Link type of the interface the packet was captured on (LINKTYPE_* value).
+    pub link_type: u32,
+    /// Length of the packet on the wire (may exceed `data.len()` with a snap length).
+    pub orig_len: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
+
+/// Options that change what decoders compute.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Compute `PayloadEntropy` (a pass over every payload).
+    pub entropy: bool,
+}
+
+/// Where decoders put their records.
+pub trait RecordSink {
+    /// Accepts one record of packet `packet`.
+    fn emit<R: Record>(&mut self, rec: &R);
+}
+
+/// How far decoding of one packet got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Every layer was decoded (any remaining bytes are an application payload).
+    Decoded,
+    /// A layer that Netcap does not decode was reached; the layers before it were decoded.
+    Unknown(UnknownLayer),
+    /// A layer failed to decode; the layers before it were decoded.
+    Error(DecodeError),
+}
+
+/// A layer that no decoder handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnknownLayer {
+    /// A link type without a decoder.
+    LinkType(u32),
+    /// An EtherType without a decoder.
+    EtherType(u16),
+    /// An IP protocol number without a decoder.
+    IpProtocol(u8),
+}
+
+impl std::fmt::Display for UnknownLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownLayer::LinkType(v) => write!(f, "link type {v}"),
+            UnknownLayer::EtherType(v) => write!(f, "EtherType 0x{v:04x}"),
+            UnknownLayer::IpProtocol(v) => write!(f, "IP protocol {v}"),
+        }
+    }
+}
+
+/// Why a layer could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DecodeError {
+    /// The captured bytes end before the layer's header does.
+    #[error("{layer}: truncated header ({have} of {need} bytes)")]
+    Truncated {
+        /// Record type name of the layer.
+        layer: &'static str,
+        /// Bytes required.
+        need: usize,
+        /// Bytes available.
+        have: usize,
+    },
+    /// A header field holds a value that makes the header unusable.
+    #[error("{layer}: invalid {field}")]
+    Invalid {
+        /// Record type name of the layer.
+        layer: &'static str,
+        /// Which field is wrong.
+        field: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// Record type name of the layer that failed.
+    pub fn layer(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { layer, .. } | DecodeError::Invalid { layer, .. } => layer,
+        }
+    }
+}
+
+/// Checks that `data` holds at least `need` bytes for `layer`.
+pub(crate) fn need(layer: &'static str, data: &[u8], need: usize) -> Result<(), DecodeError> {
+    if data.len() < need {
+        Err(DecodeError::Truncated { layer, need, have: data.len() })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The `.ncap` file format and the record renderers.
+//!
+//! * [`ncap`]: writing and reading `.ncap` / `.ncap.gz` files — a `Header`
+//!   record, then varint-length-delimited records of one type (see
+//!   `docs/file-format.md`).
+//! * [`render`]: CSV, TSV, JSON lines, aligned tables and readable text, all
+//!   derived from the schema through reflection, with no code per record type.
+#![forbid(unsafe_code)]
+
+pub mod ncap;
+pub mod render;
+
+pub use ncap::{
+    header_for, FileReader, ReadError, RecordFileWriter, WriterOptions, MAX_RECORD_LEN,
+};

@@ -1,0 +1,22 @@
+//! Netcap's capture pipeline.
+//!
+//! ```text
+//! reader ──Arc<Batch>──▶ worker 0..N ──WorkerOutput──▶ merger/writer
+//!  (sequential I/O,       (decode the packets        (reorders batches by
+//!   flow-hash shard        of their shard,            sequence number, merges
+//!   per packet)            encode records)            records in packet order,
+//!                                                     writes one file per type)
+//! ```
+//!
+//! Every packet of a flow goes to the same worker (symmetric hash of its
+//! addresses), so per-flow state can live in a worker without locks. Records
+//! carry their packet number, and the merger writes them in packet order, so
+//! the output is byte-identical whatever the number of workers. Channels are
+//! bounded: memory does not grow with the size of the capture.
+#![forbid(unsafe_code)]
+
+mod batch;
+mod merge;
+mod run;
+
+pub use run::{run_capture, CaptureConfig, PipelineError, Progress, Summary};

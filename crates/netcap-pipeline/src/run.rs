@@ -1,0 +1,336 @@
+//! Running a capture from a file through the pipeline.
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use netcap_decode::{decode_packet, flow_hash, DecodeOptions, PacketInfo};
+use netcap_format::{header_for, RecordFileWriter, WriterOptions};
+use netcap_schema::Type;
+use netcap_source::{CaptureReader, SourceError};
+
+use crate::batch::{Batch, PacketSlot, Tally, WorkerOutput};
+use crate::merge::merge_batch;
+
+/// Packets per batch: large enough to amortise channel hand-offs, small enough
+/// to keep latency and memory low.
+const BATCH_PACKETS: usize = 1024;
+/// Batches in flight per worker.
+const QUEUE_DEPTH: usize = 4;
+
+/// What to capture and how.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// The capture file.
+    pub input: PathBuf,
+    /// Folder receiving one file per record type.
+    pub out_dir: PathBuf,
+    /// Decoding threads (at least 1).
+    pub workers: usize,
+    /// Decoder options.
+    pub decode: DecodeOptions,
+    /// Output file options.
+    pub writer: WriterOptions,
+    /// Creation time written into every header, nanoseconds since the epoch.
+    pub created_ns: i64,
+}
+
+/// Counters the caller can watch while the capture runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Packets read so far.
+    pub packets: AtomicU64,
+    /// Bytes of the input file read so far.
+    pub bytes: AtomicU64,
+    /// Size of the input file (0 until known).
+    pub total_bytes: AtomicU64,
+    /// Set to stop reading early (Ctrl-C); everything read so far is written.
+    pub stop: AtomicBool,
+}
+
+/// The result of a capture.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Packets read.
+    pub packets: u64,
+    /// Packets whose every layer was decoded.
+    pub decoded: u64,
+    /// Packets with a layer Netcap does not decode, by layer.
+    pub unknown: BTreeMap<String, u64>,
+    /// Packets whose decoding failed, by error.
+    pub errors: BTreeMap<String, u64>,
+    /// Records written per record type.
+    pub records: BTreeMap<String, u64>,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Why the input ended early, if it did (the packets before were processed).
+    pub input_warning: Option<String>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Why a capture failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The input could not be opened.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The output folder could not be created.
+    #[error("cannot create output folder {path}: {source}")]
+    OutDir {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Writing an output file failed; files already written were closed.
+    #[error("writing {path} failed: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A pipeline thread died.
+    #[error("internal error: a pipeline thread panicked")]
+    Thread,
+}
+
+/// Reads `cfg.input`, decodes every packet on `cfg.workers` threads and writes
+/// one file per record type into `cfg.out_dir`.
+pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
+    let started = Instant::now();
+    let mut reader = CaptureReader::open(&cfg.input)?;
+    progress.total_bytes.store(reader.file_size(), Ordering::Relaxed);
+    std::fs::create_dir_all(&cfg.out_dir)
+        .map_err(|source| PipelineError::OutDir { path: cfg.out_dir.clone(), source })?;
+
+    let workers = cfg.workers.max(1);
+    let mut to_workers = Vec::with_capacity(workers);
+    let mut worker_rx = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = bounded::<Arc<Batch>>(QUEUE_DEPTH);
+        to_workers.push(tx);
+        worker_rx.push(rx);
+    }
+    let (out_tx, out_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
+    let input_name = cfg.input.display().to_string();
+
+    std::thread::scope(|scope| {
+        let reader_handle = scope.spawn(|| read_batches(&mut reader, to_workers, workers, progress));
+        let mut worker_handles = Vec::new();
+        for (id, rx) in worker_rx.into_iter().enumerate() {
+            let tx = out_tx.clone();
+            let opts = cfg.decode;
+            worker_handles.push(scope.spawn(move || work(id as u32, &rx, &tx, &opts)));
+        }
+        drop(out_tx);
+
+        let written = write_outputs(cfg, &input_name, &out_rx, workers);
+        // On a write error, dropping the receiver stops the workers, which stops the reader.
+        drop(out_rx);
+        let mut tally = Tally::default();
+        let mut thread_failed = false;
+        for h in worker_handles {
+            match h.join() {
+                Ok(t) => tally.merge(&t),
+                Err(_) => thread_failed = true,
+            }
+        }
+        let read_result = reader_handle.join();
+        let (files, records) = written?;
+        let (packets, input_warning) = match read_result {
+            Ok(r) => r,
+            Err(_) => return Err(PipelineError::Thread),
+        };
+        if thread_failed {
+            return Err(PipelineError::Thread);
+        }
+        Ok(Summary {
+            packets,
+            decoded: tally.decoded,
+            unknown: tally.unknown,
+            errors: tally.errors,
+            records,
+            files,
+            input_warning,
+            elapsed: started.elapsed(),
+        })
+    })
+}
+
+/// Reader thread: fills batches, assigns each packet to the worker of its flow.
+fn read_batches(
+    reader: &mut CaptureReader,
+    to_workers: Vec<Sender<Arc<Batch>>>,
+    workers: usize,
+    progress: &Progress,
+) -> (u64, Option<String>) {
+    let hasher = RandomState::new();
+    let bytes = reader.progress_counter();
+    let mut seq = 0u64;
+    let mut number = 0u64;
+    let mut warning = None;
+    let mut done = false;
+    while !done {
+        let mut batch = Batch { seq, data: Vec::with_capacity(256 * 1024), packets: Vec::with_capacity(BATCH_PACKETS) };
+        while batch.packets.len() < BATCH_PACKETS {
+            let start = batch.data.len();
+            match reader.next_packet(&mut batch.data) {
+                Ok(Some(meta)) => {
+                    number += 1;
+                    let end = batch.data.len();
+                    let data = batch.data.get(start..end).unwrap_or_default();
+                    let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
+                    batch.packets.push(PacketSlot {
+                        number,
+                        ts_ns: meta.ts_ns,
+                        link_type: meta.link_type,
+                        orig_len: meta.orig_len,
+                        start,
+                        end,
+                        shard,
+                    });
+                }
+                Ok(None) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    batch.data.truncate(start);
+                    warning = Some(e.to_string());
+                    done = true;
+                    break;
+                }
+            }
+        }
+        progress.packets.store(number, Ordering::Relaxed);
+        progress.bytes.store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        if progress.stop.load(Ordering::Relaxed) {
+            done = true;
+        }
+        if batch.packets.is_empty() {
+            break;
+        }
+        let batch = Arc::new(batch);
+        for tx in &to_workers {
+            if tx.send(Arc::clone(&batch)).is_err() {
+                // The writer failed and everything is shutting down.
+                return (number, warning);
+            }
+        }
+        seq += 1;
+    }
+    (number, warning)
+}
+
+/// Worker thread: decodes the packets of its shard.
+fn work(id: u32, rx: &Receiver<Arc<Batch>>, tx: &Sender<WorkerOutput>, opts: &DecodeOptions) -> Tally {
+    let mut tally = Tally::default();
+    for batch in rx {
+        let mut out = WorkerOutput::new(batch.seq);
+        for p in batch.packets.iter().filter(|p| p.shard == id) {
+            let info = PacketInfo {
+                number: p.number,
+                ts_ns: p.ts_ns,
+                link_type: p.link_type,
+                orig_len: p.orig_len,
+                data: batch.data.get(p.start..p.end).unwrap_or_default(),
+            };
+            out.set_packet(p.number);
+            let outcome = decode_packet(&info, opts, &mut out);
+            out.tally.count(outcome);
+        }
+        tally.merge(&std::mem::take(&mut out.tally));
+        if tx.send(out).is_err() {
+            break;
+        }
+    }
+    tally
+}
+
+type Written = (Vec<PathBuf>, BTreeMap<String, u64>);
+
+/// Writer (calling thread): reorders worker outputs by batch, merges them in
+/// packet order and appends them to the per-type files, created on first use.
+fn write_outputs(
+    cfg: &CaptureConfig,
+    input_name: &str,
+    rx: &Receiver<WorkerOutput>,
+    workers: usize,
+) -> Result<Written, PipelineError> {
+    let mut files: Vec<Option<RecordFileWriter>> = Vec::new();
+    let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
+    let mut next_seq = 0u64;
+    let mut result = Ok(());
+    for out in rx {
+        let entry = pending.entry(out.seq).or_default();
+        entry.push(out);
+        while pending.get(&next_seq).is_some_and(|v| v.len() == workers) {
+            let Some(outputs) = pending.remove(&next_seq) else { break };
+            result = merge_batch(&outputs, |ty, bytes, count| write_to(&mut files, cfg, input_name, ty, bytes, count));
+            if result.is_err() {
+                break;
+            }
+            next_seq += 1;
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    let mut paths = Vec::new();
+    let mut counts = BTreeMap::new();
+    for w in files.into_iter().flatten() {
+        let path = w.path().to_path_buf();
+        let name = file_type_name(&path);
+        counts.insert(name, w.records());
+        match w.finish() {
+            Ok(p) => paths.push(p),
+            Err(source) => {
+                if result.is_ok() {
+                    result = Err(PipelineError::Write { path, source });
+                }
+            }
+        }
+    }
+    result.map(|()| (paths, counts))
+}
+
+fn file_type_name(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_string()
+}
+
+fn write_to(
+    files: &mut Vec<Option<RecordFileWriter>>,
+    cfg: &CaptureConfig,
+    input_name: &str,
+    ty: usize,
+    bytes: &[u8],
+    count: u64,
+) -> Result<(), PipelineError> {
+    if files.len() <= ty {
+        files.resize_with(ty + 1, || None);
+    }
+    let Some(slot) = files.get_mut(ty) else { return Ok(()) };
+    if slot.is_none() {
+        let rt = i32::try_from(ty).ok().and_then(|t| Type::try_from(t).ok()).unwrap_or(Type::NcHeader);
+        let header = header_for(rt, input_name, cfg.created_ns);
+        let w = RecordFileWriter::create(&cfg.out_dir, &header, &cfg.writer).map_err(|source| {
+            PipelineError::Write {
+                path: cfg.out_dir.join(RecordFileWriter::file_name(rt.record_name(), cfg.writer.compress)),
+                source,
+            }
+        })?;
+        *slot = Some(w);
+    }
+    if let Some(w) = slot.as_mut() {
+        w.write_encoded(bytes, count)
+            .map_err(|source| PipelineError::Write { path: w.path().to_path_buf(), source })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Netcap turns network packets into typed, structured audit records: one file
+/// of Protocol Buffers records per protocol (Ethernet.ncap.gz, TCP.ncap.gz, ...),
+/// readable from any language with the shipped schema, or as CSV and JSON.
+#[derive(Debug, Parser)]
+#[command(
+    name = "netcap",
+    version,
+    after_help = "Examples:\n  \
+        netcap capture -r traffic.pcap -o out/\n  \
+        netcap dump -r out/TCP.ncap.gz\n  \
+        netcap dump -r out/TCP.ncap.gz --select Timestamp,SrcPort,DstPort --tsv\n  \
+        netcap dump -r out/TCP.ncap.gz --header\n  \
+        netcap types"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode a pcap or pcapng file into one record file per protocol.
+    Capture(CaptureArgs),
+    /// Print the records of a .ncap or .ncap.gz file as CSV, JSON, a table or text.
+    Dump(DumpArgs),
+    /// List the record types with their number of fields.
+    Types,
+}
+
+/// Decode every packet of a capture and write audit records.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    netcap capture -r traffic.pcap -o out/            # out/Ethernet.ncap.gz, out/TCP.ncap.gz, ...\n  \
+    netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n\n\
+    Output is byte-identical for the same input and options whatever --workers is.\n\
+    Set SOURCE_DATE_EPOCH (seconds) to fix the creation time written into the file headers.\n\n\
+    Exit status: 0 on success (also when the input was cut short: a warning says where),\n\
+    1 on an error (unreadable input, output folder or write failure), 2 on a usage error.")]
+pub struct CaptureArgs {
+    /// Capture file to read (pcap or pcapng, optionally gzip-compressed).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Folder for the record files (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+
+    /// Decoding threads [default: number of cores].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Write plain .ncap files instead of gzip-compressed .ncap.gz.
+    #[arg(long)]
+    pub no_compress: bool,
+
+    /// gzip level, 1 (fastest) to 9 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: u32,
+
+    /// Compute PayloadEntropy (costs a pass over every payload).
+    #[arg(long)]
+    pub entropy: bool,
+
+    /// Print no progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Print the records of a Netcap file.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    netcap dump -r out/TCP.ncap.gz                                   # CSV with a header line\n  \
+    netcap dump -r out/TCP.ncap.gz --select Timestamp,SrcPort,DstPort --tsv\n  \
+    netcap dump -r out/DNS.ncap.gz --json | jq .\n  \
+    netcap dump -r out/IPv4.ncap.gz --table --utc\n  \
+    netcap dump -r out/TCP.ncap.gz --fields\n\n\
+    Timestamps are shown as seconds.microseconds since the epoch, or RFC 3339 with --utc.\n\
+    Nested fields show as (Name=value ...) and repeated ones as [a,b] in CSV and tables,\n\
+    as objects and arrays in JSON; bytes are lowercase hex.")]
+pub struct DumpArgs {
+    /// Record file to read (.ncap or .ncap.gz; compression is detected from the content).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// List the fields of the file's record type and exit.
+    #[arg(long)]
+    pub fields: bool,
+
+    /// Print the file header (record type, Netcap version, input source, creation time) and exit.
+    #[arg(long)]
+    pub header: bool,
+
+    /// Comma-separated fields to show, in this order.
+    #[arg(short, long, value_name = "FIELDS", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// Tab-separated values.
+    #[arg(long, conflicts_with_all = ["sep", "table", "json", "struct"])]
+    pub tsv: bool,
+
+    /// Field separator for CSV output (one character).
+    #[arg(long, value_name = "CHAR", default_value = ",")]
+    pub sep: String,
+
+    /// Aligned columns for reading in a terminal.
+    #[arg(long, conflicts_with_all = ["json", "struct"])]
+    pub table: bool,
+
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "struct")]
+    pub json: bool,
+
+    /// Readable multi-line blocks, one per record.
+    #[arg(long = "struct")]
+    pub r#struct: bool,
+
+    /// Show timestamps as RFC 3339 in UTC.
+    #[arg(long)]
+    pub utc: bool,
+}
