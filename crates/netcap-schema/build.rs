@@ -43,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "impl Type {\n    /// One-line description of the record type (the schema's comment on its message).\n    pub fn description(self) -> &'static str {\n        match self {\n",
     );
     let mut reg = String::new();
-    let mut all = String::from("/// Every record type with a message, in enum order.\npub const ALL_TYPES: &[Type] = &[\n");
+    let mut all = String::from(
+        "/// Every record type with a message, in enum order.\npub const ALL_TYPES: &[Type] = &[\n",
+    );
     for v in &ty.value {
         let Some(msg) = v.name().strip_prefix("NC_") else {
             return Err(format!("enum value {} lacks the NC_ prefix", v.name()).into());
@@ -67,8 +69,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     desc.push_str("        }\n    }\n}\n");
     std::fs::write(out.join("registry.rs"), reg + &all + &desc)?;
 
-    prost_build::Config::new()
-        .out_dir(&out)
-        .compile_fds(fds)?;
+    prost_build::Config::new().out_dir(&out).compile_fds(fds)?;
     Ok(())
 }

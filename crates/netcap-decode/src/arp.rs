@@ -80,7 +80,8 @@ impl<'a> ArpView<'a> {
 
     /// Target protocol address.
     pub fn target_proto(&self) -> &'a [u8] {
-        let start = FIXED_LEN + 2 * usize::from(self.hardware_len()) + usize::from(self.protocol_len());
+        let start =
+            FIXED_LEN + 2 * usize::from(self.hardware_len()) + usize::from(self.protocol_len());
         clamp(self.buf, start, start + usize::from(self.protocol_len()))
     }
 
@@ -135,14 +136,28 @@ mod tests {
     ];
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 1, ts_ns: 7, link_type: 1, orig_len: 60, data: b }
+        PacketInfo {
+            number: 1,
+            ts_ns: 7,
+            link_type: 1,
+            orig_len: 60,
+            data: b,
+        }
     }
 
     #[test]
     fn ethernet_ipv4_request() {
         let v = ArpView::new(&REQUEST).unwrap();
         let r = record(&v, &pkt(&REQUEST));
-        assert_eq!((r.addr_type, r.protocol, r.hw_address_size, r.prot_address_size), (1, 0x800, 6, 4));
+        assert_eq!(
+            (
+                r.addr_type,
+                r.protocol,
+                r.hw_address_size,
+                r.prot_address_size
+            ),
+            (1, 0x800, 6, 4)
+        );
         assert_eq!(r.operation, 1);
         assert_eq!(r.src_hw_address, "00:1b:21:3c:9d:f8");
         assert_eq!(r.src_prot_address, "192.168.1.10");
@@ -168,7 +183,10 @@ mod tests {
 
         let b = [0, 1, 0x12, 0x34, 0, 3, 0, 2, 1, 2, 3, 0xa, 0xb, 0xc];
         let r = record(&ArpView::new(&b).unwrap(), &pkt(&b));
-        assert_eq!((r.src_hw_address.as_str(), r.src_prot_address.as_str()), ("", "01:02:03"));
+        assert_eq!(
+            (r.src_hw_address.as_str(), r.src_prot_address.as_str()),
+            ("", "01:02:03")
+        );
         assert_eq!(r.dst_prot_address, "0a:0b:0c");
         // 4-byte protocol addresses of a non-IPv4 protocol stay hex.
         let b = [0, 1, 0x12, 0x34, 0, 4, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -182,14 +200,22 @@ mod tests {
             let need = if n < 8 { 8 } else { 28 };
             assert_eq!(
                 ArpView::new(&REQUEST[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "ARP", need, have: n }
+                DecodeError::Truncated {
+                    layer: "ARP",
+                    need,
+                    have: n
+                }
             );
         }
         // Maximum sizes do not overflow.
         let mut b = vec![0, 1, 8, 0, 255, 255, 0, 1];
         assert_eq!(
             ArpView::new(&b).unwrap_err(),
-            DecodeError::Truncated { layer: "ARP", need: 8 + 2 * 255 + 2 * 255, have: 8 }
+            DecodeError::Truncated {
+                layer: "ARP",
+                need: 8 + 2 * 255 + 2 * 255,
+                have: 8
+            }
         );
         b.resize(8 + 4 * 255, 0x11);
         let r = record(&ArpView::new(&b).unwrap(), &pkt(&b));

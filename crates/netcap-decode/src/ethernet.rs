@@ -94,7 +94,13 @@ mod tests {
     #[test]
     fn decodes_header() {
         let v = EthernetView::new(&FRAME).unwrap();
-        let pkt = PacketInfo { number: 3, ts_ns: 42, link_type: 1, orig_len: 60, data: &FRAME };
+        let pkt = PacketInfo {
+            number: 3,
+            ts_ns: 42,
+            link_type: 1,
+            orig_len: 60,
+            data: &FRAME,
+        };
         let r = record(&v, &pkt, &DecodeOptions { entropy: true });
         assert_eq!(r.dst_mac, "ff:ff:ff:ff:ff:ff");
         assert_eq!(r.src_mac, "00:1b:21:3c:9d:f8");
@@ -112,13 +118,23 @@ mod tests {
         for n in 0..HEADER_LEN {
             assert_eq!(
                 EthernetView::new(&FRAME[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "Ethernet", need: 14, have: n }
+                DecodeError::Truncated {
+                    layer: "Ethernet",
+                    need: 14,
+                    have: n
+                }
             );
         }
         let v = EthernetView::new(&FRAME[..14]).unwrap();
         assert!(v.payload().is_empty());
         // orig_len smaller than the header (broken capture) saturates to 0.
-        let pkt = PacketInfo { number: 1, ts_ns: 0, link_type: 1, orig_len: 3, data: &FRAME };
+        let pkt = PacketInfo {
+            number: 1,
+            ts_ns: 0,
+            link_type: 1,
+            orig_len: 3,
+            data: &FRAME,
+        };
         assert_eq!(record(&v, &pkt, &DecodeOptions::default()).payload_size, 0);
     }
 }

@@ -6,7 +6,7 @@
 //! non-IP frames): it is the same in both directions, and IP fragments, which
 //! lack ports, stay with the rest of their flow.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// The symmetric key a packet is sharded by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,23 +87,34 @@ impl FlowKey {
     pub fn of(link_type: u32, data: &[u8]) -> FlowKey {
         match link_type {
             1 => {
-                let (Some(dst), Some(src), Some(et)) = (arr::<6>(data, 0), arr::<6>(data, 6), arr::<2>(data, 12))
+                let (Some(dst), Some(src), Some(et)) =
+                    (arr::<6>(data, 0), arr::<6>(data, 6), arr::<2>(data, 12))
                 else {
                     return FlowKey::None;
                 };
-                ether_key(u16::from_be_bytes(et), data.get(14..).unwrap_or_default(), Some((&dst, &src)))
+                ether_key(
+                    u16::from_be_bytes(et),
+                    data.get(14..).unwrap_or_default(),
+                    Some((&dst, &src)),
+                )
             }
             113 => match arr::<2>(data, 14) {
-                Some(et) => ether_key(u16::from_be_bytes(et), data.get(16..).unwrap_or_default(), None),
+                Some(et) => ether_key(
+                    u16::from_be_bytes(et),
+                    data.get(16..).unwrap_or_default(),
+                    None,
+                ),
                 None => FlowKey::None,
             },
             276 => match arr::<2>(data, 0) {
-                Some(et) => ether_key(u16::from_be_bytes(et), data.get(20..).unwrap_or_default(), None),
+                Some(et) => ether_key(
+                    u16::from_be_bytes(et),
+                    data.get(20..).unwrap_or_default(),
+                    None,
+                ),
                 None => FlowKey::None,
             },
-            0 | 108 => {
-                ip_key(data.get(4..).unwrap_or_default()).unwrap_or(FlowKey::None)
-            }
+            0 | 108 => ip_key(data.get(4..).unwrap_or_default()).unwrap_or(FlowKey::None),
             _ => ip_key(data).unwrap_or(FlowKey::None),
         }
     }
@@ -111,9 +122,7 @@ impl FlowKey {
 
 /// Symmetric flow hash of a packet: equal for both directions of a conversation.
 pub fn flow_hash<S: BuildHasher>(hasher: &S, link_type: u32, data: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    FlowKey::of(link_type, data).hash(&mut h);
-    h.finish()
+    hasher.hash_one(FlowKey::of(link_type, data))
 }
 
 #[cfg(test)]

@@ -97,7 +97,13 @@ mod tests {
     use super::*;
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 5, ts_ns: 6, link_type: 1, orig_len: 0, data: b }
+        PacketInfo {
+            number: 5,
+            ts_ns: 6,
+            link_type: 1,
+            orig_len: 0,
+            data: b,
+        }
     }
 
     #[test]
@@ -135,7 +141,11 @@ mod tests {
         for n in 0..8 {
             assert_eq!(
                 Icmpv4View::new(&b[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "ICMPv4", need: 8, have: n }
+                DecodeError::Truncated {
+                    layer: "ICMPv4",
+                    need: 8,
+                    have: n
+                }
             );
         }
     }

@@ -73,9 +73,18 @@ mod tests {
     fn neighbor_solicitation() {
         let b = [135, 0, 0x12, 0x34, 0, 0, 0, 0];
         let v = Icmpv6View::new(&b).unwrap();
-        let pkt = PacketInfo { number: 8, ts_ns: 1, link_type: 1, orig_len: 0, data: &b };
+        let pkt = PacketInfo {
+            number: 8,
+            ts_ns: 1,
+            link_type: 1,
+            orig_len: 0,
+            data: &b,
+        };
         let r = record(&v, &pkt);
-        assert_eq!((r.r#type, r.code, r.type_code, r.checksum), (135, 0, 0x8700, 0x1234));
+        assert_eq!(
+            (r.r#type, r.code, r.type_code, r.checksum),
+            (135, 0, 0x8700, 0x1234)
+        );
         assert_eq!((r.timestamp, r.packet_number), (1, 8));
         assert_eq!(v.payload(), &[0, 0, 0, 0]);
         let b = [1, 4, 0xff, 0xff];
@@ -88,7 +97,11 @@ mod tests {
         for n in 0..4 {
             assert_eq!(
                 Icmpv6View::new(&[0u8; 3][..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "ICMPv6", need: 4, have: n }
+                DecodeError::Truncated {
+                    layer: "ICMPv6",
+                    need: 4,
+                    have: n
+                }
             );
         }
     }

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use netcap_schema::{IPv4Option, IPv4};
+use netcap_schema::{IPv4, IPv4Option};
 
 use crate::util::{array_at, be16, clamp, entropy_if, parse_tlv_options, size_i32, u8_at};
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
@@ -35,15 +35,24 @@ impl<'a> Ipv4View<'a> {
         need(LAYER, buf, 1)?;
         let view = Self { buf };
         if view.version() != 4 {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "Version" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "Version",
+            });
         }
         if view.ihl() < 5 {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "IHL" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "IHL",
+            });
         }
         need(LAYER, buf, view.header_len())?;
         let total = usize::from(view.total_len());
         if total != 0 && total < view.header_len() {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "Length" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "Length",
+            });
         }
         Ok(view)
     }
@@ -184,27 +193,67 @@ mod tests {
     /// 24-byte header with a Router Alert option, 4 payload bytes, 2 bytes of
     /// Ethernet padding after Total Length.
     const PKT: [u8; 30] = [
-        0x46, 0xb8, 0x00, 28, 0x12, 0x34, 0x20 | 0x01, 0x02, 64, 17, 0xbe, 0xef, // MF, offset 0x102
-        10, 0, 0, 1, 192, 168, 0, 255, // addresses
-        148, 4, 0, 0, // router alert
-        1, 2, 3, 4, // payload
-        0xee, 0xee, // padding beyond Total Length
+        0x46,
+        0xb8,
+        0x00,
+        28,
+        0x12,
+        0x34,
+        0x20 | 0x01,
+        0x02,
+        64,
+        17,
+        0xbe,
+        0xef, // MF, offset 0x102
+        10,
+        0,
+        0,
+        1,
+        192,
+        168,
+        0,
+        255, // addresses
+        148,
+        4,
+        0,
+        0, // router alert
+        1,
+        2,
+        3,
+        4, // payload
+        0xee,
+        0xee, // padding beyond Total Length
     ];
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 2, ts_ns: 99, link_type: 228, orig_len: 30, data: b }
+        PacketInfo {
+            number: 2,
+            ts_ns: 99,
+            link_type: 228,
+            orig_len: 30,
+            data: b,
+        }
     }
 
     #[test]
     fn header_fields() {
         let v = Ipv4View::new(&PKT).unwrap();
         let r = record(&v, &pkt(&PKT), &DecodeOptions { entropy: true });
-        assert_eq!((r.version, r.ihl, r.tos, r.length, r.id), (4, 6, 0xb8, 28, 0x1234));
+        assert_eq!(
+            (r.version, r.ihl, r.tos, r.length, r.id),
+            (4, 6, 0xb8, 28, 0x1234)
+        );
         assert_eq!((r.flags, r.frag_offset), (1, 0x102));
         assert_eq!((r.ttl, r.protocol, r.checksum), (64, 17, 0xbeef));
-        assert_eq!((r.src_ip.as_str(), r.dst_ip.as_str()), ("10.0.0.1", "192.168.0.255"));
+        assert_eq!(
+            (r.src_ip.as_str(), r.dst_ip.as_str()),
+            ("10.0.0.1", "192.168.0.255")
+        );
         assert_eq!(r.options.len(), 1);
-        assert_eq!((r.options[0].option_type, r.options[0].option_length), (148, 4));
+        assert_eq!(
+            (r.options[0].option_type, r.options[0].option_length),
+            (148, 4)
+        );
         assert_eq!(r.options[0].option_data, vec![0, 0]);
         assert!(r.padding.is_empty());
         assert_eq!(r.payload_size, 4);
@@ -220,10 +269,20 @@ mod tests {
         b[0] = 0x47; // IHL 7
         b[3] = 28;
         b[20..28].copy_from_slice(&[1, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
-        let r = record(&Ipv4View::new(&b).unwrap(), &pkt(&b), &DecodeOptions::default());
+        let r = record(
+            &Ipv4View::new(&b).unwrap(),
+            &pkt(&b),
+            &DecodeOptions::default(),
+        );
         assert_eq!(r.options.len(), 2);
-        assert_eq!((r.options[0].option_type, r.options[0].option_length), (1, 1));
-        assert_eq!((r.options[1].option_type, r.options[1].option_length), (0, 1));
+        assert_eq!(
+            (r.options[0].option_type, r.options[0].option_length),
+            (1, 1)
+        );
+        assert_eq!(
+            (r.options[1].option_type, r.options[1].option_length),
+            (0, 1)
+        );
         assert_eq!(r.padding, vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
         assert_eq!(r.payload_size, 0);
         assert_eq!(r.payload_entropy, 0.0);
@@ -233,7 +292,11 @@ mod tests {
     fn bad_option_length_is_padding() {
         let mut b = PKT;
         b[20..24].copy_from_slice(&[7, 9, 4, 0]); // record route longer than the header
-        let r = record(&Ipv4View::new(&b).unwrap(), &pkt(&b), &DecodeOptions::default());
+        let r = record(
+            &Ipv4View::new(&b).unwrap(),
+            &pkt(&b),
+            &DecodeOptions::default(),
+        );
         assert!(r.options.is_empty());
         assert_eq!(r.padding, vec![7, 9, 4, 0]);
     }
@@ -242,12 +305,30 @@ mod tests {
     fn invalid_fields() {
         let mut b = PKT;
         b[0] = 0x65;
-        assert_eq!(Ipv4View::new(&b).unwrap_err(), DecodeError::Invalid { layer: "IPv4", field: "Version" });
+        assert_eq!(
+            Ipv4View::new(&b).unwrap_err(),
+            DecodeError::Invalid {
+                layer: "IPv4",
+                field: "Version"
+            }
+        );
         b[0] = 0x44;
-        assert_eq!(Ipv4View::new(&b).unwrap_err(), DecodeError::Invalid { layer: "IPv4", field: "IHL" });
+        assert_eq!(
+            Ipv4View::new(&b).unwrap_err(),
+            DecodeError::Invalid {
+                layer: "IPv4",
+                field: "IHL"
+            }
+        );
         b[0] = 0x46;
         b[3] = 23;
-        assert_eq!(Ipv4View::new(&b).unwrap_err(), DecodeError::Invalid { layer: "IPv4", field: "Length" });
+        assert_eq!(
+            Ipv4View::new(&b).unwrap_err(),
+            DecodeError::Invalid {
+                layer: "IPv4",
+                field: "Length"
+            }
+        );
     }
 
     #[test]
@@ -272,7 +353,11 @@ mod tests {
             let need = if n == 0 { 1 } else { 24 };
             assert_eq!(
                 Ipv4View::new(&PKT[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "IPv4", need, have: n }
+                DecodeError::Truncated {
+                    layer: "IPv4",
+                    need,
+                    have: n
+                }
             );
         }
         for n in 24..=PKT.len() {

@@ -2,7 +2,7 @@
 
 use std::net::Ipv6Addr;
 
-use netcap_schema::{IPv6ExtensionHeader, IPv6HopByHop, IPv6Option, IPv6};
+use netcap_schema::{IPv6, IPv6ExtensionHeader, IPv6HopByHop, IPv6Option};
 
 use crate::util::{array_at, be16, be32, clamp, entropy_if, size_i32, u8_at};
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
@@ -38,7 +38,14 @@ pub const EXT_SHIM6: u8 = 140;
 pub fn is_extension_header(proto: u8) -> bool {
     matches!(
         proto,
-        EXT_HOP_BY_HOP | EXT_ROUTING | EXT_FRAGMENT | EXT_AH | EXT_DEST_OPTS | EXT_MOBILITY | EXT_HIP | EXT_SHIM6
+        EXT_HOP_BY_HOP
+            | EXT_ROUTING
+            | EXT_FRAGMENT
+            | EXT_AH
+            | EXT_DEST_OPTS
+            | EXT_MOBILITY
+            | EXT_HIP
+            | EXT_SHIM6
     )
 }
 
@@ -54,7 +61,10 @@ impl<'a> Ipv6View<'a> {
         need(LAYER, buf, 1)?;
         let view = Self { buf };
         if view.version() != 6 {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "Version" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "Version",
+            });
         }
         need(LAYER, buf, HEADER_LEN)?;
         Ok(view)
@@ -211,7 +221,10 @@ pub fn walk_extensions<'a>(view: &Ipv6View<'a>) -> Result<Extensions<'a>, Decode
         let ext = ExtHeaderView::new(next, rest)?;
         consumed = consumed.saturating_add(ext.header_len());
         if consumed > bounded.len() {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "Length" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "Length",
+            });
         }
         headers.push(ext);
         next = ext.next_header();
@@ -226,7 +239,13 @@ pub fn walk_extensions<'a>(view: &Ipv6View<'a>) -> Result<Extensions<'a>, Decode
         0 => payload.len(),
         n => usize::from(n).saturating_sub(consumed),
     };
-    Ok(Extensions { headers, upper_protocol: next, payload, payload_size, later_fragment })
+    Ok(Extensions {
+        headers,
+        upper_protocol: next,
+        payload,
+        payload_size,
+        later_fragment,
+    })
 }
 
 /// Parses the options of a hop-by-hop (or destination options) header: Pad1
@@ -236,12 +255,20 @@ pub fn parse_tlv_options(mut rest: &[u8]) -> Vec<IPv6Option> {
     let mut out = Vec::new();
     while let Some((&kind, after)) = rest.split_first() {
         if kind == 0 {
-            out.push(IPv6Option { option_type: 0, option_length: 0, option_data: Vec::new() });
+            out.push(IPv6Option {
+                option_type: 0,
+                option_length: 0,
+                option_data: Vec::new(),
+            });
             rest = after;
             continue;
         }
-        let Some((&len, after)) = after.split_first() else { break };
-        let Some((data, tail)) = after.split_at_checked(usize::from(len)) else { break };
+        let Some((&len, after)) = after.split_first() else {
+            break;
+        };
+        let Some((data, tail)) = after.split_at_checked(usize::from(len)) else {
+            break;
+        };
         out.push(IPv6Option {
             option_type: i32::from(kind),
             option_length: i32::from(len),
@@ -253,12 +280,20 @@ pub fn parse_tlv_options(mut rest: &[u8]) -> Vec<IPv6Option> {
 }
 
 /// Builds the `IPv6` record of `view` and its extension header chain `ext`.
-pub fn record(view: &Ipv6View<'_>, ext: &Extensions<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -> IPv6 {
+pub fn record(
+    view: &Ipv6View<'_>,
+    ext: &Extensions<'_>,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) -> IPv6 {
     let hop_by_hop = ext
         .headers
         .first()
         .filter(|h| h.kind() == EXT_HOP_BY_HOP)
-        .map(|h| IPv6HopByHop { timestamp: pkt.ts_ns, options: parse_tlv_options(h.data()) });
+        .map(|h| IPv6HopByHop {
+            timestamp: pkt.ts_ns,
+            options: parse_tlv_options(h.data()),
+        });
     IPv6 {
         timestamp: pkt.ts_ns,
         version: i32::from(view.version()),
@@ -314,15 +349,27 @@ mod tests {
     }
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 4, ts_ns: 11, link_type: 229, orig_len: 0, data: b }
+        PacketInfo {
+            number: 4,
+            ts_ns: 11,
+            link_type: 229,
+            orig_len: 0,
+            data: b,
+        }
     }
 
     #[test]
     fn fixed_header_fields() {
         let b = chain();
         let v = Ipv6View::new(&b).unwrap();
-        assert_eq!((v.version(), v.traffic_class(), v.flow_label()), (6, 0xab, 0x12345));
-        assert_eq!((v.payload_len(), v.next_header(), v.hop_limit()), (36, 0, 64));
+        assert_eq!(
+            (v.version(), v.traffic_class(), v.flow_label()),
+            (6, 0xab, 0x12345)
+        );
+        assert_eq!(
+            (v.payload_len(), v.next_header(), v.hop_limit()),
+            (36, 0, 64)
+        );
         assert_eq!(v.src_addr().to_string(), "2001:db8::1");
         assert_eq!(v.dst_addr().to_string(), "ff02::1:2");
         assert_eq!(v.payload().len(), 36);
@@ -341,13 +388,27 @@ mod tests {
         assert_eq!(r.upper_layer_protocol, 17);
         assert_eq!(r.next_header, 0);
         assert_eq!(r.payload_size, 12);
-        let types: Vec<_> = r.extension_headers.iter().map(|h| (h.r#type, h.next_header, h.length)).collect();
+        let types: Vec<_> = r
+            .extension_headers
+            .iter()
+            .map(|h| (h.r#type, h.next_header, h.length))
+            .collect();
         assert_eq!(types, vec![(0, 43, 8), (43, 44, 8), (44, 17, 8)]);
-        assert_eq!(r.extension_headers[2].data, vec![0x00, 0x01, 0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(
+            r.extension_headers[2].data,
+            vec![0x00, 0x01, 0xde, 0xad, 0xbe, 0xef]
+        );
         let hbh = r.hop_by_hop.unwrap();
         assert_eq!(hbh.timestamp, 11);
-        let opts: Vec<_> = hbh.options.iter().map(|o| (o.option_type, o.option_length, o.option_data.clone())).collect();
-        assert_eq!(opts, vec![(0, 0, vec![]), (5, 2, vec![0, 0]), (0, 0, vec![])]);
+        let opts: Vec<_> = hbh
+            .options
+            .iter()
+            .map(|o| (o.option_type, o.option_length, o.option_data.clone()))
+            .collect();
+        assert_eq!(
+            opts,
+            vec![(0, 0, vec![]), (5, 2, vec![0, 0]), (0, 0, vec![])]
+        );
     }
 
     #[test]
@@ -374,11 +435,17 @@ mod tests {
         b.extend_from_slice(&[59, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]);
         let v = Ipv6View::new(&b).unwrap();
         let ext = v.extensions().unwrap();
-        let lens: Vec<_> = ext.headers.iter().map(|h| (h.kind(), h.header_len())).collect();
+        let lens: Vec<_> = ext
+            .headers
+            .iter()
+            .map(|h| (h.kind(), h.header_len()))
+            .collect();
         assert_eq!(lens, vec![(60, 8), (60, 8), (51, 12)]);
         assert_eq!(ext.upper_protocol, 59);
         assert_eq!(ext.payload_size, 0);
-        assert!(record(&v, &ext, &pkt(&b), &DecodeOptions::default()).hop_by_hop.is_none());
+        assert!(record(&v, &ext, &pkt(&b), &DecodeOptions::default())
+            .hop_by_hop
+            .is_none());
     }
 
     #[test]
@@ -397,15 +464,34 @@ mod tests {
     #[test]
     fn errors() {
         let b = chain();
-        assert_eq!(Ipv6View::new(&[0x45]).unwrap_err(), DecodeError::Invalid { layer: "IPv6", field: "Version" });
+        assert_eq!(
+            Ipv6View::new(&[0x45]).unwrap_err(),
+            DecodeError::Invalid {
+                layer: "IPv6",
+                field: "Version"
+            }
+        );
         for n in 0..40 {
             let need = if n == 0 { 1 } else { 40 };
-            assert_eq!(Ipv6View::new(&b[..n]).unwrap_err(), DecodeError::Truncated { layer: "IPv6", need, have: n });
+            assert_eq!(
+                Ipv6View::new(&b[..n]).unwrap_err(),
+                DecodeError::Truncated {
+                    layer: "IPv6",
+                    need,
+                    have: n
+                }
+            );
         }
         // Truncated inside each extension header.
         for n in 40..64 {
             let v = Ipv6View::new(&b[..n]).unwrap();
-            assert!(matches!(v.extensions().unwrap_err(), DecodeError::Truncated { layer: "IPv6", .. }), "{n}");
+            assert!(
+                matches!(
+                    v.extensions().unwrap_err(),
+                    DecodeError::Truncated { layer: "IPv6", .. }
+                ),
+                "{n}"
+            );
         }
         for n in 64..=b.len() {
             let ext = Ipv6View::new(&b[..n]).unwrap().extensions().unwrap();
@@ -417,7 +503,10 @@ mod tests {
         short[5] = 10;
         assert_eq!(
             Ipv6View::new(&short).unwrap().extensions().unwrap_err(),
-            DecodeError::Invalid { layer: "IPv6", field: "Length" }
+            DecodeError::Invalid {
+                layer: "IPv6",
+                field: "Length"
+            }
         );
         // Payload Length 0: the rest of the capture counts.
         let mut zero = b.clone();
@@ -429,7 +518,11 @@ mod tests {
         ah.extend_from_slice(&[6, 255]);
         assert_eq!(
             Ipv6View::new(&ah).unwrap().extensions().unwrap_err(),
-            DecodeError::Truncated { layer: "IPv6", need: 257 * 4, have: 2 }
+            DecodeError::Truncated {
+                layer: "IPv6",
+                need: 257 * 4,
+                have: 2
+            }
         );
     }
 
@@ -437,8 +530,19 @@ mod tests {
     fn hbh_options_truncated() {
         assert_eq!(parse_tlv_options(&[5, 4, 1]).len(), 0);
         let o = parse_tlv_options(&[0, 1, 0, 1, 2, 0xaa, 0xbb, 0]);
-        let o: Vec<_> = o.iter().map(|o| (o.option_type, o.option_length, o.option_data.clone())).collect();
-        assert_eq!(o, vec![(0, 0, vec![]), (1, 0, vec![]), (1, 2, vec![0xaa, 0xbb]), (0, 0, vec![])]);
+        let o: Vec<_> = o
+            .iter()
+            .map(|o| (o.option_type, o.option_length, o.option_data.clone()))
+            .collect();
+        assert_eq!(
+            o,
+            vec![
+                (0, 0, vec![]),
+                (1, 0, vec![]),
+                (1, 2, vec![0xaa, 0xbb]),
+                (0, 0, vec![])
+            ]
+        );
         // A type without its length byte ends the list.
         assert_eq!(parse_tlv_options(&[0, 0, 1]).len(), 2);
         assert_eq!(parse_tlv_options(&[]).len(), 0);

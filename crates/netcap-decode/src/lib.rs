@@ -20,8 +20,8 @@ pub mod ipv6;
 pub mod link;
 pub mod tcp;
 pub mod udp;
-pub mod vlan;
 mod util;
+pub mod vlan;
 mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};
@@ -124,7 +124,11 @@ impl DecodeError {
 /// Checks that `data` holds at least `need` bytes for `layer`.
 pub(crate) fn need(layer: &'static str, data: &[u8], need: usize) -> Result<(), DecodeError> {
     if data.len() < need {
-        Err(DecodeError::Truncated { layer, need, have: data.len() })
+        Err(DecodeError::Truncated {
+            layer,
+            need,
+            have: data.len(),
+        })
     } else {
         Ok(())
     }

@@ -60,15 +60,27 @@ pub fn classify(link_type: u32, data: &[u8]) -> Result<LinkNext<'_>, DecodeError
         LINKTYPE_ETHERNET => Ok(LinkNext::Ethernet(data)),
         LINKTYPE_NULL | LINKTYPE_LOOP => null(data),
         LINKTYPE_RAW | LINKTYPE_RAW_12 | LINKTYPE_RAW_14 => raw(data),
-        LINKTYPE_IPV4 => Ok(LinkNext::Network { ether_type: ETHERTYPE_IPV4, payload: data }),
-        LINKTYPE_IPV6 => Ok(LinkNext::Network { ether_type: ETHERTYPE_IPV6, payload: data }),
+        LINKTYPE_IPV4 => Ok(LinkNext::Network {
+            ether_type: ETHERTYPE_IPV4,
+            payload: data,
+        }),
+        LINKTYPE_IPV6 => Ok(LinkNext::Network {
+            ether_type: ETHERTYPE_IPV6,
+            payload: data,
+        }),
         LINKTYPE_LINUX_SLL => {
             need("LinuxSLL", data, SLL_HEADER_LEN)?;
-            Ok(LinkNext::Network { ether_type: be16(data, 14), payload: clamp(data, SLL_HEADER_LEN, data.len()) })
+            Ok(LinkNext::Network {
+                ether_type: be16(data, 14),
+                payload: clamp(data, SLL_HEADER_LEN, data.len()),
+            })
         }
         LINKTYPE_LINUX_SLL2 => {
             need("LinuxSLL2", data, SLL2_HEADER_LEN)?;
-            Ok(LinkNext::Network { ether_type: be16(data, 0), payload: clamp(data, SLL2_HEADER_LEN, data.len()) })
+            Ok(LinkNext::Network {
+                ether_type: be16(data, 0),
+                payload: clamp(data, SLL2_HEADER_LEN, data.len()),
+            })
         }
         _ => Ok(LinkNext::Unsupported),
     }
@@ -92,21 +104,35 @@ fn null(data: &[u8]) -> Result<LinkNext<'_>, DecodeError> {
     let le = u32::from_le_bytes(raw);
     let be = u32::from_be_bytes(raw);
     let payload = clamp(data, NULL_HEADER_LEN, data.len());
-    Ok(match family_ether_type(le).or_else(|| family_ether_type(be)) {
-        Some(ether_type) => LinkNext::Network { ether_type, payload },
-        // Report the family the way a little-endian capturer would have written
-        // it unless only the other order gives a small number.
-        None => LinkNext::UnknownFamily(if le <= 0xffff { le } else { be }),
-    })
+    Ok(
+        match family_ether_type(le).or_else(|| family_ether_type(be)) {
+            Some(ether_type) => LinkNext::Network {
+                ether_type,
+                payload,
+            },
+            // Report the family the way a little-endian capturer would have written
+            // it unless only the other order gives a small number.
+            None => LinkNext::UnknownFamily(if le <= 0xffff { le } else { be }),
+        },
+    )
 }
 
 /// Raw IP: the version nibble tells IPv4 from IPv6.
 fn raw(data: &[u8]) -> Result<LinkNext<'_>, DecodeError> {
     need("RawIP", data, 1)?;
     match u8_at(data, 0) >> 4 {
-        4 => Ok(LinkNext::Network { ether_type: ETHERTYPE_IPV4, payload: data }),
-        6 => Ok(LinkNext::Network { ether_type: ETHERTYPE_IPV6, payload: data }),
-        _ => Err(DecodeError::Invalid { layer: "RawIP", field: "Version" }),
+        4 => Ok(LinkNext::Network {
+            ether_type: ETHERTYPE_IPV4,
+            payload: data,
+        }),
+        6 => Ok(LinkNext::Network {
+            ether_type: ETHERTYPE_IPV6,
+            payload: data,
+        }),
+        _ => Err(DecodeError::Invalid {
+            layer: "RawIP",
+            field: "Version",
+        }),
     }
 }
 
@@ -127,50 +153,140 @@ mod tests {
         let be = [0, 0, 0, 2, 0x45];
         for d in [&le[..], &be[..]] {
             for lt in [LINKTYPE_NULL, LINKTYPE_LOOP] {
-                assert_eq!(classify(lt, d).unwrap(), LinkNext::Network { ether_type: 0x0800, payload: &[0x45] });
+                assert_eq!(
+                    classify(lt, d).unwrap(),
+                    LinkNext::Network {
+                        ether_type: 0x0800,
+                        payload: &[0x45]
+                    }
+                );
             }
         }
         for fam in [24u32, 28, 30] {
             let d = fam.to_le_bytes();
-            assert_eq!(classify(0, &d).unwrap(), LinkNext::Network { ether_type: 0x86dd, payload: &[] });
+            assert_eq!(
+                classify(0, &d).unwrap(),
+                LinkNext::Network {
+                    ether_type: 0x86dd,
+                    payload: &[]
+                }
+            );
             let d = fam.to_be_bytes();
-            assert_eq!(classify(108, &d).unwrap(), LinkNext::Network { ether_type: 0x86dd, payload: &[] });
+            assert_eq!(
+                classify(108, &d).unwrap(),
+                LinkNext::Network {
+                    ether_type: 0x86dd,
+                    payload: &[]
+                }
+            );
         }
-        assert_eq!(classify(0, &[7, 0, 0, 0]).unwrap(), LinkNext::UnknownFamily(7));
-        assert_eq!(classify(0, &[0, 0, 0, 7]).unwrap(), LinkNext::UnknownFamily(7));
-        assert_eq!(classify(0, &[2, 0, 0]).unwrap_err(), DecodeError::Truncated { layer: "Null", need: 4, have: 3 });
+        assert_eq!(
+            classify(0, &[7, 0, 0, 0]).unwrap(),
+            LinkNext::UnknownFamily(7)
+        );
+        assert_eq!(
+            classify(0, &[0, 0, 0, 7]).unwrap(),
+            LinkNext::UnknownFamily(7)
+        );
+        assert_eq!(
+            classify(0, &[2, 0, 0]).unwrap_err(),
+            DecodeError::Truncated {
+                layer: "Null",
+                need: 4,
+                have: 3
+            }
+        );
     }
 
     #[test]
     fn raw_ip_versions() {
         for lt in [12, 14, 101] {
-            assert_eq!(classify(lt, &[0x45]).unwrap(), LinkNext::Network { ether_type: 0x0800, payload: &[0x45] });
-            assert_eq!(classify(lt, &[0x60]).unwrap(), LinkNext::Network { ether_type: 0x86dd, payload: &[0x60] });
-            assert_eq!(classify(lt, &[0x50]).unwrap_err(), DecodeError::Invalid { layer: "RawIP", field: "Version" });
-            assert_eq!(classify(lt, &[]).unwrap_err(), DecodeError::Truncated { layer: "RawIP", need: 1, have: 0 });
+            assert_eq!(
+                classify(lt, &[0x45]).unwrap(),
+                LinkNext::Network {
+                    ether_type: 0x0800,
+                    payload: &[0x45]
+                }
+            );
+            assert_eq!(
+                classify(lt, &[0x60]).unwrap(),
+                LinkNext::Network {
+                    ether_type: 0x86dd,
+                    payload: &[0x60]
+                }
+            );
+            assert_eq!(
+                classify(lt, &[0x50]).unwrap_err(),
+                DecodeError::Invalid {
+                    layer: "RawIP",
+                    field: "Version"
+                }
+            );
+            assert_eq!(
+                classify(lt, &[]).unwrap_err(),
+                DecodeError::Truncated {
+                    layer: "RawIP",
+                    need: 1,
+                    have: 0
+                }
+            );
         }
-        assert_eq!(classify(228, &[0x60]).unwrap(), LinkNext::Network { ether_type: 0x0800, payload: &[0x60] });
-        assert_eq!(classify(229, &[]).unwrap(), LinkNext::Network { ether_type: 0x86dd, payload: &[] });
+        assert_eq!(
+            classify(228, &[0x60]).unwrap(),
+            LinkNext::Network {
+                ether_type: 0x0800,
+                payload: &[0x60]
+            }
+        );
+        assert_eq!(
+            classify(229, &[]).unwrap(),
+            LinkNext::Network {
+                ether_type: 0x86dd,
+                payload: &[]
+            }
+        );
     }
 
     #[test]
     fn linux_cooked() {
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x86, 0xdd];
         sll.push(0x60);
-        assert_eq!(classify(113, &sll).unwrap(), LinkNext::Network { ether_type: 0x86dd, payload: &[0x60] });
+        assert_eq!(
+            classify(113, &sll).unwrap(),
+            LinkNext::Network {
+                ether_type: 0x86dd,
+                payload: &[0x60]
+            }
+        );
         for n in 0..16 {
             assert_eq!(
                 classify(113, &sll[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "LinuxSLL", need: 16, have: n }
+                DecodeError::Truncated {
+                    layer: "LinuxSLL",
+                    need: 16,
+                    have: n
+                }
             );
         }
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.push(0x45);
-        assert_eq!(classify(276, &sll2).unwrap(), LinkNext::Network { ether_type: 0x0800, payload: &[0x45] });
+        assert_eq!(
+            classify(276, &sll2).unwrap(),
+            LinkNext::Network {
+                ether_type: 0x0800,
+                payload: &[0x45]
+            }
+        );
         for n in 0..20 {
             assert_eq!(
                 classify(276, &sll2[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "LinuxSLL2", need: 20, have: n }
+                DecodeError::Truncated {
+                    layer: "LinuxSLL2",
+                    need: 20,
+                    have: n
+                }
             );
         }
     }

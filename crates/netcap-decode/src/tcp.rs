@@ -25,7 +25,10 @@ impl<'a> TcpView<'a> {
         need(LAYER, buf, MIN_HEADER_LEN)?;
         let view = Self { buf };
         if view.data_offset() < 5 {
-            return Err(DecodeError::Invalid { layer: LAYER, field: "DataOffset" });
+            return Err(DecodeError::Invalid {
+                layer: LAYER,
+                field: "DataOffset",
+            });
         }
         need(LAYER, buf, view.header_len())?;
         Ok(view)
@@ -140,7 +143,12 @@ impl<'a> TcpView<'a> {
 /// Builds the `TCP` record of `view`; `ip_payload_size` is the segment length
 /// on the wire as the IP layer computed it, so a snap length does not shrink
 /// `PayloadSize`.
-pub fn record(view: &TcpView<'_>, ip_payload_size: usize, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -> Tcp {
+pub fn record(
+    view: &TcpView<'_>,
+    ip_payload_size: usize,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) -> Tcp {
     let (options, padding) = parse_tlv_options(view.options());
     Tcp {
         timestamp: pkt.ts_ns,
@@ -189,19 +197,32 @@ mod tests {
     ];
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 1, ts_ns: 2, link_type: 1, orig_len: 0, data: b }
+        PacketInfo {
+            number: 1,
+            ts_ns: 2,
+            link_type: 1,
+            orig_len: 0,
+            data: b,
+        }
     }
 
     #[test]
     fn syn_with_options() {
         let v = TcpView::new(&SYN).unwrap();
         let r = record(&v, 44, &pkt(&SYN), &DecodeOptions::default());
-        assert_eq!((r.src_port, r.dst_port, r.seq_num, r.ack_num), (0xc001, 80, 0x1122_3344, 0));
+        assert_eq!(
+            (r.src_port, r.dst_port, r.seq_num, r.ack_num),
+            (0xc001, 80, 0x1122_3344, 0)
+        );
         assert_eq!(r.data_offset, 11);
         assert!(r.syn && r.cwr && r.ns);
         assert!(!(r.fin || r.rst || r.psh || r.ack || r.urg || r.ece));
         assert_eq!((r.window, r.checksum, r.urgent), (0xfaf0, 0xabcd, 0));
-        let o: Vec<_> = r.options.iter().map(|o| (o.option_type, o.option_length, o.option_data.clone())).collect();
+        let o: Vec<_> = r
+            .options
+            .iter()
+            .map(|o| (o.option_type, o.option_length, o.option_data.clone()))
+            .collect();
         assert_eq!(
             o,
             vec![
@@ -220,7 +241,9 @@ mod tests {
 
     #[test]
     fn payload_and_flags() {
-        let mut b = vec![0, 80, 0xc0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x7d, 0, 1, 0, 0, 0, 9];
+        let mut b = vec![
+            0, 80, 0xc0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x7d, 0, 1, 0, 0, 0, 9,
+        ];
         b.extend_from_slice(b"hello");
         let v = TcpView::new(&b).unwrap();
         // The segment was 1000 bytes on the wire; 5 were captured.
@@ -231,19 +254,32 @@ mod tests {
         assert!((r.payload_entropy - crate::entropy::shannon(b"hello")).abs() < 1e-12);
         assert!(r.options.is_empty() && r.padding.is_empty());
         // An IP payload size below the header saturates.
-        assert_eq!(record(&v, 3, &pkt(&b), &DecodeOptions::default()).payload_size, 0);
+        assert_eq!(
+            record(&v, 3, &pkt(&b), &DecodeOptions::default()).payload_size,
+            0
+        );
     }
 
     #[test]
     fn odd_option_lengths() {
         let mut b = SYN;
         b[20..24].copy_from_slice(&[1, 8, 1, 0]); // NOP, then kind 8 with length 1
-        let r = record(&TcpView::new(&b).unwrap(), 44, &pkt(&b), &DecodeOptions::default());
+        let r = record(
+            &TcpView::new(&b).unwrap(),
+            44,
+            &pkt(&b),
+            &DecodeOptions::default(),
+        );
         assert_eq!(r.options.len(), 1);
         assert_eq!(r.padding.len(), 23);
         assert_eq!(r.padding[..3], [8, 1, 0]);
         b[20..24].copy_from_slice(&[5, 40, 0, 0]); // SACK running past the header
-        let r = record(&TcpView::new(&b).unwrap(), 44, &pkt(&b), &DecodeOptions::default());
+        let r = record(
+            &TcpView::new(&b).unwrap(),
+            44,
+            &pkt(&b),
+            &DecodeOptions::default(),
+        );
         assert!(r.options.is_empty());
         assert_eq!(r.padding.len(), 24);
     }
@@ -252,10 +288,23 @@ mod tests {
     fn errors_and_truncations() {
         for n in 0..44 {
             let need = if n < 20 { 20 } else { 44 };
-            assert_eq!(TcpView::new(&SYN[..n]).unwrap_err(), DecodeError::Truncated { layer: "TCP", need, have: n });
+            assert_eq!(
+                TcpView::new(&SYN[..n]).unwrap_err(),
+                DecodeError::Truncated {
+                    layer: "TCP",
+                    need,
+                    have: n
+                }
+            );
         }
         let mut b = SYN;
         b[12] = 0x40;
-        assert_eq!(TcpView::new(&b).unwrap_err(), DecodeError::Invalid { layer: "TCP", field: "DataOffset" });
+        assert_eq!(
+            TcpView::new(&b).unwrap_err(),
+            DecodeError::Invalid {
+                layer: "TCP",
+                field: "DataOffset"
+            }
+        );
     }
 }

@@ -59,7 +59,11 @@ impl<'a> UdpView<'a> {
     /// the capture.
     pub fn payload(&self) -> &'a [u8] {
         let len = usize::from(self.len());
-        let end = if len >= HEADER_LEN { len } else { self.buf.len() };
+        let end = if len >= HEADER_LEN {
+            len
+        } else {
+            self.buf.len()
+        };
         clamp(self.buf, HEADER_LEN, end)
     }
 
@@ -92,17 +96,28 @@ pub fn record(view: &UdpView<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) ->
 mod tests {
     use super::*;
 
-    const DNS: [u8; 14] = [0xd4, 0x31, 0x00, 0x35, 0x00, 12, 0x8a, 0x9b, 1, 2, 3, 4, 0xee, 0xee];
+    const DNS: [u8; 14] = [
+        0xd4, 0x31, 0x00, 0x35, 0x00, 12, 0x8a, 0x9b, 1, 2, 3, 4, 0xee, 0xee,
+    ];
 
     fn pkt(b: &[u8]) -> PacketInfo<'_> {
-        PacketInfo { number: 3, ts_ns: 4, link_type: 1, orig_len: 0, data: b }
+        PacketInfo {
+            number: 3,
+            ts_ns: 4,
+            link_type: 1,
+            orig_len: 0,
+            data: b,
+        }
     }
 
     #[test]
     fn header_and_bounded_payload() {
         let v = UdpView::new(&DNS).unwrap();
         let r = record(&v, &pkt(&DNS), &DecodeOptions { entropy: true });
-        assert_eq!((r.src_port, r.dst_port, r.length, r.checksum), (0xd431, 53, 12, 0x8a9b));
+        assert_eq!(
+            (r.src_port, r.dst_port, r.length, r.checksum),
+            (0xd431, 53, 12, 0x8a9b)
+        );
         assert_eq!(r.payload_size, 4);
         assert!((r.payload_entropy - 2.0).abs() < 1e-12);
         assert_eq!((r.timestamp, r.packet_number), (4, 3));
@@ -131,7 +146,14 @@ mod tests {
     #[test]
     fn truncated() {
         for n in 0..8 {
-            assert_eq!(UdpView::new(&DNS[..n]).unwrap_err(), DecodeError::Truncated { layer: "UDP", need: 8, have: n });
+            assert_eq!(
+                UdpView::new(&DNS[..n]).unwrap_err(),
+                DecodeError::Truncated {
+                    layer: "UDP",
+                    need: 8,
+                    have: n
+                }
+            );
         }
     }
 }

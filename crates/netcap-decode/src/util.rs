@@ -90,11 +90,19 @@ pub(crate) fn parse_tlv_options(mut rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) 
     while let Some((&kind, after)) = rest.split_first() {
         match kind {
             0 => {
-                opts.push(RawOption { kind, len: 1, data: &[] });
+                opts.push(RawOption {
+                    kind,
+                    len: 1,
+                    data: &[],
+                });
                 return (opts, after);
             }
             1 => {
-                opts.push(RawOption { kind, len: 1, data: &[] });
+                opts.push(RawOption {
+                    kind,
+                    len: 1,
+                    data: &[],
+                });
                 rest = after;
             }
             _ => {
@@ -107,7 +115,11 @@ pub(crate) fn parse_tlv_options(mut rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) 
                 if len < 2 {
                     return (opts, rest);
                 }
-                opts.push(RawOption { kind, len, data: whole.get(2..).unwrap_or_default() });
+                opts.push(RawOption {
+                    kind,
+                    len,
+                    data: whole.get(2..).unwrap_or_default(),
+                });
                 rest = tail;
             }
         }
@@ -138,7 +150,10 @@ mod tests {
 
     #[test]
     fn colon_hex_is_lowercase() {
-        assert_eq!(colon_hex(&[0x00, 0x1b, 0x21, 0x3c, 0x9d, 0xf8]), "00:1b:21:3c:9d:f8");
+        assert_eq!(
+            colon_hex(&[0x00, 0x1b, 0x21, 0x3c, 0x9d, 0xf8]),
+            "00:1b:21:3c:9d:f8"
+        );
         assert_eq!(colon_hex(&[]), "");
         assert_eq!(colon_hex(&[0xab]), "ab");
     }
@@ -150,9 +165,21 @@ mod tests {
         assert_eq!(
             opts,
             vec![
-                RawOption { kind: 1, len: 1, data: &[] },
-                RawOption { kind: 2, len: 4, data: &[0x05, 0xb4] },
-                RawOption { kind: 0, len: 1, data: &[] },
+                RawOption {
+                    kind: 1,
+                    len: 1,
+                    data: &[]
+                },
+                RawOption {
+                    kind: 2,
+                    len: 4,
+                    data: &[0x05, 0xb4]
+                },
+                RawOption {
+                    kind: 0,
+                    len: 1,
+                    data: &[]
+                },
             ]
         );
         assert_eq!(pad, &[9, 9]);
@@ -174,7 +201,14 @@ mod tests {
         assert_eq!(pad, &[8]);
         // Exactly filling the area.
         let (opts, pad) = parse_tlv_options(&[8, 2]);
-        assert_eq!(opts, vec![RawOption { kind: 8, len: 2, data: &[] }]);
+        assert_eq!(
+            opts,
+            vec![RawOption {
+                kind: 8,
+                len: 2,
+                data: &[]
+            }]
+        );
         assert!(pad.is_empty());
     }
 }

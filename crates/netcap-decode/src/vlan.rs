@@ -87,7 +87,13 @@ mod tests {
         // PCP 5, DEI 1, VID 0xabc, then IPv6.
         let b = [0xba, 0xbc, 0x86, 0xdd, 0x60];
         let v = VlanView::new(&b).unwrap();
-        let pkt = PacketInfo { number: 9, ts_ns: 5, link_type: 1, orig_len: 5, data: &b };
+        let pkt = PacketInfo {
+            number: 9,
+            ts_ns: 5,
+            link_type: 1,
+            orig_len: 5,
+            data: &b,
+        };
         let r = record(&v, 0x88a8, &pkt);
         assert_eq!(r.priority, 5);
         assert!(r.drop_eligible);
@@ -102,12 +108,19 @@ mod tests {
     fn zero_tci_and_truncation() {
         let b = [0x00, 0x00, 0x08, 0x00];
         let v = VlanView::new(&b).unwrap();
-        assert_eq!((v.priority(), v.drop_eligible(), v.vlan_id()), (0, false, 0));
+        assert_eq!(
+            (v.priority(), v.drop_eligible(), v.vlan_id()),
+            (0, false, 0)
+        );
         assert!(v.payload().is_empty());
         for n in 0..4 {
             assert_eq!(
                 VlanView::new(&b[..n]).unwrap_err(),
-                DecodeError::Truncated { layer: "Dot1Q", need: 4, have: n }
+                DecodeError::Truncated {
+                    layer: "Dot1Q",
+                    need: 4,
+                    have: n
+                }
             );
         }
     }

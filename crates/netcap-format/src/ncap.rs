@@ -29,7 +29,11 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { compress: true, level: 1, buffer_size: 1 << 20 }
+        WriterOptions {
+            compress: true,
+            level: 1,
+            buffer_size: 1 << 20,
+        }
     }
 }
 
@@ -46,7 +50,7 @@ pub fn header_for(ty: Type, input_source: &str, created_ns: i64) -> Header {
 
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
 }
 
 impl Write for Sink {
@@ -79,7 +83,9 @@ pub struct RecordFileWriter {
 
 impl std::fmt::Debug for RecordFileWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordFileWriter").field("path", &self.path).finish()
+        f.debug_struct("RecordFileWriter")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -95,17 +101,26 @@ impl RecordFileWriter {
 
     /// Creates `dir/<type>.ncap[.gz]` and writes its header.
     pub fn create(dir: &Path, header: &Header, opts: &WriterOptions) -> io::Result<Self> {
-        let ty = Type::try_from(header.r#type).map_err(|_| io::Error::other("unknown record type"))?;
+        let ty =
+            Type::try_from(header.r#type).map_err(|_| io::Error::other("unknown record type"))?;
         let path = dir.join(Self::file_name(ty.record_name(), opts.compress));
         let file = BufWriter::with_capacity(opts.buffer_size, File::create(&path)?);
         let mut sink = if opts.compress {
             // No name and mtime 0: the bytes depend only on the records.
-            Sink::Gzip(GzBuilder::new().mtime(0).write(file, Compression::new(opts.level.min(9))))
+            Sink::Gzip(Box::new(
+                GzBuilder::new()
+                    .mtime(0)
+                    .write(file, Compression::new(opts.level.min(9))),
+            ))
         } else {
             Sink::Plain(file)
         };
         sink.write_all(&header.encode_length_delimited_to_vec())?;
-        Ok(RecordFileWriter { sink, path, records: 0 })
+        Ok(RecordFileWriter {
+            sink,
+            path,
+            records: 0,
+        })
     }
 
     /// Appends `count` records that are already length-delimited in `bytes`.
@@ -136,7 +151,10 @@ impl RecordFileWriter {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w.finish()?,
         };
-        file.into_inner().map_err(|e| e.into_error())?.sync_all().ok();
+        file.into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()
+            .ok();
         Ok(self.path)
     }
 }
@@ -203,7 +221,10 @@ pub struct FileReader {
 
 impl std::fmt::Debug for FileReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReader").field("path", &self.path).field("header", &self.header).finish()
+        f.debug_struct("FileReader")
+            .field("path", &self.path)
+            .field("header", &self.header)
+            .finish()
     }
 }
 
@@ -216,16 +237,28 @@ impl FileReader {
     /// Opens a file and reads its header.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        let file = File::open(&path).map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         Self::from_reader(file, path)
     }
 
     /// Reads from any byte stream; `name` is used in error messages.
-    pub fn from_reader(input: impl Read + Send + 'static, name: PathBuf) -> Result<Self, ReadError> {
+    pub fn from_reader(
+        input: impl Read + Send + 'static,
+        name: PathBuf,
+    ) -> Result<Self, ReadError> {
         let mut raw = BufReader::with_capacity(1 << 16, input);
-        let magic = raw.fill_buf().map_err(|source| ReadError::Io { path: name.clone(), source })?;
+        let magic = raw.fill_buf().map_err(|source| ReadError::Io {
+            path: name.clone(),
+            source,
+        })?;
         let input: Box<dyn BufRead + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(raw)))
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::bufread::MultiGzDecoder::new(raw),
+            ))
         } else {
             Box::new(raw)
         };
@@ -238,21 +271,28 @@ impl FileReader {
             buf: Vec::new(),
             failed: false,
         };
-        let not_ncap = |path: &PathBuf, reason: &str| ReadError::NotNcap { path: path.clone(), reason: reason.into() };
+        let not_ncap = |path: &PathBuf, reason: &str| ReadError::NotNcap {
+            path: path.clone(),
+            reason: reason.into(),
+        };
         match r.read_frame() {
             Ok(Frame::Record) => {}
             Ok(Frame::End) => return Err(not_ncap(&r.path, "empty file")),
             Err(ReadError::Io { path, source }) => return Err(ReadError::Io { path, source }),
             Err(_) => return Err(not_ncap(&r.path, "no header record")),
         }
-        let header = Header::decode(r.buf.as_slice()).map_err(|_| not_ncap(&r.path, "header does not decode"))?;
+        let header = Header::decode(r.buf.as_slice())
+            .map_err(|_| not_ncap(&r.path, "header does not decode"))?;
         if header.version.is_empty() || !header.version.starts_with('v') {
             return Err(not_ncap(&r.path, "header has no Netcap version"));
         }
         r.record_type = Type::try_from(header.r#type)
             .ok()
             .filter(|t| *t != Type::NcHeader)
-            .ok_or(ReadError::UnknownType { path: r.path.clone(), ty: header.r#type })?;
+            .ok_or(ReadError::UnknownType {
+                path: r.path.clone(),
+                ty: header.r#type,
+            })?;
         r.header = header;
         Ok(r)
     }
@@ -269,8 +309,10 @@ impl FileReader {
 
     /// The schema descriptor of the file's records.
     pub fn descriptor(&self) -> Result<MessageDescriptor, ReadError> {
-        message_descriptor(self.record_type)
-            .ok_or(ReadError::UnknownType { path: self.path.clone(), ty: self.record_type as i32 })
+        message_descriptor(self.record_type).ok_or(ReadError::UnknownType {
+            path: self.path.clone(),
+            ty: self.record_type as i32,
+        })
     }
 
     /// Complete records read so far.
@@ -302,18 +344,27 @@ impl FileReader {
             return Err(ReadError::Corrupt {
                 path: self.path.clone(),
                 records: self.records,
-                reason: format!("file holds {} records, not {}", self.record_type.record_name(), R::NAME),
+                reason: format!(
+                    "file holds {} records, not {}",
+                    self.record_type.record_name(),
+                    R::NAME
+                ),
             });
         }
         let records = self.records;
         match self.next_raw()? {
             None => Ok(None),
-            Some(bytes) => R::decode(bytes).map(Some).map_err(|e| self.corrupt_at(records, e)),
+            Some(bytes) => R::decode(bytes)
+                .map(Some)
+                .map_err(|e| self.corrupt_at(records, e)),
         }
     }
 
     /// The next record decoded through the schema.
-    pub fn next_dynamic(&mut self, desc: &MessageDescriptor) -> Result<Option<DynamicMessage>, ReadError> {
+    pub fn next_dynamic(
+        &mut self,
+        desc: &MessageDescriptor,
+    ) -> Result<Option<DynamicMessage>, ReadError> {
         let records = self.records;
         match self.next_raw()? {
             None => Ok(None),
@@ -330,7 +381,11 @@ impl FileReader {
 
     fn corrupt_at(&mut self, records: u64, e: prost::DecodeError) -> ReadError {
         self.failed = true;
-        ReadError::Corrupt { path: self.path.clone(), records, reason: format!("record does not decode: {e}") }
+        ReadError::Corrupt {
+            path: self.path.clone(),
+            records,
+            reason: format!("record does not decode: {e}"),
+        }
     }
 
     /// Reads one varint-delimited frame into `self.buf`.
@@ -371,11 +426,18 @@ impl FileReader {
     }
 
     fn truncated(&self) -> ReadError {
-        ReadError::Truncated { path: self.path.clone(), records: self.records }
+        ReadError::Truncated {
+            path: self.path.clone(),
+            records: self.records,
+        }
     }
 
     fn corrupt(&self, reason: &str) -> ReadError {
-        ReadError::Corrupt { path: self.path.clone(), records: self.records, reason: reason.into() }
+        ReadError::Corrupt {
+            path: self.path.clone(),
+            records: self.records,
+            reason: reason.into(),
+        }
     }
 
     /// A read error inside the stream: a gzip stream cut short shows up as
@@ -386,7 +448,10 @@ impl FileReader {
             io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
                 self.corrupt(&format!("compressed stream is damaged: {e}"))
             }
-            _ => ReadError::Io { path: self.path.clone(), source: e },
+            _ => ReadError::Io {
+                path: self.path.clone(),
+                source: e,
+            },
         }
     }
 }
@@ -401,15 +466,23 @@ mod tests {
             timestamp: 1_499_255_023_048_884_000 + n as i64,
             src_port: 443,
             dst_port: 50_000 + n as i32,
-            options: vec![TcpOption { option_type: 2, option_length: 4, option_data: vec![5, 0xb4] }],
+            options: vec![TcpOption {
+                option_type: 2,
+                option_length: 4,
+                option_data: vec![5, 0xb4],
+            }],
             packet_number: n,
             ..Default::default()
         }
     }
 
     fn write(dir: &Path, compress: bool, n: u64) -> PathBuf {
-        let opts = WriterOptions { compress, ..Default::default() };
-        let mut w = RecordFileWriter::create(dir, &header_for(Type::NcTcp, "in.pcap", 42), &opts).unwrap();
+        let opts = WriterOptions {
+            compress,
+            ..Default::default()
+        };
+        let mut w =
+            RecordFileWriter::create(dir, &header_for(Type::NcTcp, "in.pcap", 42), &opts).unwrap();
         for i in 1..=n {
             w.write_record(&tcp(i)).unwrap();
         }
@@ -423,7 +496,10 @@ mod tests {
             let sub = dir.path().join(compress.to_string());
             std::fs::create_dir(&sub).unwrap();
             let path = write(&sub, compress, 3);
-            assert_eq!(path.file_name().unwrap().to_str().unwrap(), if compress { "TCP.ncap.gz" } else { "TCP.ncap" });
+            assert_eq!(
+                path.file_name().unwrap().to_str().unwrap(),
+                if compress { "TCP.ncap.gz" } else { "TCP.ncap" }
+            );
             let mut r = FileReader::open(&path).unwrap();
             assert_eq!(r.header().input_source, "in.pcap");
             assert_eq!(r.header().created, 42);
@@ -462,7 +538,8 @@ mod tests {
             let path = write(&sub, compress, 10);
             let full = std::fs::read(&path).unwrap();
             let cut = &full[..full.len() * 2 / 3];
-            let mut r = FileReader::from_reader(std::io::Cursor::new(cut.to_vec()), path.clone()).unwrap();
+            let mut r =
+                FileReader::from_reader(std::io::Cursor::new(cut.to_vec()), path.clone()).unwrap();
             let mut good = Vec::new();
             let err = loop {
                 match r.next_record::<Tcp>() {
@@ -480,14 +557,24 @@ mod tests {
                 }
                 other => panic!("{other:?}"),
             }
-            assert!(msg.contains(&format!("after {} records", good.len())), "{msg}");
-            assert_eq!(r.next_record::<Tcp>().unwrap(), None, "no records after damage");
+            assert!(
+                msg.contains(&format!("after {} records", good.len())),
+                "{msg}"
+            );
+            assert_eq!(
+                r.next_record::<Tcp>().unwrap(),
+                None,
+                "no records after damage"
+            );
         }
     }
 
     #[test]
     fn garbage_is_not_ncap() {
-        let r = FileReader::from_reader(std::io::Cursor::new(b"\x05hello world".to_vec()), "x".into());
+        let r = FileReader::from_reader(
+            std::io::Cursor::new(b"\x05hello world".to_vec()),
+            "x".into(),
+        );
         assert!(matches!(r, Err(ReadError::NotNcap { .. })));
         let r = FileReader::from_reader(std::io::Cursor::new(Vec::new()), "x".into());
         assert!(matches!(r, Err(ReadError::NotNcap { .. })));
@@ -498,6 +585,9 @@ mod tests {
         let mut bytes = header_for(Type::NcTcp, "x", 0).encode_length_delimited_to_vec();
         bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x7f]);
         let mut r = FileReader::from_reader(std::io::Cursor::new(bytes), "x".into()).unwrap();
-        assert!(matches!(r.next_raw(), Err(ReadError::Corrupt { records: 0, .. })));
+        assert!(matches!(
+            r.next_raw(),
+            Err(ReadError::Corrupt { records: 0, .. })
+        ));
     }
 }

@@ -70,8 +70,12 @@ impl KindText for netcap_decode::DecodeError {
     /// The error without its byte counts, so that counts aggregate by kind.
     fn to_string_kind(&self) -> String {
         match self {
-            netcap_decode::DecodeError::Truncated { layer, .. } => format!("{layer}: truncated header"),
-            netcap_decode::DecodeError::Invalid { layer, field } => format!("{layer}: invalid {field}"),
+            netcap_decode::DecodeError::Truncated { layer, .. } => {
+                format!("{layer}: truncated header")
+            }
+            netcap_decode::DecodeError::Invalid { layer, field } => {
+                format!("{layer}: invalid {field}")
+            }
         }
     }
 }
@@ -90,7 +94,10 @@ pub(crate) struct WorkerOutput {
 
 impl WorkerOutput {
     pub fn new(seq: u64) -> Self {
-        WorkerOutput { seq, ..Default::default() }
+        WorkerOutput {
+            seq,
+            ..Default::default()
+        }
     }
 
     pub fn set_packet(&mut self, number: u64) {
@@ -104,7 +111,9 @@ impl RecordSink for WorkerOutput {
         if self.streams.len() <= idx {
             self.streams.resize_with(idx + 1, TypeStream::default);
         }
-        let Some(stream) = self.streams.get_mut(idx) else { return };
+        let Some(stream) = self.streams.get_mut(idx) else {
+            return;
+        };
         if stream.ends.is_empty() {
             self.touched.push(idx);
         }

@@ -8,7 +8,10 @@ pub(crate) fn merge_batch<E>(
     outputs: &[WorkerOutput],
     mut write: impl FnMut(usize, &[u8], u64) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut types: Vec<usize> = outputs.iter().flat_map(|o| o.touched.iter().copied()).collect();
+    let mut types: Vec<usize> = outputs
+        .iter()
+        .flat_map(|o| o.touched.iter().copied())
+        .collect();
     types.sort_unstable();
     types.dedup();
     for ty in types {
@@ -25,7 +28,13 @@ pub(crate) fn merge_batch<E>(
         // worker, so runs of consecutive records can be written at once.
         let mut pos = vec![0usize; streams.len()];
         loop {
-            let next = |i: usize| streams.get(i).and_then(|s| s.ends.get(pos[i])).map(|e| e.0);
+            let next = |i: usize| {
+                streams
+                    .get(i)
+                    .zip(pos.get(i))
+                    .and_then(|(s, &p)| s.ends.get(p))
+                    .map(|e| e.0)
+            };
             let mut best: Option<(usize, u64)> = None;
             let mut second = u64::MAX;
             for i in 0..streams.len() {
@@ -41,14 +50,24 @@ pub(crate) fn merge_batch<E>(
                 }
             }
             let Some((w, _)) = best else { break };
-            let (Some(stream), Some(start_idx)) = (streams.get(w), pos.get(w).copied()) else { break };
+            let (Some(stream), Some(start_idx)) = (streams.get(w), pos.get(w).copied()) else {
+                break;
+            };
             let mut end_idx = start_idx;
             while stream.ends.get(end_idx).is_some_and(|e| e.0 < second) {
                 end_idx += 1;
             }
-            let start = if start_idx == 0 { 0 } else { stream.ends.get(start_idx - 1).map_or(0, |e| e.1) };
+            let start = if start_idx == 0 {
+                0
+            } else {
+                stream.ends.get(start_idx - 1).map_or(0, |e| e.1)
+            };
             let end = stream.ends.get(end_idx - 1).map_or(0, |e| e.1);
-            write(ty, stream.data.get(start..end).unwrap_or_default(), (end_idx - start_idx) as u64)?;
+            write(
+                ty,
+                stream.data.get(start..end).unwrap_or_default(),
+                (end_idx - start_idx) as u64,
+            )?;
             if let Some(p) = pos.get_mut(w) {
                 *p = end_idx;
             }
@@ -79,7 +98,13 @@ mod tests {
 
     #[test]
     fn interleaves_in_packet_order() {
-        let a = out(&[(38, 1, b'a'), (38, 2, b'b'), (38, 2, b'B'), (38, 5, b'e'), (7, 1, b'x')]);
+        let a = out(&[
+            (38, 1, b'a'),
+            (38, 2, b'b'),
+            (38, 2, b'B'),
+            (38, 5, b'e'),
+            (7, 1, b'x'),
+        ]);
         let b = out(&[(38, 3, b'c'), (38, 4, b'd'), (38, 6, b'f'), (29, 3, b'y')]);
         let mut got: Vec<(usize, Vec<u8>, u64)> = Vec::new();
         merge_batch::<()>(&[a, b], |t, bytes, n| {
@@ -88,10 +113,12 @@ mod tests {
         })
         .unwrap();
         let per_type = |t: usize| -> (Vec<u8>, u64) {
-            got.iter().filter(|g| g.0 == t).fold((Vec::new(), 0), |(mut v, c), g| {
-                v.extend_from_slice(&g.1);
-                (v, c + g.2)
-            })
+            got.iter()
+                .filter(|g| g.0 == t)
+                .fold((Vec::new(), 0), |(mut v, c), g| {
+                    v.extend_from_slice(&g.1);
+                    (v, c + g.2)
+                })
         };
         assert_eq!(per_type(38), (b"abBcdef".to_vec(), 7));
         assert_eq!(per_type(7), (b"x".to_vec(), 1));

@@ -105,9 +105,13 @@ pub enum PipelineError {
 pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let mut reader = CaptureReader::open(&cfg.input)?;
-    progress.total_bytes.store(reader.file_size(), Ordering::Relaxed);
-    std::fs::create_dir_all(&cfg.out_dir)
-        .map_err(|source| PipelineError::OutDir { path: cfg.out_dir.clone(), source })?;
+    progress
+        .total_bytes
+        .store(reader.file_size(), Ordering::Relaxed);
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|source| PipelineError::OutDir {
+        path: cfg.out_dir.clone(),
+        source,
+    })?;
 
     let workers = cfg.workers.max(1);
     let mut to_workers = Vec::with_capacity(workers);
@@ -121,7 +125,8 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     let input_name = cfg.input.display().to_string();
 
     std::thread::scope(|scope| {
-        let reader_handle = scope.spawn(|| read_batches(&mut reader, to_workers, workers, progress));
+        let reader_handle =
+            scope.spawn(|| read_batches(&mut reader, to_workers, workers, progress));
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
@@ -173,21 +178,25 @@ fn read_batches(
     let hasher = RandomState::new();
     let bytes = reader.progress_counter();
     let mut seq = 0u64;
-    let mut number = 0u64;
+    let mut packets = 0u64;
     let mut warning = None;
     let mut done = false;
     while !done {
-        let mut batch = Batch { seq, data: Vec::with_capacity(256 * 1024), packets: Vec::with_capacity(BATCH_PACKETS) };
+        let mut batch = Batch {
+            seq,
+            data: Vec::with_capacity(256 * 1024),
+            packets: Vec::with_capacity(BATCH_PACKETS),
+        };
         while batch.packets.len() < BATCH_PACKETS {
             let start = batch.data.len();
             match reader.next_packet(&mut batch.data) {
                 Ok(Some(meta)) => {
-                    number += 1;
+                    packets += 1;
                     let end = batch.data.len();
                     let data = batch.data.get(start..end).unwrap_or_default();
                     let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
                     batch.packets.push(PacketSlot {
-                        number,
+                        number: meta.number,
                         ts_ns: meta.ts_ns,
                         link_type: meta.link_type,
                         orig_len: meta.orig_len,
@@ -208,8 +217,10 @@ fn read_batches(
                 }
             }
         }
-        progress.packets.store(number, Ordering::Relaxed);
-        progress.bytes.store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        progress.packets.store(packets, Ordering::Relaxed);
+        progress
+            .bytes
+            .store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
         if progress.stop.load(Ordering::Relaxed) {
             done = true;
         }
@@ -220,16 +231,21 @@ fn read_batches(
         for tx in &to_workers {
             if tx.send(Arc::clone(&batch)).is_err() {
                 // The writer failed and everything is shutting down.
-                return (number, warning);
+                return (packets, warning);
             }
         }
         seq += 1;
     }
-    (number, warning)
+    (packets, warning)
 }
 
 /// Worker thread: decodes the packets of its shard.
-fn work(id: u32, rx: &Receiver<Arc<Batch>>, tx: &Sender<WorkerOutput>, opts: &DecodeOptions) -> Tally {
+fn work(
+    id: u32,
+    rx: &Receiver<Arc<Batch>>,
+    tx: &Sender<WorkerOutput>,
+    opts: &DecodeOptions,
+) -> Tally {
     let mut tally = Tally::default();
     for batch in rx {
         let mut out = WorkerOutput::new(batch.seq);
@@ -271,8 +287,12 @@ fn write_outputs(
         let entry = pending.entry(out.seq).or_default();
         entry.push(out);
         while pending.get(&next_seq).is_some_and(|v| v.len() == workers) {
-            let Some(outputs) = pending.remove(&next_seq) else { break };
-            result = merge_batch(&outputs, |ty, bytes, count| write_to(&mut files, cfg, input_name, ty, bytes, count));
+            let Some(outputs) = pending.remove(&next_seq) else {
+                break;
+            };
+            result = merge_batch(&outputs, |ty, bytes, count| {
+                write_to(&mut files, cfg, input_name, ty, bytes, count)
+            });
             if result.is_err() {
                 break;
             }
@@ -301,7 +321,10 @@ fn write_outputs(
 }
 
 fn file_type_name(path: &Path) -> String {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     name.split('.').next().unwrap_or_default().to_string()
 }
 
@@ -316,13 +339,21 @@ fn write_to(
     if files.len() <= ty {
         files.resize_with(ty + 1, || None);
     }
-    let Some(slot) = files.get_mut(ty) else { return Ok(()) };
+    let Some(slot) = files.get_mut(ty) else {
+        return Ok(());
+    };
     if slot.is_none() {
-        let rt = i32::try_from(ty).ok().and_then(|t| Type::try_from(t).ok()).unwrap_or(Type::NcHeader);
+        let rt = i32::try_from(ty)
+            .ok()
+            .and_then(|t| Type::try_from(t).ok())
+            .unwrap_or(Type::NcHeader);
         let header = header_for(rt, input_name, cfg.created_ns);
         let w = RecordFileWriter::create(&cfg.out_dir, &header, &cfg.writer).map_err(|source| {
             PipelineError::Write {
-                path: cfg.out_dir.join(RecordFileWriter::file_name(rt.record_name(), cfg.writer.compress)),
+                path: cfg.out_dir.join(RecordFileWriter::file_name(
+                    rt.record_name(),
+                    cfg.writer.compress,
+                )),
                 source,
             }
         })?;
@@ -330,7 +361,10 @@ fn write_to(
     }
     if let Some(w) = slot.as_mut() {
         w.write_encoded(bytes, count)
-            .map_err(|source| PipelineError::Write { path: w.path().to_path_buf(), source })?;
+            .map_err(|source| PipelineError::Write {
+                path: w.path().to_path_buf(),
+                source,
+            })?;
     }
     Ok(())
 }

@@ -85,7 +85,10 @@ mod tests {
             let d = message_descriptor(t).unwrap_or_else(|| panic!("{t:?}"));
             assert!(d.get_field_by_name("Timestamp").is_some(), "{t:?}");
             assert!(d.get_field_by_name("PacketNumber").is_some(), "{t:?}");
-            assert!(!t.description().is_empty(), "{t:?} needs a comment on its message");
+            assert!(
+                !t.description().is_empty(),
+                "{t:?} needs a comment on its message"
+            );
         }
     }
 

@@ -44,8 +44,14 @@ mod tests {
 
     #[test]
     fn micros_are_zero_padded() {
-        assert_eq!(format_epoch_micros(1_499_254_962_084_372_000), "1499254962.084372");
-        assert_eq!(format_epoch_micros(1_499_255_023_048_884_999), "1499255023.048884");
+        assert_eq!(
+            format_epoch_micros(1_499_254_962_084_372_000),
+            "1499254962.084372"
+        );
+        assert_eq!(
+            format_epoch_micros(1_499_255_023_048_884_999),
+            "1499255023.048884"
+        );
         assert_eq!(format_epoch_micros(0), "0.000000");
         assert_eq!(format_epoch_micros(-1), "-1.999999");
     }
@@ -57,6 +63,9 @@ mod tests {
             format_rfc3339(1_499_255_023_048_884_000),
             "2017-07-05T11:43:43.048884000Z"
         );
-        assert_eq!(format_rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            format_rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 }

@@ -59,6 +59,9 @@ impl SourceError {
     /// Whether this error ends the input after some packets were delivered
     /// (a warning for the user) rather than preventing reading altogether.
     pub fn is_damage(&self) -> bool {
-        matches!(self, SourceError::Truncated { .. } | SourceError::Corrupt { .. })
+        matches!(
+            self,
+            SourceError::Truncated { .. } | SourceError::Corrupt { .. }
+        )
     }
 }

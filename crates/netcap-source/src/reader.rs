@@ -30,6 +30,9 @@ pub enum Format {
 /// Metadata of one packet; its bytes are appended to the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketMeta {
+    /// 1-based frame number as tshark counts it (`frame.number`): packets, plus
+    /// pcapng custom and systemd-journal blocks, which tshark also numbers.
+    pub number: u64,
     /// Capture time, nanoseconds since the Unix epoch.
     pub ts_ns: i64,
     /// LINKTYPE_* value of the packet's interface (low 16 bits; FCS flags removed).
@@ -52,8 +55,13 @@ struct Interface {
 enum State {
     /// Before the legacy header was seen.
     Start,
-    Legacy { link_type: u32, nanos: bool },
-    Ng { interfaces: Vec<Interface> },
+    Legacy {
+        link_type: u32,
+        nanos: bool,
+    },
+    Ng {
+        interfaces: Vec<Interface>,
+    },
 }
 
 /// Counts bytes read from the underlying file, for progress reporting.
@@ -76,6 +84,7 @@ pub struct CaptureReader {
     state: State,
     format: Format,
     packets: u64,
+    frames: u64,
     offset: u64,
     bytes_read: Arc<AtomicU64>,
     size: u64,
@@ -93,17 +102,25 @@ impl std::fmt::Debug for CaptureReader {
 impl CaptureReader {
     /// Opens a capture file. gzip-compressed captures are recognised by content.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let io_err = |source| SourceError::Io { path: path.to_path_buf(), source };
+        let io_err = |source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io_err)?;
         let size = file.metadata().map_err(io_err)?.len();
         let count = Arc::new(AtomicU64::new(0));
         let mut buffered = BufReader::with_capacity(
             1 << 16,
-            Counting { inner: file, count: Arc::clone(&count) },
+            Counting {
+                inner: file,
+                count: Arc::clone(&count),
+            },
         );
         let magic = io::BufRead::fill_buf(&mut buffered).map_err(io_err)?;
         if magic.is_empty() {
-            return Err(SourceError::Empty { path: path.to_path_buf() });
+            return Err(SourceError::Empty {
+                path: path.to_path_buf(),
+            });
         }
         let gzip = magic.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn Read + Send> = if gzip {
@@ -133,6 +150,7 @@ impl CaptureReader {
             state: State::Start,
             format: Format::Pcap,
             packets: 0,
+            frames: 0,
             offset: 0,
             bytes_read,
             size,
@@ -176,11 +194,14 @@ impl CaptureReader {
                     self.inner.consume(used);
                     self.offset += used as u64;
                     match meta {
-                        Ok(Some(m)) => {
+                        Ok(Record::Packet(mut m)) => {
                             self.packets += 1;
+                            self.frames += 1;
+                            m.number = self.frames;
                             return Ok(Some(m));
                         }
-                        Ok(None) => {}
+                        Ok(Record::NumberedOther) => self.frames += 1,
+                        Ok(Record::Other) => {}
                         Err(reason) => return Err(self.corrupt(reason)),
                     }
                 }
@@ -200,7 +221,10 @@ impl CaptureReader {
                     }
                 }
                 Err(Step::Truncated) => {
-                    return Err(SourceError::Truncated { packets: self.packets, offset: self.offset })
+                    return Err(SourceError::Truncated {
+                        packets: self.packets,
+                        offset: self.offset,
+                    })
                 }
                 Err(Step::Corrupt(reason)) => return Err(self.corrupt(reason)),
             }
@@ -208,7 +232,11 @@ impl CaptureReader {
     }
 
     fn corrupt(&self, reason: String) -> SourceError {
-        SourceError::Corrupt { packets: self.packets, offset: self.offset, reason }
+        SourceError::Corrupt {
+            packets: self.packets,
+            offset: self.offset,
+            reason,
+        }
     }
 }
 
@@ -233,6 +261,14 @@ fn classify(e: &PcapError<&[u8]>) -> Step {
     }
 }
 
+/// What a block is, for numbering.
+enum Record {
+    Packet(PacketMeta),
+    /// A non-packet record that tshark still gives a frame number.
+    NumberedOther,
+    Other,
+}
+
 /// Link types carry FCS flags in their upper bits in legacy pcap.
 fn link_type_of(raw: i32) -> u32 {
     (raw as u32) & 0xffff
@@ -243,7 +279,7 @@ fn handle_block(
     format: &mut Format,
     block: PcapBlockOwned<'_>,
     buf: &mut Vec<u8>,
-) -> Result<Option<PacketMeta>, String> {
+) -> Result<Record, String> {
     match block {
         PcapBlockOwned::LegacyHeader(h) => {
             *format = Format::Pcap;
@@ -251,17 +287,22 @@ fn handle_block(
                 link_type: link_type_of(h.network.0),
                 nanos: h.is_nanosecond_precision(),
             };
-            Ok(None)
+            Ok(Record::Other)
         }
         PcapBlockOwned::Legacy(b) => {
             let State::Legacy { link_type, nanos } = *state else {
                 return Err("packet record before the file header".into());
             };
-            let frac = if nanos { i64::from(b.ts_usec) } else { i64::from(b.ts_usec) * 1_000 };
+            let frac = if nanos {
+                i64::from(b.ts_usec)
+            } else {
+                i64::from(b.ts_usec) * 1_000
+            };
             let ts_ns = i64::from(b.ts_sec) * 1_000_000_000 + frac;
             let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
             buf.extend_from_slice(data);
-            Ok(Some(PacketMeta {
+            Ok(Record::Packet(PacketMeta {
+                number: 0,
                 ts_ns,
                 link_type,
                 caplen: data.len() as u32,
@@ -275,15 +316,13 @@ fn handle_block(
     }
 }
 
-fn handle_ng(
-    state: &mut State,
-    block: Block<'_>,
-    buf: &mut Vec<u8>,
-) -> Result<Option<PacketMeta>, String> {
+fn handle_ng(state: &mut State, block: Block<'_>, buf: &mut Vec<u8>) -> Result<Record, String> {
     match block {
         Block::SectionHeader(_) => {
-            *state = State::Ng { interfaces: Vec::new() };
-            Ok(None)
+            *state = State::Ng {
+                interfaces: Vec::new(),
+            };
+            Ok(Record::Other)
         }
         Block::InterfaceDescription(idb) => {
             let State::Ng { interfaces } = state else {
@@ -298,7 +337,7 @@ fn handle_ng(
                 units_per_sec,
                 offset_secs: idb.ts_offset(),
             });
-            Ok(None)
+            Ok(Record::Other)
         }
         Block::EnhancedPacket(epb) => {
             let State::Ng { interfaces } = state else {
@@ -310,7 +349,8 @@ fn handle_ng(
             let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
             let data = epb.packet_data();
             buf.extend_from_slice(data);
-            Ok(Some(PacketMeta {
+            Ok(Record::Packet(PacketMeta {
+                number: 0,
                 ts_ns: ticks_to_ns(ticks, iface),
                 link_type: iface.link_type,
                 caplen: data.len() as u32,
@@ -321,17 +361,21 @@ fn handle_ng(
             let State::Ng { interfaces } = state else {
                 return Err("packet block before a section header".into());
             };
-            let iface = interfaces.first().ok_or("simple packet without an interface")?;
+            let iface = interfaces
+                .first()
+                .ok_or("simple packet without an interface")?;
             let data = spb.packet_data();
             buf.extend_from_slice(data);
-            Ok(Some(PacketMeta {
+            Ok(Record::Packet(PacketMeta {
+                number: 0,
                 ts_ns: 0,
                 link_type: iface.link_type,
                 caplen: data.len() as u32,
                 orig_len: spb.origlen,
             }))
         }
-        _ => Ok(None),
+        Block::Custom(_) | Block::SystemdJournalExport(_) => Ok(Record::NumberedOther),
+        _ => Ok(Record::Other),
     }
 }
 
@@ -349,10 +393,18 @@ mod tests {
     fn legacy(magic: u32, big_endian: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
         let mut v = Vec::new();
         let put32 = |v: &mut Vec<u8>, x: u32| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         };
         let put16 = |v: &mut Vec<u8>, x: u16| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         };
         put32(&mut v, magic);
         put16(&mut v, 2);
@@ -410,7 +462,10 @@ mod tests {
         let (pkts, err) = read_all(&bytes);
         assert_eq!(pkts.len(), 1);
         match err {
-            Some(SourceError::Truncated { packets: 1, offset: 46 }) => {}
+            Some(SourceError::Truncated {
+                packets: 1,
+                offset: 46,
+            }) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -428,15 +483,27 @@ mod tests {
     #[test]
     fn not_a_capture() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(b"hello, this is not a pcap file at all").unwrap();
-        assert!(matches!(CaptureReader::open(f.path()), Err(SourceError::NotACapture { .. })));
+        f.write_all(b"hello, this is not a pcap file at all")
+            .unwrap();
+        assert!(matches!(
+            CaptureReader::open(f.path()),
+            Err(SourceError::NotACapture { .. })
+        ));
     }
 
     #[test]
     fn pcapng_resolution_and_offset() {
-        let iface = Interface { link_type: 1, units_per_sec: 1_000_000_000, offset_secs: 0 };
+        let iface = Interface {
+            link_type: 1,
+            units_per_sec: 1_000_000_000,
+            offset_secs: 0,
+        };
         assert_eq!(ticks_to_ns(5, &iface), 5);
-        let iface = Interface { link_type: 1, units_per_sec: 1 << 10, offset_secs: 100 };
+        let iface = Interface {
+            link_type: 1,
+            units_per_sec: 1 << 10,
+            offset_secs: 100,
+        };
         assert_eq!(ticks_to_ns(1 << 10, &iface), 101_000_000_000);
     }
 }

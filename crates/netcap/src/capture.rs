@@ -17,10 +17,15 @@ use crate::cli::CaptureArgs;
 /// that builds of the same input are reproducible; otherwise now.
 fn created_ns() -> Result<i64> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?;
+        let secs: i64 = v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?;
         return Ok(secs.saturating_mul(1_000_000_000));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     Ok(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
 }
 
@@ -33,7 +38,9 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         input: args.input.clone(),
         out_dir: args.out.clone(),
         workers,
-        decode: DecodeOptions { entropy: args.entropy },
+        decode: DecodeOptions {
+            entropy: args.entropy,
+        },
         writer: WriterOptions {
             compress: !args.no_compress,
             level: args.compression_level,
@@ -87,7 +94,11 @@ fn show(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
 
 fn print_summary(s: &Summary, workers: usize) {
     let secs = s.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { s.packets as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        s.packets as f64 / secs
+    } else {
+        0.0
+    };
     let unknown: u64 = s.unknown.values().sum();
     let errors: u64 = s.errors.values().sum();
     eprintln!(

@@ -26,7 +26,11 @@ pub fn run(args: &DumpArgs) -> Result<ExitCode> {
         } else {
             time::format_epoch_micros(h.created)
         };
-        writeln!(out, "Type:             {}", reader.record_type().record_name())?;
+        writeln!(
+            out,
+            "Type:             {}",
+            reader.record_type().record_name()
+        )?;
         writeln!(out, "Version:          {}", h.version)?;
         writeln!(out, "InputSource:      {}", h.input_source)?;
         writeln!(out, "Created:          {created}")?;
@@ -56,7 +60,11 @@ pub fn run(args: &DumpArgs) -> Result<ExitCode> {
     } else if args.table {
         Box::new(TableRenderer::new(out, selection, opts))
     } else {
-        let sep = if args.tsv { b'\t' } else { separator(&args.sep)? };
+        let sep = if args.tsv {
+            b'\t'
+        } else {
+            separator(&args.sep)?
+        };
         Box::new(CsvRenderer::new(out, sep, selection, opts))
     };
 
@@ -105,10 +113,16 @@ fn kind_name(f: &prost_reflect::FieldDescriptor) -> String {
 
 pub fn list_types() -> Result<ExitCode> {
     let mut out = io::stdout().lock();
-    writeln!(out, "{:<12} {:>6}  {}", "TYPE", "FIELDS", "DESCRIPTION")?;
+    writeln!(out, "{:<12} {:>6}  DESCRIPTION", "TYPE", "FIELDS")?;
     for &t in ALL_TYPES {
         let desc = message_descriptor(t).context("schema lacks a record type")?;
-        writeln!(out, "{:<12} {:>6}  {}", t.record_name(), desc.fields().count(), t.description())?;
+        writeln!(
+            out,
+            "{:<12} {:>6}  {}",
+            t.record_name(),
+            desc.fields().count(),
+            t.description()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,8 +19,16 @@ pub struct CsvRenderer<W: Write> {
 impl<W: Write> CsvRenderer<W> {
     /// A renderer writing to `out` with separator `sep`.
     pub fn new(out: W, sep: u8, selection: Selection, opts: RenderOptions) -> Self {
-        let out = csv::WriterBuilder::new().delimiter(sep).has_headers(false).from_writer(out);
-        CsvRenderer { out, selection, opts, row: Vec::new() }
+        let out = csv::WriterBuilder::new()
+            .delimiter(sep)
+            .has_headers(false)
+            .from_writer(out);
+        CsvRenderer {
+            out,
+            selection,
+            opts,
+            row: Vec::new(),
+        }
     }
 }
 
@@ -33,7 +41,9 @@ fn csv_err(e: csv::Error) -> io::Error {
 
 impl<W: Write> Renderer for CsvRenderer<W> {
     fn begin(&mut self) -> io::Result<()> {
-        self.out.write_record(self.selection.names()).map_err(csv_err)
+        self.out
+            .write_record(self.selection.names())
+            .map_err(csv_err)
     }
 
     fn record(&mut self, msg: &DynamicMessage) -> io::Result<()> {

@@ -17,7 +17,11 @@ pub struct JsonRenderer<W: Write> {
 impl<W: Write> JsonRenderer<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W, selection: Selection, opts: RenderOptions) -> Self {
-        JsonRenderer { out, selection, opts }
+        JsonRenderer {
+            out,
+            selection,
+            opts,
+        }
     }
 }
 

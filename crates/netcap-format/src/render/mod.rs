@@ -47,11 +47,16 @@ pub struct UnknownField {
 impl Selection {
     /// Every field, in schema order.
     pub fn all(desc: &MessageDescriptor) -> Self {
-        Selection { fields: desc.fields().collect() }
+        Selection {
+            fields: desc.fields().collect(),
+        }
     }
 
     /// The named fields in the given order.
-    pub fn named<S: AsRef<str>>(desc: &MessageDescriptor, names: &[S]) -> Result<Self, UnknownField> {
+    pub fn named<S: AsRef<str>>(
+        desc: &MessageDescriptor,
+        names: &[S],
+    ) -> Result<Self, UnknownField> {
         let fields = names
             .iter()
             .map(|n| {

@@ -21,14 +21,24 @@ pub struct TableRenderer<W: Write> {
 impl<W: Write> TableRenderer<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W, selection: Selection, opts: RenderOptions) -> Self {
-        TableRenderer { out, selection, opts, rows: Vec::new() }
+        TableRenderer {
+            out,
+            selection,
+            opts,
+            rows: Vec::new(),
+        }
     }
 
     fn flush_block(&mut self) -> io::Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let names: Vec<String> = self.selection.names().iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = self
+            .selection
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
         for row in &self.rows {
             for (w, c) in widths.iter_mut().zip(row) {
@@ -51,7 +61,10 @@ fn write_row(out: &mut impl Write, cells: &[String], widths: &[usize]) -> io::Re
         }
         line.push_str(c);
         if i + 1 < cells.len() {
-            line.extend(std::iter::repeat_n(' ', w.saturating_sub(c.chars().count())));
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(c.chars().count()),
+            ));
         }
     }
     line.push('\n');
@@ -64,7 +77,12 @@ impl<W: Write> Renderer for TableRenderer<W> {
     }
 
     fn record(&mut self, msg: &DynamicMessage) -> io::Result<()> {
-        let row = self.selection.fields().iter().map(|f| cell_text(msg, f, &self.opts)).collect();
+        let row = self
+            .selection
+            .fields()
+            .iter()
+            .map(|f| cell_text(msg, f, &self.opts))
+            .collect();
         self.rows.push(row);
         if self.rows.len() >= BLOCK {
             self.flush_block()?;

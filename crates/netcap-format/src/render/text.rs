@@ -18,7 +18,11 @@ pub struct StructRenderer<W: Write> {
 impl<W: Write> StructRenderer<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W, selection: Selection, opts: RenderOptions) -> Self {
-        StructRenderer { out, selection, opts }
+        StructRenderer {
+            out,
+            selection,
+            opts,
+        }
     }
 }
 
@@ -33,7 +37,9 @@ fn write_fields(
     for f in fields {
         let value = msg.get_field(f);
         match value.as_ref() {
-            Value::List(items) if !items.is_empty() && matches!(items.first(), Some(Value::Message(_))) => {
+            Value::List(items)
+                if !items.is_empty() && matches!(items.first(), Some(Value::Message(_))) =>
+            {
                 out.push_str(&format!("{pad}{}:\n", f.name()));
                 for item in items {
                     if let Value::Message(m) = item {

@@ -10,7 +10,10 @@ use super::RenderOptions;
 
 /// Whether a singular message field is unset (shown empty / null).
 fn unset_message(msg: &DynamicMessage, field: &FieldDescriptor) -> bool {
-    !field.is_list() && !field.is_map() && matches!(field.kind(), Kind::Message(_)) && !msg.has_field(field)
+    !field.is_list()
+        && !field.is_map()
+        && matches!(field.kind(), Kind::Message(_))
+        && !msg.has_field(field)
 }
 
 fn timestamp_text(ns: i64, opts: &RenderOptions) -> String {
@@ -57,7 +60,9 @@ fn write_value(out: &mut String, v: &Value, field: &FieldDescriptor, opts: &Rend
             }
             out.push(')');
         }
-        Value::I64(n) if is_timestamp_field(field.name()) => out.push_str(&timestamp_text(*n, opts)),
+        Value::I64(n) if is_timestamp_field(field.name()) => {
+            out.push_str(&timestamp_text(*n, opts))
+        }
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::I32(n) => push_display(out, n),
         Value::I64(n) => push_display(out, n),
@@ -98,7 +103,11 @@ fn push_display(out: &mut String, v: &dyn std::fmt::Display) {
 
 /// A field as a JSON value: nested messages are objects, repeated fields arrays,
 /// bytes lowercase hex, enums their names, timestamps like the CSV text.
-pub fn json_value(msg: &DynamicMessage, field: &FieldDescriptor, opts: &RenderOptions) -> serde_json::Value {
+pub fn json_value(
+    msg: &DynamicMessage,
+    field: &FieldDescriptor,
+    opts: &RenderOptions,
+) -> serde_json::Value {
     if unset_message(msg, field) {
         return serde_json::Value::Null;
     }
@@ -139,7 +148,11 @@ mod tests {
     use prost::Message;
 
     fn dynamic<M: Message>(ty: Type, m: &M) -> DynamicMessage {
-        DynamicMessage::decode(message_descriptor(ty).unwrap(), m.encode_to_vec().as_slice()).unwrap()
+        DynamicMessage::decode(
+            message_descriptor(ty).unwrap(),
+            m.encode_to_vec().as_slice(),
+        )
+        .unwrap()
     }
 
     fn field(msg: &DynamicMessage, name: &str) -> FieldDescriptor {
@@ -154,14 +167,25 @@ mod tests {
             syn: true,
             padding: vec![0, 0xab],
             options: vec![
-                TcpOption { option_type: 2, option_length: 4, option_data: vec![5, 0xb4] },
-                TcpOption { option_type: 1, option_length: 1, option_data: vec![] },
+                TcpOption {
+                    option_type: 2,
+                    option_length: 4,
+                    option_data: vec![5, 0xb4],
+                },
+                TcpOption {
+                    option_type: 1,
+                    option_length: 1,
+                    option_data: vec![],
+                },
             ],
             ..Default::default()
         };
         let m = dynamic(Type::NcTcp, &t);
         let o = RenderOptions::default();
-        assert_eq!(cell_text(&m, &field(&m, "Timestamp"), &o), "1499255023.048884");
+        assert_eq!(
+            cell_text(&m, &field(&m, "Timestamp"), &o),
+            "1499255023.048884"
+        );
         assert_eq!(
             cell_text(&m, &field(&m, "Timestamp"), &RenderOptions { utc: true }),
             "2017-07-05T11:43:43.048884123Z"
@@ -188,7 +212,11 @@ mod tests {
         let set = IPv6 {
             hop_by_hop: Some(IPv6HopByHop {
                 timestamp: 0,
-                options: vec![IPv6Option { option_type: 5, option_length: 2, option_data: vec![0, 0] }],
+                options: vec![IPv6Option {
+                    option_type: 5,
+                    option_length: 2,
+                    option_data: vec![0, 0],
+                }],
             }),
             ..Default::default()
         };

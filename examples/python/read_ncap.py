@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Read a Netcap .ncap / .ncap.gz file and print its records as JSON lines.
+
+    python3 examples/python/read_ncap.py out/TCP.ncap.gz           # records
+    python3 examples/python/read_ncap.py out/TCP.ncap.gz --header  # header only
+
+The output is the same as `netcap dump -r FILE --json`. Needs the pip packages
+`protobuf` and `grpcio-tools`. See docs/file-format.md for the format itself.
+"""
+import argparse, gzip, json, math, os, sys, tempfile
+from decimal import Decimal
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.descriptor import FieldDescriptor as FD
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO = os.path.join(HERE, "..", "..", "crates", "netcap-schema", "proto", "netcap.proto")
+MAX_RECORD_LEN = 64 << 20  # the Rust reader treats a longer length prefix as corruption
+
+
+def load_schema(proto_path):
+    """Compile netcap.proto at run time into a descriptor pool.
+
+    Choice: grpcio-tools ships protoc as a Python module, so no system protoc is
+    needed. We ask it for a descriptor set (not generated _pb2 code) and build the
+    message classes from that, so the gencode/runtime version checks never apply."""
+    from grpc_tools import protoc
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "netcap.desc")
+        d, name = os.path.split(os.path.abspath(proto_path))
+        if protoc.main(["protoc", "-I" + d, "--descriptor_set_out=" + out, name]) != 0:
+            sys.exit(f"protoc failed on {proto_path}")
+        fds = descriptor_pb2.FileDescriptorSet.FromString(open(out, "rb").read())
+    pool = descriptor_pool.DescriptorPool()
+    for f in fds.file:
+        pool.Add(f)
+    return pool
+
+
+def frames(f):
+    """Yield the varint-length-delimited frames of a stream (header first)."""
+    while True:
+        n, shift, first = 0, 0, True
+        while True:  # protobuf base-128 varint, least significant group first
+            b = f.read(1)
+            if not b:
+                if first:
+                    return  # clean end of file
+                raise EOFError("file ends inside a length prefix")
+            first = False
+            n |= (b[0] & 0x7F) << shift
+            if b[0] < 0x80:
+                break
+            shift += 7
+            if shift > 63:
+                raise ValueError("invalid length prefix")
+        if n > MAX_RECORD_LEN:
+            raise ValueError(f"record length {n} exceeds {MAX_RECORD_LEN}")
+        data = f.read(n)
+        if len(data) != n:
+            raise EOFError("file ends inside a record (truncated)")
+        yield data
+
+
+def json_float(x):
+    """A double as serde_json writes it: shortest round-trip digits, fixed notation
+    for decimal exponents -5..15 (`0.0`, `3.25`, `0.00001`), else `1.5e+20`/`1e-7`."""
+    if not math.isfinite(x):
+        return "null"
+    sign, x = ("-" if math.copysign(1, x) < 0 else ""), abs(x)
+    if x == 0:
+        return sign + "0.0"
+    _, digits, exp = Decimal(repr(x)).as_tuple()  # repr gives the shortest digits
+    d = "".join(map(str, digits)).rstrip("0")
+    e = exp + len(digits) - 1  # decimal exponent of the first digit
+    if -5 <= e <= 15:
+        if e < 0:
+            return f"{sign}0.{'0' * (-e - 1)}{d}"
+        if len(d) <= e + 1:
+            return f"{sign}{d}{'0' * (e + 1 - len(d))}.0"
+        return f"{sign}{d[:e + 1]}.{d[e + 1:]}"
+    mant = d[0] + ("." + d[1:] if len(d) > 1 else "")
+    return f"{sign}{mant}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def value(v, fd):
+    """One (non-repeated) value as Python/JSON data."""
+    if fd.type == FD.TYPE_MESSAGE:
+        return message(v)
+    if fd.type == FD.TYPE_BYTES:
+        return v.hex()
+    if fd.type == FD.TYPE_ENUM:
+        ev = fd.enum_type.values_by_number.get(v)
+        return ev.name if ev else str(v)
+    if fd.cpp_type == FD.CPPTYPE_INT64 and fd.name.startswith("Timestamp"):
+        return f"{v // 10**9}.{v % 10**9 // 1000:06d}"  # ns -> seconds.micros, truncated
+    return v
+
+
+def message(msg):
+    """All fields in schema order; an unset singular sub-message is null."""
+    out = {}
+    for fd in msg.DESCRIPTOR.fields:
+        if fd.is_repeated:
+            out[fd.name] = [value(v, fd) for v in getattr(msg, fd.name)]
+        elif fd.type == FD.TYPE_MESSAGE and not msg.HasField(fd.name):
+            out[fd.name] = None
+        else:
+            out[fd.name] = value(getattr(msg, fd.name), fd)
+    return out
+
+
+def dumps(v):
+    """Compact JSON like serde_json (json.dumps would print floats differently)."""
+    if isinstance(v, dict):
+        return "{" + ",".join(dumps(k) + ":" + dumps(x) for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(map(dumps, v)) + "]"
+    if isinstance(v, float):
+        return json_float(v)
+    return json.dumps(v, ensure_ascii=False)  # str, int, bool, None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("file")
+    ap.add_argument("--header", action="store_true", help="print the header and exit")
+    ap.add_argument("--proto", default=PROTO, help="path of netcap.proto")
+    args = ap.parse_args()
+    pool = load_schema(args.proto)
+    cls = lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName("netcap." + name))
+
+    with open(args.file, "rb") as raw:  # compression is detected by content
+        gz = raw.read(2) == b"\x1f\x8b"
+    f = gzip.open(args.file, "rb") if gz else open(args.file, "rb")
+    out = sys.stdout
+    with f:
+        it = frames(f)
+        header = cls("Header").FromString(next(it))
+        if args.header:
+            print(dumps(message(header)))
+            return
+        # Type enum value `NC_TCP` names the message `TCP` of every record.
+        type_name = pool.FindEnumTypeByName("netcap.Type").values_by_number[header.Type].name
+        record_cls = cls(type_name[len("NC_"):])
+        for data in it:
+            out.write(dumps(message(record_cls.FromString(data))) + "\n")
+
+
+if __name__ == "__main__":
+    main()

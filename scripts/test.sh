@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests (including
+# the differential test against tshark and the determinism test), and the
+# Python reader checked against `netcap dump --json`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo build --release -p netcap --quiet
+if [ -x examples/python/check_against_dump.sh ]; then
+  examples/python/check_against_dump.sh target/release/netcap testdata/pcaps/mixed-lan-wireshark-samples.pcapng
+fi
+cargo test --workspace --release
