@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import FieldDescriptor as FD
+from google.protobuf.message import DecodeError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO = os.path.join(HERE, "..", "..", "crates", "netcap-schema", "proto", "netcap.proto")
@@ -133,18 +134,26 @@ def main():
     with open(args.file, "rb") as raw:  # compression is detected by content
         gz = raw.read(2) == b"\x1f\x8b"
     f = gzip.open(args.file, "rb") if gz else open(args.file, "rb")
-    out = sys.stdout
-    with f:
-        it = frames(f)
-        header = cls("Header").FromString(next(it))
-        if args.header:
-            print(dumps(message(header)))
-            return
-        # Type enum value `NC_TCP` names the message `TCP` of every record.
-        type_name = pool.FindEnumTypeByName("netcap.Type").values_by_number[header.Type].name
-        record_cls = cls(type_name[len("NC_"):])
-        for data in it:
-            out.write(dumps(message(record_cls.FromString(data))) + "\n")
+    count = 0
+    try:
+        with f:
+            it = frames(f)
+            header = cls("Header").FromString(next(it))  # StopIteration: empty file
+            if args.header:
+                print(dumps(message(header)))
+                return
+            # Type enum value `NC_TCP` names the message `TCP` of every record.
+            ev = pool.FindEnumTypeByName("netcap.Type").values_by_number.get(header.Type)
+            if ev is None or header.Type == 0:
+                sys.exit(f"{args.file}: unknown record type {header.Type}")
+            record_cls = cls(ev.name[len("NC_"):])
+            for data in it:
+                sys.stdout.write(dumps(message(record_cls.FromString(data))) + "\n")
+                count += 1
+    except (StopIteration, EOFError, ValueError, OSError, DecodeError) as e:
+        # Records before the damage have been printed, as `netcap dump` does.
+        sys.stdout.flush()
+        sys.exit(f"{args.file}: damaged after {count} records: {str(e) or 'empty file'}")
 
 
 if __name__ == "__main__":

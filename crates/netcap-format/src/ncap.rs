@@ -74,9 +74,16 @@ impl Write for Sink {
     }
 }
 
+/// Bytes handed to the compressor at a time. Feeding deflate in fixed-size
+/// chunks makes the compressed bytes independent of how the records arrived
+/// (one large batch or many small merged runs), which keeps `.ncap.gz` files
+/// byte-identical whatever the number of workers.
+const CHUNK: usize = 256 * 1024;
+
 /// Writes one `.ncap[.gz]` file.
 pub struct RecordFileWriter {
     sink: Sink,
+    pending: Vec<u8>,
     path: PathBuf,
     records: u64,
 }
@@ -115,17 +122,33 @@ impl RecordFileWriter {
         } else {
             Sink::Plain(file)
         };
-        sink.write_all(&header.encode_length_delimited_to_vec())?;
-        Ok(RecordFileWriter {
+        let mut w = RecordFileWriter {
             sink,
+            pending: Vec::with_capacity(CHUNK),
             path,
             records: 0,
-        })
+        };
+        w.push(&header.encode_length_delimited_to_vec())?;
+        Ok(w)
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let take = (CHUNK - self.pending.len()).min(bytes.len());
+            let (head, rest) = bytes.split_at(take);
+            self.pending.extend_from_slice(head);
+            bytes = rest;
+            if self.pending.len() == CHUNK {
+                self.sink.write_all(&self.pending)?;
+                self.pending.clear();
+            }
+        }
+        Ok(())
     }
 
     /// Appends `count` records that are already length-delimited in `bytes`.
     pub fn write_encoded(&mut self, bytes: &[u8], count: u64) -> io::Result<()> {
-        self.sink.write_all(bytes)?;
+        self.push(bytes)?;
         self.records += count;
         Ok(())
     }
@@ -146,7 +169,10 @@ impl RecordFileWriter {
     }
 
     /// Flushes everything and closes the file (ends the gzip stream).
-    pub fn finish(self) -> io::Result<PathBuf> {
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        if !self.pending.is_empty() {
+            self.sink.write_all(&self.pending)?;
+        }
         let file = match self.sink {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w.finish()?,

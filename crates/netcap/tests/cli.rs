@@ -1,0 +1,416 @@
+//! End-to-end tests of the `netcap` binary on the repository's captures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_number_of_workers() {
+    for name in [
+        "mixed-lan-wireshark-samples.pcapng",
+        "mixed-web-tls-http-tcp-anomalies.pcap",
+        "vxlan-dns-ntp-ssh.pcap",
+    ] {
+        let pcap = pcaps_dir().join(name);
+        for compress in [true, false] {
+            let mut reference: Option<Vec<(String, Vec<u8>)>> = None;
+            for workers in ["1", "2", "3"] {
+                let dir = tempfile::tempdir().unwrap();
+                let mut extra = vec!["--workers", workers, "--quiet"];
+                if !compress {
+                    extra.push("--no-compress");
+                }
+                capture(&pcap, dir.path(), &extra);
+                let got = files(dir.path());
+                assert!(got.len() >= 3, "{name}: too few files");
+                match &reference {
+                    None => reference = Some(got),
+                    Some(r) => {
+                        let names = |v: &[(String, Vec<u8>)]| {
+                            v.iter().map(|f| f.0.clone()).collect::<Vec<_>>()
+                        };
+                        assert_eq!(names(r), names(&got), "{name} with {workers} workers");
+                        for (a, b) in r.iter().zip(&got) {
+                            assert!(
+                                a.1 == b.1,
+                                "{name}: {} differs between 1 and {workers} workers",
+                                a.0
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_packet_is_accounted_for_and_no_file_is_empty() {
+    for pcap in all_pcaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = capture(&pcap, dir.path(), &["--no-compress"]);
+        let err = stderr(&out);
+        let num = |prefix: &str| -> u64 {
+            err.lines()
+                .find_map(|l| {
+                    l.trim_start()
+                        .strip_prefix(prefix)
+                        .map(|r| r.trim().parse::<u64>().unwrap())
+                })
+                .unwrap_or_else(|| panic!("{}: no {prefix:?} line in {err}", pcap.display()))
+        };
+        let packets: u64 = err
+            .lines()
+            .find(|l| l.contains(" packets in "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            num("decoded ") + num("unknown ") + num("errors "),
+            packets,
+            "{}: {err}",
+            pcap.display()
+        );
+        for (name, recs) in load_records(dir.path()) {
+            assert!(!recs.is_empty(), "{}: empty {name} file", pcap.display());
+            // Records are in packet order.
+            assert!(
+                recs.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{name} out of order"
+            );
+        }
+    }
+}
+
+#[test]
+fn packet_counts_match_tshark_frame_counts() {
+    for name in [
+        "mixed-lan-wireshark-samples.pcapng",
+        "bigendian-nfs3.pcap",
+        "pcapng-mixed-endian-sections-multi-if.pcapng",
+    ] {
+        let pcap = pcaps_dir().join(name);
+        let dir = tempfile::tempdir().unwrap();
+        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
+        let tshark = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&pcap)
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "frame.time_epoch",
+                "-Y",
+                "eth",
+            ])
+            .output()
+            .expect("tshark is installed");
+        let expected: Vec<(u64, String)> = String::from_utf8_lossy(&tshark.stdout)
+            .lines()
+            .filter(|l| !l.ends_with('\t'))
+            .map(|l| {
+                let (n, t) = l.split_once('\t').unwrap();
+                // tshark prints nanoseconds; records are shown to the microsecond.
+                let (s, frac) = t.split_once('.').unwrap();
+                (n.parse().unwrap(), format!("{s}.{}", &frac[..6]))
+            })
+            .collect();
+        let recs = load_records(dir.path());
+        let got: Vec<(u64, String)> = recs["Ethernet"]
+            .iter()
+            .map(|(n, m)| (*n, text(m, "Timestamp")))
+            .collect();
+        // SPB packets carry no timestamp; tshark shows none, we show 0.
+        let got: Vec<_> = got.into_iter().filter(|g| g.1 != "0.000000").collect();
+        let expected: Vec<_> = expected
+            .into_iter()
+            .filter(|e| got.iter().any(|g| g.0 == e.0))
+            .collect();
+        assert_eq!(got, expected, "{name}");
+        assert!(!got.is_empty());
+    }
+}
+
+#[test]
+fn nanosecond_captures_keep_nanoseconds() {
+    let pcap = pcaps_dir().join("nsec-sll-tcp-handshake.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    capture(&pcap, dir.path(), &["--quiet"]);
+    let tshark = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&pcap)
+        .args(["-T", "fields", "-e", "frame.time_epoch"])
+        .output()
+        .unwrap();
+    let want: Vec<String> = String::from_utf8_lossy(&tshark.stdout)
+        .lines()
+        .map(|l| l.replace('.', ""))
+        .collect();
+    let o = netcap(&[
+        "dump",
+        "-r",
+        dir.path().join("TCP.ncap.gz").to_str().unwrap(),
+        "--select",
+        "Timestamp",
+        "--utc",
+    ]);
+    let got: Vec<String> = stdout(&o).lines().skip(1).map(str::to_string).collect();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        // RFC 3339 with nanoseconds: the last nine digits are the fraction.
+        let frac = &g[20..29];
+        assert!(w.ends_with(frac), "{g} vs {w}");
+        assert_ne!(&frac[6..], "000", "nanoseconds lost in {g}");
+    }
+}
+
+#[test]
+fn cut_input_warns_and_keeps_the_packets_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = capture(
+        &pcaps_dir().join("trunc-dns-snaplen-cut-short.pcap"),
+        dir.path(),
+        &["--no-compress"],
+    );
+    let err = stderr(&out);
+    assert!(err.contains("warning: capture cut short"), "{err}");
+    assert!(err.contains("after packet 1"), "{err}");
+    let recs = load_records(dir.path());
+    assert_eq!(recs["UDP"].len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = capture(
+        &pcaps_dir().join("malformed-record-length.pcap"),
+        dir.path(),
+        &["--no-compress"],
+    );
+    let err = stderr(&out);
+    assert!(err.contains("warning:"), "{err}");
+    assert_eq!(load_records(dir.path())["Ethernet"].len(), 6);
+}
+
+#[test]
+fn bad_inputs_give_one_readable_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = netcap(&[
+        "capture",
+        "-r",
+        "/nonexistent/x.pcap",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = stderr(&missing);
+    assert!(
+        err.starts_with("netcap: error: cannot read /nonexistent/x.pcap"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let not_pcap = netcap(&[
+        "capture",
+        "-r",
+        readme.to_str().unwrap(),
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(not_pcap.status.code(), Some(1));
+    assert!(
+        stderr(&not_pcap).contains("not a pcap or pcapng capture"),
+        "{}",
+        stderr(&not_pcap)
+    );
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let pcap = pcaps_dir().join("qinq-8021ad-arp.pcap");
+    let bad_out = netcap(&[
+        "capture",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        file.join("sub").to_str().unwrap(),
+    ]);
+    assert_eq!(bad_out.status.code(), Some(1));
+    assert!(
+        stderr(&bad_out).contains("cannot create output folder"),
+        "{}",
+        stderr(&bad_out)
+    );
+
+    let not_ncap = netcap(&["dump", "-r", readme.to_str().unwrap()]);
+    assert_eq!(not_ncap.status.code(), Some(1));
+    assert!(
+        stderr(&not_ncap).contains("not a Netcap record file"),
+        "{}",
+        stderr(&not_ncap)
+    );
+}
+
+fn tcp_file(dir: &Path) -> String {
+    capture(
+        &pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap"),
+        dir,
+        &["--quiet"],
+    );
+    dir.join("TCP.ncap.gz").to_str().unwrap().to_string()
+}
+
+#[test]
+fn dump_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let tcp = tcp_file(dir.path());
+
+    let csv_out = stdout(&netcap(&["dump", "-r", &tcp]));
+    let mut rdr = csv::Reader::from_reader(csv_out.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(headers.get(0), Some("Timestamp"));
+    assert_eq!(headers.iter().last(), Some("PacketNumber"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 254);
+    // Options contain the separator and still form one column.
+    let opt = headers.iter().position(|h| h == "Options").unwrap();
+    assert!(rows[0].get(opt).unwrap().contains("),("), "{:?}", rows[0]);
+    assert!(rows.iter().all(|r| r.len() == headers.len()));
+
+    let tsv = stdout(&netcap(&[
+        "dump",
+        "-r",
+        &tcp,
+        "--select",
+        "DstPort,SrcPort,Timestamp",
+        "--tsv",
+    ]));
+    let mut lines = tsv.lines();
+    assert_eq!(lines.next(), Some("DstPort\tSrcPort\tTimestamp"));
+    let first: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(first[0], "80");
+    assert!(first[2].len() == "1420000000.000000".len() && first[2].as_bytes()[10] == b'.');
+
+    let json = stdout(&netcap(&["dump", "-r", &tcp, "--json"]));
+    let objs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs.len(), 254);
+    assert!(objs[0]["Options"].is_array());
+    assert_eq!(objs[0]["Options"][0]["OptionType"], 2);
+    assert_eq!(objs[0]["SYN"], true);
+
+    let st = stdout(&netcap(&["dump", "-r", &tcp, "--struct"]));
+    assert!(st.starts_with("TCP {\n  Timestamp: "));
+    assert!(st.contains("  Options:\n    -\n      OptionType: 2\n"));
+
+    let table = stdout(&netcap(&[
+        "dump",
+        "-r",
+        &tcp,
+        "--table",
+        "--select",
+        "SrcPort,DstPort",
+    ]));
+    assert!(table.starts_with("SrcPort  DstPort\n"));
+
+    let fields = stdout(&netcap(&["dump", "-r", &tcp, "--fields"]));
+    assert!(fields.lines().any(|l| l == "Options\trepeated TCPOption"));
+
+    let header = stdout(&netcap(&["dump", "-r", &tcp, "--header"]));
+    assert!(header.contains("Type:             TCP"));
+    assert!(header.contains(concat!("Version:          v", env!("CARGO_PKG_VERSION"))));
+    assert!(header.contains("tcp-syn-retransmit-ooo-http-vlan.pcap"));
+    assert!(
+        header.contains("Created:          1700000000.000000"),
+        "{header}"
+    );
+
+    let bad = netcap(&["dump", "-r", &tcp, "--select", "Timestamp,Nope"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("TCP has no field \"Nope\"; valid fields: Timestamp, SrcPort"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn dump_of_a_damaged_file_prints_what_it_can_and_says_how_much() {
+    let dir = tempfile::tempdir().unwrap();
+    capture(
+        &pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap"),
+        dir.path(),
+        &["--quiet", "--no-compress"],
+    );
+    let full = std::fs::read(dir.path().join("TCP.ncap")).unwrap();
+    let cut = dir.path().join("cut.ncap");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let o = netcap(&[
+        "dump",
+        "-r",
+        cut.to_str().unwrap(),
+        "--select",
+        "PacketNumber",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let printed = stdout(&o).lines().count() - 1;
+    assert!(printed > 10);
+    assert!(
+        stderr(&o).contains(&format!("truncated after {printed} records")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_has_examples() {
+    for args in [
+        vec!["--help"],
+        vec!["capture", "--help"],
+        vec!["dump", "--help"],
+    ] {
+        let o = netcap(&args);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("Examples:"), "{args:?}");
+    }
+    let types = stdout(&netcap(&["types"]));
+    assert!(
+        types
+            .lines()
+            .any(|l| l.starts_with("TCP") && l.contains("23")),
+        "{types}"
+    );
+}
