@@ -112,7 +112,7 @@ impl RecordFileWriter {
             Type::try_from(header.r#type).map_err(|_| io::Error::other("unknown record type"))?;
         let path = dir.join(Self::file_name(ty.record_name(), opts.compress));
         let file = BufWriter::with_capacity(opts.buffer_size, File::create(&path)?);
-        let mut sink = if opts.compress {
+        let sink = if opts.compress {
             // No name and mtime 0: the bytes depend only on the records.
             Sink::Gzip(Box::new(
                 GzBuilder::new()
