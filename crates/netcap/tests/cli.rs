@@ -300,7 +300,7 @@ fn dump_formats() {
     let mut rdr = csv::Reader::from_reader(csv_out.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(headers.get(0), Some("Timestamp"));
-    assert_eq!(headers.iter().last(), Some("PacketNumber"));
+    assert_eq!(headers.iter().next_back(), Some("PacketNumber"));
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 254);
     // Options contain the separator and still form one column.
