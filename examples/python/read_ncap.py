@@ -7,7 +7,7 @@
 The output is the same as `netcap dump -r FILE --json`. Needs the pip packages
 `protobuf` and `grpcio-tools`. See docs/file-format.md for the format itself.
 """
-import argparse, gzip, json, math, os, sys, tempfile
+import argparse, gzip, json, math, os, signal, sys, tempfile
 from decimal import Decimal
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -25,7 +25,10 @@ def load_schema(proto_path):
     Choice: grpcio-tools ships protoc as a Python module, so no system protoc is
     needed. We ask it for a descriptor set (not generated _pb2 code) and build the
     message classes from that, so the gencode/runtime version checks never apply."""
-    from grpc_tools import protoc
+    try:
+        from grpc_tools import protoc
+    except ImportError:
+        sys.exit("read_ncap.py needs grpcio-tools: python3 -m pip install grpcio-tools")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "netcap.desc")
         d, name = os.path.split(os.path.abspath(proto_path))
@@ -128,6 +131,7 @@ def main():
     ap.add_argument("--header", action="store_true", help="print the header and exit")
     ap.add_argument("--proto", default=PROTO, help="path of netcap.proto")
     args = ap.parse_args()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends us quietly
     pool = load_schema(args.proto)
     cls = lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName("netcap." + name))
 
