@@ -4,7 +4,9 @@ use std::net::Ipv4Addr;
 
 use netcap_schema::{IPv4, IPv4Option};
 
-use crate::util::{array_at, be16, clamp, entropy_if, parse_tlv_options, size_i32, u8_at};
+use crate::util::{
+    array_at, be16, clamp, entropy_if, ipv4_text, parse_tlv_options, size_i32, u8_at,
+};
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
 
 /// Record type name used in errors.
@@ -169,8 +171,8 @@ pub fn record(view: &Ipv4View<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -
         ttl: i32::from(view.ttl()),
         protocol: i32::from(view.protocol()),
         checksum: i32::from(view.checksum()),
-        src_ip: view.src_addr().to_string(),
-        dst_ip: view.dst_addr().to_string(),
+        src_ip: ipv4_text(view.src_addr().octets()),
+        dst_ip: ipv4_text(view.dst_addr().octets()),
         padding: padding.to_vec(),
         options: options
             .iter()

@@ -55,14 +55,34 @@ pub(crate) fn entropy_if(opts: &DecodeOptions, payload: &[u8]) -> f64 {
 
 /// Lowercase colon-separated hex, the notation tshark uses for MAC addresses.
 pub(crate) fn colon_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    // Hot path (two MAC addresses per frame): no fmt machinery.
     let mut s = String::with_capacity(bytes.len().saturating_mul(3));
-    for (i, b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             s.push(':');
         }
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
+        // Nibbles are below 16, so from_digit always succeeds.
+        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        s.push(char::from_digit(u32::from(b & 0x0f), 16).unwrap_or('0'));
+    }
+    s
+}
+
+/// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s Display writes it,
+/// without the fmt machinery (two addresses per packet).
+pub(crate) fn ipv4_text(a: [u8; 4]) -> String {
+    let mut s = String::with_capacity(15);
+    for (i, &octet) in a.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + (octet / 10) % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
     }
     s
 }
@@ -146,6 +166,18 @@ mod tests {
         assert_eq!(clamp(&b, 1, 10), &[2, 3]);
         assert_eq!(clamp(&b, 5, 10), &[] as &[u8]);
         assert_eq!(clamp(&b, 2, 1), &[] as &[u8]);
+    }
+
+    #[test]
+    fn ipv4_text_matches_display() {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 9, 100, 199],
+            [1, 20, 99, 100],
+        ] {
+            assert_eq!(ipv4_text(a), std::net::Ipv4Addr::from(a).to_string());
+        }
     }
 
     #[test]

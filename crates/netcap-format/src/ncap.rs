@@ -7,6 +7,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use flate2::{Compression, GzBuilder};
 use netcap_schema::{message_descriptor, Header, Record, Type};
@@ -48,28 +50,63 @@ pub fn header_for(ty: Type, input_source: &str, created_ns: i64) -> Header {
     }
 }
 
+/// Where a record file's bytes go.
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
+    /// gzip runs on a thread of its own per file, so that compressing overlaps
+    /// with decoding and the files compress in parallel.
+    Gzip {
+        tx: Option<SyncSender<Vec<u8>>>,
+        handle: Option<JoinHandle<io::Result<()>>>,
+    },
 }
 
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl Sink {
+    fn gzip(file: BufWriter<File>, level: u32, name: &str) -> io::Result<Sink> {
+        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let handle = std::thread::Builder::new()
+            .name(format!("gzip {name}"))
+            .spawn(move || {
+                // No name and mtime 0: the bytes depend only on the records.
+                let mut enc = GzBuilder::new()
+                    .mtime(0)
+                    .write(file, Compression::new(level.min(9)));
+                for chunk in rx {
+                    enc.write_all(&chunk)?;
+                }
+                enc.finish()?.into_inner().map_err(|e| e.into_error())?;
+                Ok(())
+            })?;
+        Ok(Sink::Gzip {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Takes a full chunk.
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
         match self {
-            Sink::Plain(w) => w.write(buf),
-            Sink::Gzip(w) => w.write(buf),
+            Sink::Plain(w) => w.write_all(&chunk),
+            Sink::Gzip { tx, .. } => match tx.as_ref().map(|t| t.send(chunk)) {
+                Some(Ok(())) => Ok(()),
+                // The thread stopped on an error: report it.
+                _ => self.close(),
+            },
         }
     }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.write_all(buf),
-            Sink::Gzip(w) => w.write_all(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
+
+    /// Flushes and closes the file, reporting any error of the gzip thread.
+    fn close(&mut self) -> io::Result<()> {
         match self {
             Sink::Plain(w) => w.flush(),
-            Sink::Gzip(w) => w.flush(),
+            Sink::Gzip { tx, handle } => {
+                drop(tx.take());
+                match handle.take().map(|h| h.join()) {
+                    Some(Ok(result)) => result,
+                    Some(Err(_)) => Err(io::Error::other("gzip thread panicked")),
+                    None => Err(io::Error::other("file already closed after an error")),
+                }
+            }
         }
     }
 }
@@ -113,12 +150,7 @@ impl RecordFileWriter {
         let path = dir.join(Self::file_name(ty.record_name(), opts.compress));
         let file = BufWriter::with_capacity(opts.buffer_size, File::create(&path)?);
         let sink = if opts.compress {
-            // No name and mtime 0: the bytes depend only on the records.
-            Sink::Gzip(Box::new(
-                GzBuilder::new()
-                    .mtime(0)
-                    .write(file, Compression::new(opts.level.min(9))),
-            ))
+            Sink::gzip(file, opts.level, ty.record_name())?
         } else {
             Sink::Plain(file)
         };
@@ -139,8 +171,8 @@ impl RecordFileWriter {
             self.pending.extend_from_slice(head);
             bytes = rest;
             if self.pending.len() == CHUNK {
-                self.sink.write_all(&self.pending)?;
-                self.pending.clear();
+                let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+                self.sink.write_chunk(chunk)?;
             }
         }
         Ok(())
@@ -171,16 +203,10 @@ impl RecordFileWriter {
     /// Flushes everything and closes the file (ends the gzip stream).
     pub fn finish(mut self) -> io::Result<PathBuf> {
         if !self.pending.is_empty() {
-            self.sink.write_all(&self.pending)?;
+            let chunk = std::mem::take(&mut self.pending);
+            self.sink.write_chunk(chunk)?;
         }
-        let file = match self.sink {
-            Sink::Plain(w) => w,
-            Sink::Gzip(w) => w.finish()?,
-        };
-        file.into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()
-            .ok();
+        self.sink.close()?;
         Ok(self.path)
     }
 }
