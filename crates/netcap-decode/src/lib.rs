@@ -83,6 +83,8 @@ impl std::fmt::Display for UnknownLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UnknownLayer::LinkType(v) => write!(f, "link type {v}"),
+            // Values below 0x0600 are 802.3 lengths: aggregate them.
+            UnknownLayer::EtherType(v) if *v < 0x0600 => write!(f, "802.3 frame (LLC)"),
             UnknownLayer::EtherType(v) => write!(f, "EtherType 0x{v:04x}"),
             UnknownLayer::IpProtocol(v) => write!(f, "IP protocol {v}"),
         }
