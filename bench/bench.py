@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Netcap benchmark against its peers, measured side by side in one run.
+
+usage: bench/bench.py [--runs N] [--peers a,b,...] [CAPTURE]
+
+Without CAPTURE it builds the standard workload once into bench-work/:
+../shared/bench/ndpi_mix.pcap repeated 12 times, each copy shifted in time
+(1,033,452 packets). Each tool runs N times (default 3), the tools alternating
+within each round, and the table gives the median wall time, CPU time
+(user+sys), packets/s, peak memory, output size, and each tool's wall time
+divided by Netcap's. Times are ratios from one run on a shared machine: compare
+rows, not absolute numbers between runs.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench-work"
+NETCAP = ROOT / "target" / "release" / "netcap"
+
+TSHARK_FIELDS = [
+    "frame.number", "frame.time_epoch", "frame.len", "eth.src", "eth.dst", "ip.src", "ip.dst",
+    "ip.proto", "ip.ttl", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.flags",
+    "tcp.seq_raw", "tcp.ack_raw", "tcp.window_size_value", "udp.srcport", "udp.dstport",
+]
+
+
+def dir_size(p: Path) -> int:
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def tools(capture: Path, out: Path):
+    """(name, command, output path or None). `out` is a fresh folder per run."""
+    cores = str(os.cpu_count() or 1)
+    t = [
+        ("netcap", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc"), "-w", cores], out / "nc"),
+        ("netcap -w 1", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc1"), "-w", "1"], out / "nc1"),
+        ("tshark -T fields", ["sh", "-c", "tshark -n -r '%s' -T fields %s -E header=y -E separator=, > '%s'"
+                              % (capture, " ".join("-e " + f for f in TSHARK_FIELDS), out / "tshark.csv")],
+         out / "tshark.csv"),
+        ("tshark -z conv,tcp", ["sh", "-c", "tshark -n -q -r '%s' -z conv,tcp > '%s'" % (capture, out / "conv.txt")],
+         out / "conv.txt"),
+        ("tcpdump read", ["tcpdump", "-nr", str(capture), "-w", "/dev/null"], None),
+    ]
+    venv_py = WORK / "nfstream-venv" / "bin" / "python"
+    if venv_py.exists():
+        script = ("import sys\nfrom nfstream import NFStreamer\n"
+                  "NFStreamer(source=sys.argv[1], n_meters=1).to_csv(path=sys.argv[2])\n")
+        t.append(("nfstream", [str(venv_py), "-c", script, str(capture), str(out / "nfstream.csv")],
+                  out / "nfstream.csv"))
+    return t
+
+
+def measure(cmd, env):
+    """Runs cmd under /usr/bin/time; returns (wall, cpu, max_rss_kb)."""
+    fmt = "%e %U %S %M"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        r = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", fmt] + cmd, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} failed: {r.stderr.strip()[-500:]}")
+        wall, user, sys_, rss = tf.read().split()[-4:]
+    return float(wall), float(user) + float(sys_), int(rss)
+
+
+def count_packets(capture: Path) -> int:
+    out = subprocess.run(["capinfos", "-c", "-M", str(capture)], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "Number of packets" in line:
+            return int(line.split(":")[1].strip().replace(",", ""))
+    return 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("capture", nargs="?")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--peers", help="comma-separated subset of tool names to run")
+    ap.add_argument("--nfstream", action="store_true", help="install NFStream into bench-work/nfstream-venv")
+    args = ap.parse_args()
+
+    WORK.mkdir(exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "netcap"], cwd=ROOT, check=True)
+    if args.capture:
+        capture = Path(args.capture).resolve()
+    else:
+        capture = WORK / "ndpi_mix_x12.pcap"
+        if not capture.exists():
+            subprocess.run([sys.executable, str(ROOT / "bench" / "make_workload.py"),
+                            str(ROOT.parent / "shared" / "bench" / "ndpi_mix.pcap"), str(capture)], check=True)
+    if args.nfstream and not (WORK / "nfstream-venv").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(WORK / "nfstream-venv")], check=True)
+        subprocess.run([str(WORK / "nfstream-venv" / "bin" / "pip"), "install", "-q", "nfstream"], check=True)
+
+    packets = count_packets(capture)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    results = {}
+    scratch = Path(tempfile.mkdtemp(prefix="netcap-bench-", dir=WORK))
+    try:
+        for _ in range(args.runs):
+            out = scratch / "out"
+            for name, cmd, output in tools(capture, out):
+                if args.peers and name not in args.peers.split(","):
+                    continue
+                if out.exists():
+                    shutil.rmtree(out)
+                out.mkdir(parents=True)
+                wall, cpu, rss = measure(cmd, env)
+                size = dir_size(output) if output and output.exists() else 0
+                results.setdefault(name, []).append((wall, cpu, rss, size))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    base = statistics.median(r[0] for r in results["netcap"]) if "netcap" in results else None
+    cap_size = capture.stat().st_size
+    print(f"capture: {capture} ({packets:,} packets, {cap_size / 1e6:.1f} MB), {args.runs} runs each, "
+          f"{os.cpu_count()} cores")
+    print(f"{'tool':<20} {'wall s':>8} {'CPU s':>8} {'packets/s':>11} {'peak MB':>8} {'output MB':>10} "
+          f"{'output/capture':>15} {'time / netcap':>14}")
+    for name, rs in results.items():
+        wall = statistics.median(r[0] for r in rs)
+        cpu = statistics.median(r[1] for r in rs)
+        rss = max(r[2] for r in rs) / 1024
+        size = rs[-1][3]
+        ratio = f"{wall / base:.1f}x" if base else "-"
+        print(f"{name:<20} {wall:>8.2f} {cpu:>8.2f} {packets / wall:>11,.0f} {rss:>8.0f} {size / 1e6:>10.1f} "
+              f"{size / cap_size:>15.2f} {ratio:>14}")
+
+
+if __name__ == "__main__":
+    main()
