@@ -10,7 +10,7 @@ use crate::ethernet::{
 };
 use crate::link::{classify, LinkNext};
 use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
-use crate::{DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
+use crate::{DecodeError, DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
 pub const MAX_VLAN_TAGS: usize = 8;
@@ -113,12 +113,23 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             // the middle of its payload.
             return Outcome::Decoded;
         }
-        self.ip_payload(
+        let outcome = self.ip_payload(
             view.protocol(),
             view.payload(),
             view.payload_size(),
             depth + 1,
-        )
+        );
+        match outcome {
+            // A first fragment too short for the whole transport header (the
+            // rest is in the next fragment) is not damaged: tshark, too, only
+            // reports it as a fragment.
+            Outcome::Error(DecodeError::Truncated { .. })
+                if view.flags() & 1 == 1 && view.payload().len() >= view.payload_size() =>
+            {
+                Outcome::Decoded
+            }
+            other => other,
+        }
     }
 
     /// Decodes an IPv6 packet that is the `depth`-th IP header (0 = outermost).
@@ -169,7 +180,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DecodeError;
+
     use netcap_schema::{Arp, Dot1Q, Ethernet, IPv4, IPv6, IcmPv4, IcmPv6, Record, Tcp, Udp};
 
     /// Collects records as (type name, protobuf bytes), in emission order.
@@ -476,6 +487,19 @@ mod tests {
         let (out, c) = frame(228, &ipv4(6, 0x2001, &[], &tcp_seg(b"")));
         assert_eq!((out, c.names()), (Outcome::Decoded, vec!["IPv4"]));
         assert_eq!(c.one::<IPv4>().frag_offset, 1);
+        // A first fragment that ends inside the TCP header is a fragment, not
+        // an error; without MF the same bytes are a truncated header.
+        let cut = &tcp_seg(b"")[..16];
+        let (out, c) = frame(228, &ipv4(6, 0x2000, &[], cut));
+        assert_eq!((out, c.names()), (Outcome::Decoded, vec!["IPv4"]));
+        let (out, _) = frame(228, &ipv4(6, 0, &[], cut));
+        assert!(
+            matches!(
+                out,
+                Outcome::Error(DecodeError::Truncated { layer: "TCP", .. })
+            ),
+            "{out:?}"
+        );
         // 6in4.
         let mut v6 = ipv6_chain(0);
         v6[6] = 58; // straight to ICMPv6

@@ -3,11 +3,13 @@
 //! * [`ncap`]: writing and reading `.ncap` / `.ncap.gz` files — a `Header`
 //!   record, then varint-length-delimited records of one type (see
 //!   `docs/file-format.md`).
+//! * [`pcap_out`]: the pcap side outputs (`unknown.pcap`, `errors.pcap`).
 //! * [`render`]: CSV, TSV, JSON lines, aligned tables and readable text, all
 //!   derived from the schema through reflection, with no code per record type.
 #![forbid(unsafe_code)]
 
 pub mod ncap;
+pub mod pcap_out;
 pub mod render;
 
 pub use ncap::{

@@ -34,32 +34,71 @@ pub(crate) struct TypeStream {
     pub ends: Vec<(u64, usize)>,
 }
 
-/// Decode tallies, merged into the summary.
+/// Decode tallies, merged into the summary. Every packet lands in exactly one
+/// of the four classes.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Tally {
+    /// Every layer decoded.
     pub decoded: u64,
+    /// Some layers decoded, then a layer Netcap does not decode, by layer.
+    pub partial: BTreeMap<String, u64>,
+    /// Nothing decoded (e.g. an unsupported link type), by layer.
     pub unknown: BTreeMap<String, u64>,
+    /// A layer failed to decode, by error.
     pub errors: BTreeMap<String, u64>,
 }
 
+/// Which class a packet that was not fully decoded falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SideClass {
+    Partial,
+    Unknown,
+    Error,
+}
+
 impl Tally {
-    pub fn count(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Decoded => self.decoded += 1,
-            Outcome::Unknown(u) => *self.unknown.entry(u.to_string()).or_default() += 1,
-            Outcome::Error(e) => *self.errors.entry(e.to_string_kind()).or_default() += 1,
-        }
+    /// Counts one packet; returns its class and reason when it was not fully decoded.
+    pub fn count(&mut self, outcome: Outcome, emitted: bool) -> Option<(SideClass, String)> {
+        let (class, reason, map) = match outcome {
+            Outcome::Decoded => {
+                self.decoded += 1;
+                return None;
+            }
+            Outcome::Unknown(u) if emitted => {
+                (SideClass::Partial, u.to_string(), &mut self.partial)
+            }
+            Outcome::Unknown(u) => (SideClass::Unknown, u.to_string(), &mut self.unknown),
+            Outcome::Error(e) => (SideClass::Error, e.to_string_kind(), &mut self.errors),
+        };
+        *map.entry(reason.clone()).or_default() += 1;
+        Some((class, reason))
     }
 
     pub fn merge(&mut self, other: &Tally) {
         self.decoded += other.decoded;
-        for (k, v) in &other.unknown {
-            *self.unknown.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.errors {
-            *self.errors.entry(k.clone()).or_default() += v;
+        for (mine, theirs) in [
+            (&mut self.partial, &other.partial),
+            (&mut self.unknown, &other.unknown),
+            (&mut self.errors, &other.errors),
+        ] {
+            for (k, v) in theirs {
+                *mine.entry(k.clone()).or_default() += v;
+            }
         }
     }
+}
+
+/// A packet that goes to a side output (unknown.pcap, errors.pcap, errors.log).
+#[derive(Debug)]
+pub(crate) struct SidePacket {
+    pub number: u64,
+    pub ts_ns: i64,
+    pub link_type: u32,
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+    pub class: SideClass,
+    /// The error with its details (for errors.log), or the unknown layer.
+    pub detail: String,
 }
 
 trait KindText {
@@ -89,25 +128,42 @@ pub(crate) struct WorkerOutput {
     /// Type numbers with at least one record, in first-use order.
     pub touched: Vec<usize>,
     pub tally: Tally,
+    /// Packets not fully decoded, in packet order.
+    pub side: Vec<SidePacket>,
+    /// Record types to write, indexed by type number (empty: all).
+    enabled: std::sync::Arc<Vec<bool>>,
     current_packet: u64,
+    emitted: u64,
 }
 
 impl WorkerOutput {
-    pub fn new(seq: u64) -> Self {
+    pub fn new(seq: u64, enabled: std::sync::Arc<Vec<bool>>) -> Self {
         WorkerOutput {
             seq,
+            enabled,
             ..Default::default()
         }
     }
 
-    pub fn set_packet(&mut self, number: u64) {
+    /// Starts a packet; returns the number of records emitted so far.
+    pub fn set_packet(&mut self, number: u64) -> u64 {
         self.current_packet = number;
+        self.emitted
+    }
+
+    /// Records emitted so far (including types filtered out).
+    pub fn emitted(&self) -> u64 {
+        self.emitted
     }
 }
 
 impl RecordSink for WorkerOutput {
     fn emit<R: Record>(&mut self, rec: &R) {
         let idx = R::TYPE as usize;
+        self.emitted += 1;
+        if !self.enabled.is_empty() && !self.enabled.get(idx).copied().unwrap_or(false) {
+            return;
+        }
         if self.streams.len() <= idx {
             self.streams.resize_with(idx + 1, TypeStream::default);
         }

@@ -18,5 +18,6 @@
 mod batch;
 mod merge;
 mod run;
+mod side;
 
 pub use run::{run_capture, CaptureConfig, PipelineError, Progress, Summary};

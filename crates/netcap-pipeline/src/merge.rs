@@ -81,7 +81,7 @@ mod tests {
     use super::*;
 
     fn out(records: &[(usize, u64, u8)]) -> WorkerOutput {
-        let mut o = WorkerOutput::new(0);
+        let mut o = WorkerOutput::new(0, Default::default());
         for &(ty, pkt, byte) in records {
             if o.streams.len() <= ty {
                 o.streams.resize_with(ty + 1, TypeStream::default);

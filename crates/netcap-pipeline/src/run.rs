@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use netcap_decode::{decode_packet, flow_hash, DecodeOptions, PacketInfo};
+use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
 use netcap_format::{header_for, RecordFileWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{CaptureReader, SourceError};
 
-use crate::batch::{Batch, PacketSlot, Tally, WorkerOutput};
+use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::merge::merge_batch;
+use crate::side::SideOutputs;
 
 /// Packets per batch: large enough to amortise channel hand-offs, small enough
 /// to keep latency and memory low.
@@ -40,6 +41,10 @@ pub struct CaptureConfig {
     pub writer: WriterOptions,
     /// Creation time written into every header, nanoseconds since the epoch.
     pub created_ns: i64,
+    /// Record types to write; empty: all.
+    pub include: Vec<Type>,
+    /// Write unknown.pcap, errors.pcap and errors.log.
+    pub side_outputs: bool,
 }
 
 /// Counters the caller can watch while the capture runs.
@@ -62,7 +67,9 @@ pub struct Summary {
     pub packets: u64,
     /// Packets whose every layer was decoded.
     pub decoded: u64,
-    /// Packets with a layer Netcap does not decode, by layer.
+    /// Packets decoded up to a layer Netcap does not decode, by that layer.
+    pub partial: BTreeMap<String, u64>,
+    /// Packets of which nothing could be decoded, by layer.
     pub unknown: BTreeMap<String, u64>,
     /// Packets whose decoding failed, by error.
     pub errors: BTreeMap<String, u64>,
@@ -130,11 +137,25 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     std::thread::scope(|scope| {
         let reader_handle =
             scope.spawn(|| read_batches(&mut reader, to_workers, workers, progress));
+        let mut enabled = Vec::new();
+        for t in &cfg.include {
+            let idx = *t as usize;
+            if enabled.len() <= idx {
+                enabled.resize(idx + 1, false);
+            }
+            if let Some(e) = enabled.get_mut(idx) {
+                *e = true;
+            }
+        }
+        let enabled = Arc::new(enabled);
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
             let opts = cfg.decode;
-            worker_handles.push(scope.spawn(move || work(id as u32, &rx, &tx, &opts)));
+            let enabled = Arc::clone(&enabled);
+            let side = cfg.side_outputs;
+            worker_handles
+                .push(scope.spawn(move || work(id as u32, &rx, &tx, &opts, &enabled, side)));
         }
         drop(out_tx);
 
@@ -161,6 +182,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         Ok(Summary {
             packets,
             decoded: tally.decoded,
+            partial: tally.partial,
             unknown: tally.unknown,
             errors: tally.errors,
             records,
@@ -248,21 +270,42 @@ fn work(
     rx: &Receiver<Arc<Batch>>,
     tx: &Sender<WorkerOutput>,
     opts: &DecodeOptions,
+    enabled: &Arc<Vec<bool>>,
+    side_outputs: bool,
 ) -> Tally {
     let mut tally = Tally::default();
     for batch in rx {
-        let mut out = WorkerOutput::new(batch.seq);
+        let mut out = WorkerOutput::new(batch.seq, Arc::clone(enabled));
         for p in batch.packets.iter().filter(|p| p.shard == id) {
+            let data = batch.data.get(p.start..p.end).unwrap_or_default();
             let info = PacketInfo {
                 number: p.number,
                 ts_ns: p.ts_ns,
                 link_type: p.link_type,
                 orig_len: p.orig_len,
-                data: batch.data.get(p.start..p.end).unwrap_or_default(),
+                data,
             };
-            out.set_packet(p.number);
+            let before = out.set_packet(p.number);
             let outcome = decode_packet(&info, opts, &mut out);
-            out.tally.count(outcome);
+            let emitted = out.emitted() > before;
+            if let Some((class, _)) = out.tally.count(outcome, emitted) {
+                if side_outputs {
+                    let detail = match outcome {
+                        Outcome::Error(e) => e.to_string(),
+                        Outcome::Unknown(u) => u.to_string(),
+                        Outcome::Decoded => String::new(),
+                    };
+                    out.side.push(SidePacket {
+                        number: p.number,
+                        ts_ns: p.ts_ns,
+                        link_type: p.link_type,
+                        orig_len: p.orig_len,
+                        data: data.to_vec(),
+                        class,
+                        detail,
+                    });
+                }
+            }
         }
         tally.merge(&std::mem::take(&mut out.tally));
         if tx.send(out).is_err() {
@@ -283,6 +326,7 @@ fn write_outputs(
     workers: usize,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordFileWriter>> = Vec::new();
+    let mut side = SideOutputs::new(&cfg.out_dir);
     let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut result = Ok(());
@@ -295,7 +339,8 @@ fn write_outputs(
             };
             result = merge_batch(&outputs, |ty, bytes, count| {
                 write_to(&mut files, cfg, input_name, ty, bytes, count)
-            });
+            })
+            .and_then(|()| side.write_batch(&outputs));
             if result.is_err() {
                 break;
             }
@@ -307,6 +352,14 @@ fn write_outputs(
     }
     let mut paths = Vec::new();
     let mut counts = BTreeMap::new();
+    match side.finish() {
+        Ok(mut p) => paths.append(&mut p),
+        Err(e) => {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
     for w in files.into_iter().flatten() {
         let path = w.path().to_path_buf();
         let name = file_type_name(&path);

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
 use netcap_pipeline::{run_capture, CaptureConfig, Progress, Summary};
+use netcap_schema::{Type, ALL_TYPES};
 
 use crate::cli::CaptureArgs;
 
@@ -27,6 +28,36 @@ fn created_ns() -> Result<i64> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Ok(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The record types to write from --include / --exclude (empty: all).
+fn selected_types(include: &[String], exclude: &[String]) -> Result<Vec<Type>> {
+    let parse = |names: &[String]| -> Result<Vec<Type>> {
+        names
+            .iter()
+            .map(|n| {
+                Type::from_record_name(n.trim()).with_context(|| {
+                    let valid: Vec<&str> = ALL_TYPES.iter().map(|t| t.record_name()).collect();
+                    format!(
+                        "unknown record type {n:?}; valid types: {}",
+                        valid.join(", ")
+                    )
+                })
+            })
+            .collect()
+    };
+    if !include.is_empty() {
+        return parse(include);
+    }
+    let excluded = parse(exclude)?;
+    if excluded.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ALL_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !excluded.contains(t))
+        .collect())
 }
 
 pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
@@ -47,6 +78,8 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
             ..WriterOptions::default()
         },
         created_ns: created_ns()?,
+        include: selected_types(&args.include, &args.exclude)?,
+        side_outputs: !args.no_side_outputs,
     };
     let progress = Progress::default();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
@@ -99,21 +132,31 @@ fn print_summary(s: &Summary, workers: usize) {
     } else {
         0.0
     };
-    let unknown: u64 = s.unknown.values().sum();
-    let errors: u64 = s.errors.values().sum();
     eprintln!(
         "{} packets in {secs:.2}s ({rate:.0} packets/s, {workers} worker{})",
         s.packets,
         if workers == 1 { "" } else { "s" }
     );
-    eprintln!("  decoded  {:>10}", s.decoded);
-    eprintln!("  unknown  {unknown:>10}");
-    for (k, v) in &s.unknown {
-        eprintln!("    {k:<40} {v:>10}");
-    }
-    eprintln!("  errors   {errors:>10}");
-    for (k, v) in &s.errors {
-        eprintln!("    {k:<40} {v:>10}");
+    eprintln!("  decoded  {:>10}  every layer decoded", s.decoded);
+    let classes = [
+        (
+            "partial",
+            "decoded up to a layer Netcap does not decode (unknown.pcap)",
+            &s.partial,
+        ),
+        ("unknown", "nothing decoded (unknown.pcap)", &s.unknown),
+        (
+            "errors ",
+            "decoding failed (errors.pcap, errors.log)",
+            &s.errors,
+        ),
+    ];
+    for (name, what, map) in classes {
+        let n: u64 = map.values().sum();
+        eprintln!("  {name}  {n:>10}  {what}");
+        for (k, v) in map {
+            eprintln!("    {k:<40} {v:>10}");
+        }
     }
     eprintln!("records written:");
     for (k, v) in &s.records {

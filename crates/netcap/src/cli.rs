@@ -37,7 +37,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     netcap capture -r traffic.pcap -o out/            # out/Ethernet.ncap.gz, out/TCP.ncap.gz, ...\n  \
-    netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n\n\
+    netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n  \
+    netcap capture -r traffic.pcap -o out/ --include TCP,UDP,DNS\n\n\
+    Packets with a layer Netcap does not decode go to out/unknown.pcap, packets whose\n\
+    decoding failed to out/errors.pcap, with details and a hex dump in out/errors.log.\n\n\
     Output is byte-identical for the same input and options whatever --workers is.\n\
     Set SOURCE_DATE_EPOCH (seconds) to fix the creation time written into the file headers.\n\n\
     Exit status: 0 on success (also when the input was cut short: a warning says where),\n\
@@ -66,6 +69,23 @@ pub struct CaptureArgs {
     /// Compute PayloadEntropy (costs a pass over every payload).
     #[arg(long)]
     pub entropy: bool,
+
+    /// Write only these record types (comma-separated; see `netcap types`).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    pub include: Vec<String>,
+
+    /// Write all record types but these (comma-separated).
+    #[arg(
+        long,
+        value_name = "TYPES",
+        value_delimiter = ',',
+        conflicts_with = "include"
+    )]
+    pub exclude: Vec<String>,
+
+    /// Do not write unknown.pcap, errors.pcap and errors.log.
+    #[arg(long)]
+    pub no_side_outputs: bool,
 
     /// Print no progress and no summary.
     #[arg(short, long)]

@@ -86,7 +86,8 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
                 .find_map(|l| {
                     l.trim_start()
                         .strip_prefix(prefix)
-                        .map(|r| r.trim().parse::<u64>().unwrap())
+                        .and_then(|r| r.split_whitespace().next())
+                        .map(|n| n.parse::<u64>().unwrap())
                 })
                 .unwrap_or_else(|| panic!("{}: no {prefix:?} line in {err}", pcap.display()))
         };
@@ -98,11 +99,48 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
             .parse()
             .unwrap();
         assert_eq!(
-            num("decoded ") + num("unknown ") + num("errors "),
+            num("decoded ") + num("partial ") + num("unknown ") + num("errors "),
             packets,
             "{}: {err}",
             pcap.display()
         );
+        // The side outputs hold exactly the packets not fully decoded.
+        let side = |name: &str| -> u64 {
+            let p = dir.path().join(name);
+            if !p.exists() {
+                return 0;
+            }
+            let o = std::process::Command::new("capinfos")
+                .args(["-c", "-M"])
+                .arg(&p)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            text.lines()
+                .find_map(|l| {
+                    l.split_once("Number of packets:")
+                        .map(|(_, n)| n.trim().parse::<u64>().unwrap())
+                })
+                .unwrap_or_else(|| panic!("capinfos cannot read {name}: {text}"))
+        };
+        assert_eq!(
+            side("unknown.pcap"),
+            num("partial ") + num("unknown "),
+            "{}",
+            pcap.display()
+        );
+        assert_eq!(side("errors.pcap"), num("errors "), "{}", pcap.display());
+        if num("errors ") > 0 {
+            let log = std::fs::read_to_string(dir.path().join("errors.log")).unwrap();
+            assert!(
+                log.contains(&format!(
+                    "summary: {} packets with decoding errors",
+                    num("errors ")
+                )),
+                "{log}"
+            );
+            assert!(log.starts_with("packet "));
+        }
         for (name, recs) in load_records(dir.path()) {
             assert!(!recs.is_empty(), "{}: empty {name} file", pcap.display());
             // Records are in packet order.
@@ -412,5 +450,35 @@ fn help_has_examples() {
             .lines()
             .any(|l| l.starts_with("TCP") && l.contains("23")),
         "{types}"
+    );
+}
+
+#[test]
+fn include_and_exclude_choose_record_types() {
+    let pcap = pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    capture(&pcap, dir.path(), &["--quiet", "--include", "TCP,ipv4"]);
+    let names: Vec<String> = load_records(dir.path()).into_keys().collect();
+    assert_eq!(names, vec!["IPv4".to_string(), "TCP".to_string()]);
+
+    let dir = tempfile::tempdir().unwrap();
+    capture(&pcap, dir.path(), &["--quiet", "--exclude", "Ethernet,TCP"]);
+    let names: Vec<String> = load_records(dir.path()).into_keys().collect();
+    assert_eq!(names, vec!["Dot1Q".to_string(), "IPv4".to_string()]);
+
+    let bad = netcap(&[
+        "capture",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        dir.path().to_str().unwrap(),
+        "--include",
+        "TCP,Nope",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("unknown record type \"Nope\"; valid types: Ethernet, ARP"),
+        "{}",
+        stderr(&bad)
     );
 }
