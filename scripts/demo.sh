@@ -3,6 +3,7 @@
 # some of the records it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh
 cargo build --release -p netcap --quiet
 out=$(mktemp -d)
 pcap=testdata/pcaps/mixed-lan-ftp-dhcp-dns-ipv6.pcap

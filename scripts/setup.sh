@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Installs what Netcap's build and tests need on a fresh Debian machine with the
-# Rust toolchain: tshark (the reference decoder for the differential tests) and
-# Python's protobuf package (for the example reader). Safe to run again.
+# Installs what Netcap needs on a fresh Debian machine with the Rust toolchain.
+#   scripts/setup.sh          build dependencies: libpcap-dev (live capture, BPF)
+#   scripts/setup.sh --test   also tshark (the reference decoder of the
+#                             differential tests) and capinfos
+# Safe to run again: installs only what is missing.
 set -euo pipefail
-need_apt=()
-command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
-if [ ${#need_apt[@]} -gt 0 ]; then
+need=()
+[ -e /usr/include/pcap.h ] || [ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
+if [ "${1:-}" = "--test" ]; then
+  command -v tshark >/dev/null 2>&1 || need+=(tshark)
+  command -v capinfos >/dev/null 2>&1 || need+=(wireshark-common)
+fi
+if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -20,4 +20,5 @@ mod merge;
 mod run;
 mod side;
 
-pub use run::{run_capture, CaptureConfig, PipelineError, Progress, Summary};
+pub use netcap_source::LiveOptions;
+pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, Summary};

@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
 use netcap_format::{header_for, RecordFileWriter, WriterOptions};
 use netcap_schema::Type;
-use netcap_source::{CaptureReader, SourceError};
+use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::merge::merge_batch;
@@ -26,11 +26,33 @@ const BATCH_PACKETS: usize = 1024;
 /// workload, 4 left the workers idle 60% of the time, 32 about 5%.
 const QUEUE_DEPTH: usize = 32;
 
+/// Where packets come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A pcap or pcapng file.
+    File(PathBuf),
+    /// A network interface, until [`Progress::stop`] is set.
+    Live(LiveOptions),
+}
+
+impl Input {
+    /// The input's name as written into file headers.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Live(o) => o.interface.clone(),
+        }
+    }
+}
+
 /// What to capture and how.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
-    /// The capture file.
-    pub input: PathBuf,
+    /// The packet source.
+    pub input: Input,
+    /// BPF filter (tcpdump syntax) applied to packets read from files; for live
+    /// capture, set it in [`LiveOptions`] to filter in the kernel.
+    pub bpf: Option<String>,
     /// Folder receiving one file per record type.
     pub out_dir: PathBuf,
     /// Decoding threads (at least 1).
@@ -57,14 +79,20 @@ pub struct Progress {
     /// Size of the input file (0 until known).
     pub total_bytes: AtomicU64,
     /// Set to stop reading early (Ctrl-C); everything read so far is written.
-    pub stop: AtomicBool,
+    pub stop: Arc<AtomicBool>,
 }
 
 /// The result of a capture.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    /// Packets read.
+    /// Packets read (after the BPF filter).
     pub packets: u64,
+    /// Packets the BPF filter dropped (files).
+    pub filtered: u64,
+    /// Packets the kernel or libpcap dropped (live capture), if known.
+    pub dropped: Option<u64>,
+    /// Whether reading stopped early because `stop` was set.
+    pub interrupted: bool,
     /// Packets whose every layer was decoded.
     pub decoded: u64,
     /// Packets decoded up to a layer Netcap does not decode, by that layer.
@@ -114,10 +142,17 @@ pub enum PipelineError {
 /// one file per record type into `cfg.out_dir`.
 pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
     let started = Instant::now();
-    let mut reader = CaptureReader::open(&cfg.input)?;
-    progress
-        .total_bytes
-        .store(reader.file_size(), Ordering::Relaxed);
+    let mut source = match &cfg.input {
+        Input::File(path) => {
+            let reader = CaptureReader::open(path)?;
+            progress
+                .total_bytes
+                .store(reader.file_size(), Ordering::Relaxed);
+            let filter = cfg.bpf.as_deref().map(BpfFilter::new).transpose()?;
+            Source::File { reader, filter }
+        }
+        Input::Live(opts) => Source::Live(LiveCapture::open(opts, Arc::clone(&progress.stop))?),
+    };
     std::fs::create_dir_all(&cfg.out_dir).map_err(|source| PipelineError::OutDir {
         path: cfg.out_dir.clone(),
         source,
@@ -132,11 +167,11 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         worker_rx.push(rx);
     }
     let (out_tx, out_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
-    let input_name = cfg.input.display().to_string();
+    let input_name = cfg.input.name();
 
     std::thread::scope(|scope| {
         let reader_handle =
-            scope.spawn(|| read_batches(&mut reader, to_workers, workers, progress));
+            scope.spawn(|| read_batches(&mut source, to_workers, workers, progress));
         let mut enabled = Vec::new();
         for t in &cfg.include {
             let idx = *t as usize;
@@ -172,7 +207,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         }
         let read_result = reader_handle.join();
         let (files, records) = written?;
-        let (packets, input_warning) = match read_result {
+        let read = match read_result {
             Ok(r) => r,
             Err(_) => return Err(PipelineError::Thread),
         };
@@ -180,31 +215,59 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             return Err(PipelineError::Thread);
         }
         Ok(Summary {
-            packets,
+            packets: read.packets,
+            filtered: read.filtered,
+            dropped: read.dropped,
+            interrupted: read.interrupted,
             decoded: tally.decoded,
             partial: tally.partial,
             unknown: tally.unknown,
             errors: tally.errors,
             records,
             files,
-            input_warning,
+            input_warning: read.warning,
             elapsed: started.elapsed(),
         })
     })
 }
 
+/// An opened packet source.
+enum Source {
+    File {
+        reader: CaptureReader,
+        filter: Option<BpfFilter>,
+    },
+    Live(LiveCapture),
+}
+
+/// What the reader thread saw.
+#[derive(Debug, Default)]
+struct ReadStats {
+    packets: u64,
+    filtered: u64,
+    dropped: Option<u64>,
+    interrupted: bool,
+    warning: Option<String>,
+}
+
+/// A live batch is handed on after this long even when not full, so that
+/// records of a quiet interface are written promptly.
+const LIVE_FLUSH: Duration = Duration::from_millis(200);
+
 /// Reader thread: fills batches, assigns each packet to the worker of its flow.
 fn read_batches(
-    reader: &mut CaptureReader,
+    source: &mut Source,
     to_workers: Vec<Sender<Arc<Batch>>>,
     workers: usize,
     progress: &Progress,
-) -> (u64, Option<String>) {
+) -> ReadStats {
     let hasher = RandomState::new();
-    let bytes = reader.progress_counter();
+    let bytes = match source {
+        Source::File { reader, .. } => Some(reader.progress_counter()),
+        Source::Live(_) => None,
+    };
+    let mut stats = ReadStats::default();
     let mut seq = 0u64;
-    let mut packets = 0u64;
-    let mut warning = None;
     let mut done = false;
     while !done {
         let mut batch = Batch {
@@ -212,11 +275,34 @@ fn read_batches(
             data: Vec::with_capacity(256 * 1024),
             packets: Vec::with_capacity(BATCH_PACKETS),
         };
+        let batch_start = Instant::now();
         while batch.packets.len() < BATCH_PACKETS {
             let start = batch.data.len();
-            match reader.next_packet(&mut batch.data) {
-                Ok(Some(meta)) => {
-                    packets += 1;
+            let polled = match source {
+                Source::File { reader, filter } => match reader.next_packet(&mut batch.data) {
+                    Ok(Some(meta)) => match filter {
+                        Some(f) => {
+                            let data = batch.data.get(start..).unwrap_or_default();
+                            match f.matches(meta.link_type, data) {
+                                Ok(true) => Ok(Poll::Packet(meta)),
+                                Ok(false) => {
+                                    batch.data.truncate(start);
+                                    stats.filtered += 1;
+                                    continue;
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        None => Ok(Poll::Packet(meta)),
+                    },
+                    Ok(None) => Ok(Poll::End),
+                    Err(e) => Err(e),
+                },
+                Source::Live(live) => live.poll(&mut batch.data),
+            };
+            match polled {
+                Ok(Poll::Packet(meta)) => {
+                    stats.packets += 1;
                     let end = batch.data.len();
                     let data = batch.data.get(start..end).unwrap_or_default();
                     let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
@@ -230,38 +316,49 @@ fn read_batches(
                         shard,
                     });
                 }
-                Ok(None) => {
+                Ok(Poll::Idle) => {
+                    if !batch.packets.is_empty() && batch_start.elapsed() >= LIVE_FLUSH {
+                        break;
+                    }
+                }
+                Ok(Poll::End) => {
                     done = true;
                     break;
                 }
                 Err(e) => {
                     batch.data.truncate(start);
-                    warning = Some(e.to_string());
+                    stats.warning = Some(e.to_string());
                     done = true;
                     break;
                 }
             }
         }
-        progress.packets.store(packets, Ordering::Relaxed);
-        progress
-            .bytes
-            .store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        progress.packets.store(stats.packets, Ordering::Relaxed);
+        if let Some(b) = &bytes {
+            progress
+                .bytes
+                .store(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
         if progress.stop.load(Ordering::Relaxed) {
+            stats.interrupted = true;
             done = true;
         }
         if batch.packets.is_empty() {
-            break;
+            continue;
         }
         let batch = Arc::new(batch);
         for tx in &to_workers {
             if tx.send(Arc::clone(&batch)).is_err() {
                 // The writer failed and everything is shutting down.
-                return (packets, warning);
+                return stats;
             }
         }
         seq += 1;
     }
-    (packets, warning)
+    if let Source::Live(live) = source {
+        stats.dropped = live.dropped();
+    }
+    stats
 }
 
 /// Worker thread: decodes the packets of its shard.

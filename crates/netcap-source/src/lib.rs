@@ -4,10 +4,15 @@
 //! and pcapng (several sections and interfaces, each with its own link type and
 //! timestamp resolution) through `pcap-parser`, optionally gzip-compressed, and
 //! hands out packets with their link type and a nanosecond timestamp.
+//! [`LiveCapture`] reads from an interface through libpcap, and [`BpfFilter`]
+//! applies libpcap-compiled filters to packets read from files.
 #![forbid(unsafe_code)]
+// libpcap itself is reached through the `pcap` crate; no unsafe code here.
 
+mod live;
 mod reader;
 
+pub use live::{interfaces, BpfFilter, InterfaceInfo, LiveCapture, LiveOptions, Poll};
 pub use reader::{CaptureReader, Format, PacketMeta};
 
 use std::path::PathBuf;
@@ -34,6 +39,22 @@ pub enum SourceError {
     NotACapture {
         /// The input path.
         path: PathBuf,
+    },
+    /// A live capture could not be opened or read.
+    #[error("capture on {interface} failed: {reason}")]
+    Live {
+        /// The interface.
+        interface: String,
+        /// libpcap's message.
+        reason: String,
+    },
+    /// A BPF filter expression does not compile.
+    #[error("invalid BPF filter {expr:?}: {reason}")]
+    Bpf {
+        /// The expression.
+        expr: String,
+        /// libpcap's message.
+        reason: String,
     },
     /// The input ends in the middle of a packet or block.
     #[error("capture cut short: input ends in the middle of a record after packet {packets} (byte {offset})")]

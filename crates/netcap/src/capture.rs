@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
-use netcap_pipeline::{run_capture, CaptureConfig, Progress, Summary};
+use netcap_pipeline::{run_capture, CaptureConfig, Input, LiveOptions, Progress, Summary};
 use netcap_schema::{Type, ALL_TYPES};
 
 use crate::cli::CaptureArgs;
@@ -65,8 +65,20 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let input = match (&args.input, &args.interface) {
+        (Some(path), _) => Input::File(path.clone()),
+        (None, Some(iface)) => Input::Live(LiveOptions {
+            interface: iface.clone(),
+            snaplen: args.snaplen,
+            promiscuous: !args.no_promisc,
+            bpf: args.bpf.clone(),
+        }),
+        (None, None) => anyhow::bail!("give a capture file (-r) or an interface (-i)"),
+    };
+    let live = matches!(input, Input::Live(_));
     let cfg = CaptureConfig {
-        input: args.input.clone(),
+        bpf: if live { None } else { args.bpf.clone() },
+        input,
         out_dir: args.out.clone(),
         workers,
         decode: DecodeOptions {
@@ -82,6 +94,10 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         side_outputs: !args.no_side_outputs,
     };
     let progress = Progress::default();
+    let stop = std::sync::Arc::clone(&progress.stop);
+    // First Ctrl-C / SIGTERM: stop reading, write everything, print the summary.
+    ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -101,17 +117,25 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     if !args.quiet {
         print_summary(&summary, workers);
     }
+    if summary.interrupted && !live {
+        eprintln!("netcap: interrupted: the files hold the packets read before the interruption");
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Progress on stderr: percentage of the file, packets/s and time left.
 fn show(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
     let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] [{bar:30}] {percent:>3}% {msg} (ETA {eta})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    // Files: share of the file read and time left; live capture: no end to show.
+    let template = if progress.total_bytes.load(Ordering::Relaxed) > 0 {
+        "{spinner} [{elapsed_precise}] [{bar:30}] {percent:>3}% {msg} (ETA {eta})"
+    } else {
+        "{spinner} [{elapsed_precise}] {msg} (Ctrl-C to stop)"
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     let start = std::time::Instant::now();
     while !done.load(Ordering::Relaxed) {
@@ -137,6 +161,15 @@ fn print_summary(s: &Summary, workers: usize) {
         s.packets,
         if workers == 1 { "" } else { "s" }
     );
+    if s.filtered > 0 {
+        eprintln!(
+            "  filtered {:>10}  dropped by the BPF filter (not counted below)",
+            s.filtered
+        );
+    }
+    if let Some(d) = s.dropped {
+        eprintln!("  dropped  {d:>10}  by the kernel or libpcap (not captured)");
+    }
     eprintln!("  decoded  {:>10}  every layer decoded", s.decoded);
     let classes = [
         (
@@ -162,4 +195,28 @@ fn print_summary(s: &Summary, workers: usize) {
     for (k, v) in &s.records {
         eprintln!("  {k:<20} {v:>12}");
     }
+}
+
+pub fn list_interfaces() -> Result<ExitCode> {
+    let list = netcap_source::interfaces()?;
+    if list.is_empty() {
+        eprintln!("netcap: no interfaces found (capturing usually needs root or CAP_NET_RAW)");
+    }
+    for i in list {
+        let mut flags = Vec::new();
+        if i.up {
+            flags.push("up");
+        }
+        if i.loopback {
+            flags.push("loopback");
+        }
+        println!(
+            "{:<16} {:<14} {} {}",
+            i.name,
+            flags.join(","),
+            i.addresses.join(" "),
+            i.description
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

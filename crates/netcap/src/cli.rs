@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     after_help = "Examples:\n  \
         netcap capture -r traffic.pcap -o out/\n  \
+        sudo netcap capture -i eth0 --bpf 'tcp port 443' -o out/\n  \
         netcap dump -r out/TCP.ncap.gz\n  \
         netcap dump -r out/TCP.ncap.gz --select Timestamp,SrcPort,DstPort --tsv\n  \
         netcap dump -r out/TCP.ncap.gz --header\n  \
@@ -31,6 +32,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// List the record types with their number of fields.
     Types,
+    /// List the network interfaces that can be captured from.
+    Interfaces,
 }
 
 /// Decode every packet of a capture and write audit records.
@@ -38,17 +41,44 @@ pub enum Command {
 #[command(after_help = "Examples:\n  \
     netcap capture -r traffic.pcap -o out/            # out/Ethernet.ncap.gz, out/TCP.ncap.gz, ...\n  \
     netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n  \
-    netcap capture -r traffic.pcap -o out/ --include TCP,UDP,DNS\n\n\
+    netcap capture -r traffic.pcap -o out/ --include TCP,UDP,DNS\n  \
+    netcap capture -r traffic.pcap -o out/ --bpf 'udp port 53'\n  \
+    sudo netcap capture -i eth0 -o out/                  # until Ctrl-C\n\n\
     Packets with a layer Netcap does not decode go to out/unknown.pcap, packets whose\n\
     decoding failed to out/errors.pcap, with details and a hex dump in out/errors.log.\n\n\
     Output is byte-identical for the same input and options whatever --workers is.\n\
     Set SOURCE_DATE_EPOCH (seconds) to fix the creation time written into the file headers.\n\n\
-    Exit status: 0 on success (also when the input was cut short: a warning says where),\n\
-    1 on an error (unreadable input, output folder or write failure), 2 on a usage error.")]
+    Ctrl-C or SIGTERM stops reading; every file is flushed and valid and the summary is\n\
+    printed. Exit status: 0 on success (also when the input was cut short: a warning says\n\
+    where; and a live capture stopped by Ctrl-C or SIGTERM), 130 when the reading of a\n\
+    file was interrupted, 1 on an error (unreadable input, output folder or write\n\
+    failure), 2 on a usage error.")]
 pub struct CaptureArgs {
     /// Capture file to read (pcap or pcapng, optionally gzip-compressed).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub input: PathBuf,
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        required_unless_present = "interface"
+    )]
+    pub input: Option<PathBuf>,
+
+    /// Capture live from this interface until Ctrl-C or SIGTERM (see `netcap interfaces`).
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "input")]
+    pub interface: Option<String>,
+
+    /// Only packets matching this filter (tcpdump syntax, compiled by libpcap);
+    /// in the kernel for live capture.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Live capture: bytes kept of each packet.
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: i32,
+
+    /// Live capture: do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
 
     /// Folder for the record files (created if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Capture(args) => capture::run(&args),
         cli::Command::Dump(args) => dump::run(&args),
         cli::Command::Types => dump::list_types(),
+        cli::Command::Interfaces => capture::list_interfaces(),
     };
     match result {
         Ok(code) => code,
