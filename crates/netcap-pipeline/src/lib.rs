@@ -20,5 +20,6 @@ mod merge;
 mod run;
 mod side;
 
+pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, Summary};

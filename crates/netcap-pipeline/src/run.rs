@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
-use netcap_format::{header_for, RecordFileWriter, WriterOptions};
+use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
@@ -61,6 +61,8 @@ pub struct CaptureConfig {
     pub decode: DecodeOptions,
     /// Output file options.
     pub writer: WriterOptions,
+    /// Output format (protobuf record files, CSV or JSON lines).
+    pub format: OutputFormat,
     /// Creation time written into every header, nanoseconds since the epoch.
     pub created_ns: i64,
     /// Record types to write; empty: all.
@@ -422,7 +424,7 @@ fn write_outputs(
     rx: &Receiver<WorkerOutput>,
     workers: usize,
 ) -> Result<Written, PipelineError> {
-    let mut files: Vec<Option<RecordFileWriter>> = Vec::new();
+    let mut files: Vec<Option<RecordWriter>> = Vec::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
     let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
     let mut next_seq = 0u64;
@@ -482,7 +484,7 @@ fn file_type_name(path: &Path) -> String {
 }
 
 fn write_to(
-    files: &mut Vec<Option<RecordFileWriter>>,
+    files: &mut Vec<Option<RecordWriter>>,
     cfg: &CaptureConfig,
     input_name: &str,
     ty: usize,
@@ -501,15 +503,14 @@ fn write_to(
             .and_then(|t| Type::try_from(t).ok())
             .unwrap_or(Type::NcHeader);
         let header = header_for(rt, input_name, cfg.created_ns);
-        let w = RecordFileWriter::create(&cfg.out_dir, &header, &cfg.writer).map_err(|source| {
-            PipelineError::Write {
-                path: cfg.out_dir.join(RecordFileWriter::file_name(
-                    rt.record_name(),
-                    cfg.writer.compress,
-                )),
+        let w = RecordWriter::create(&cfg.out_dir, &header, cfg.format, &cfg.writer).map_err(
+            |source| PipelineError::Write {
+                path: cfg
+                    .out_dir
+                    .join(RecordWriter::file_name(rt, cfg.format, &cfg.writer)),
                 source,
-            }
-        })?;
+            },
+        )?;
         *slot = Some(w);
     }
     if let Some(w) = slot.as_mut() {

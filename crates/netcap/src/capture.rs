@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
-use netcap_pipeline::{run_capture, CaptureConfig, Input, LiveOptions, Progress, Summary};
+use netcap_pipeline::{
+    run_capture, CaptureConfig, Input, LiveOptions, OutputFormat, Progress, Summary,
+};
 use netcap_schema::{Type, ALL_TYPES};
 
 use crate::cli::CaptureArgs;
@@ -88,6 +90,13 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
             compress: !args.no_compress,
             level: args.compression_level,
             ..WriterOptions::default()
+        },
+        format: if args.csv {
+            OutputFormat::Csv
+        } else if args.json {
+            OutputFormat::Json
+        } else {
+            OutputFormat::Ncap
         },
         created_ns: created_ns()?,
         include: selected_types(&args.include, &args.exclude)?,

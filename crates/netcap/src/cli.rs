@@ -92,6 +92,14 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_compress: bool,
 
+    /// Write TYPE.csv files (same columns and values as `netcap dump`) instead of .ncap files.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+
+    /// Write TYPE.json files (one object per line, as `netcap dump --json`) instead of .ncap files.
+    #[arg(long)]
+    pub json: bool,
+
     /// gzip level, 1 (fastest) to 9 (smallest).
     #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,

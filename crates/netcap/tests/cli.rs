@@ -579,3 +579,29 @@ fn bpf_filter_on_files_means_what_it_means_to_tcpdump() {
         stderr(&out)
     );
 }
+
+#[test]
+fn direct_csv_and_json_match_dump() {
+    let pcap = pcaps_dir().join("ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap");
+    let ncap = tempfile::tempdir().unwrap();
+    capture(&pcap, ncap.path(), &["--quiet"]);
+    for (flag, ext, dump_flag) in [("--csv", "csv", None), ("--json", "json", Some("--json"))] {
+        let dir = tempfile::tempdir().unwrap();
+        capture(&pcap, dir.path(), &["--quiet", flag]);
+        let mut compared = 0;
+        for entry in std::fs::read_dir(ncap.path()).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let Some(ty) = name.strip_suffix(".ncap.gz") else {
+                continue;
+            };
+            let mut args = vec!["dump", "-r", p.to_str().unwrap()];
+            args.extend(dump_flag);
+            let want = stdout(&netcap(&args));
+            let got = std::fs::read_to_string(dir.path().join(format!("{ty}.{ext}"))).unwrap();
+            assert_eq!(got, want, "{ty}.{ext}");
+            compared += 1;
+        }
+        assert!(compared >= 3, "{flag}");
+    }
+}
