@@ -131,6 +131,17 @@ impl CaptureReader {
         Self::from_reader(input, path.to_path_buf(), count, size)
     }
 
+    /// Reads a capture from any byte stream (uncompressed); `name` is used in
+    /// error messages. For tests, fuzzing and pipes.
+    pub fn from_read(input: impl Read + Send + 'static, name: &str) -> Result<Self, SourceError> {
+        Self::from_reader(
+            Box::new(input),
+            PathBuf::from(name),
+            Arc::new(AtomicU64::new(0)),
+            0,
+        )
+    }
+
     fn from_reader(
         input: Box<dyn Read + Send>,
         path: PathBuf,

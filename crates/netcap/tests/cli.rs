@@ -605,3 +605,105 @@ fn direct_csv_and_json_match_dump() {
         assert!(compared >= 3, "{flag}");
     }
 }
+
+/// A capture file made of `copies` back-to-back copies of a legacy test pcap.
+fn big_capture(dir: &Path, copies: usize) -> std::path::PathBuf {
+    let src = std::fs::read(pcaps_dir().join("mixed-web-tls-http-tcp-anomalies.pcap")).unwrap();
+    let mut big = src.clone();
+    for _ in 1..copies {
+        big.extend_from_slice(&src[24..]);
+    }
+    let p = dir.join("big.pcap");
+    std::fs::write(&p, big).unwrap();
+    p
+}
+
+/// SIGINT in the middle of reading a file: the summary is printed, the exit
+/// status is 130, and every file written is valid to its last record.
+#[test]
+fn interrupted_capture_leaves_valid_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = big_capture(dir.path(), 400);
+    let out = dir.path().join("out");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_netcap"))
+        .args(["capture", "-w", "2", "-r"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    if o.status.code() == Some(0) {
+        // The machine was fast enough to finish before the signal.
+        assert!(err.contains("1255200 packets in"), "{err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let packets: u64 = err
+        .lines()
+        .find(|l| l.contains(" packets in "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(packets > 0 && packets < 1_255_200, "{err}");
+    // Every file reads to its end without damage, and holds every packet read.
+    let recs = load_records(&out);
+    assert_eq!(recs["Ethernet"].len() as u64, packets);
+}
+
+/// A write failure (the output disk is full) is a clear error and a non-zero
+/// exit. Needs root to mount a small tmpfs, as in CI.
+#[test]
+fn full_disk_is_a_clear_error() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = big_capture(dir.path(), 20);
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    if !mounted.success() {
+        eprintln!("skipped: cannot mount tmpfs here");
+        return;
+    }
+    let o = netcap(&[
+        "capture",
+        "--no-compress",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        mnt.to_str().unwrap(),
+    ]);
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("netcap: error: writing ") && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("netcap: error"))
+            .count(),
+        1,
+        "{err}"
+    );
+}

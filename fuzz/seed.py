@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Seeds the fuzz corpora from the repository's test captures:
+capture_reader gets small whole captures, decode_packet single packets
+(prefixed with the index of their link type), ncap_reader record files
+written by `netcap capture` (pass the netcap binary as the first argument)."""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PCAPS = ROOT / "testdata" / "pcaps"
+CORPUS = ROOT / "fuzz" / "corpus"
+LINK_TYPES = [1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 127, 147]
+
+
+def packets(path):
+    d = path.read_bytes()
+    if len(d) < 24:
+        return
+    magic = d[:4]
+    end = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)
+    if not end:
+        return
+    lt = struct.unpack(end + "I", d[20:24])[0] & 0xFFFF
+    pos = 24
+    while pos + 16 <= len(d):
+        caplen = struct.unpack(end + "I", d[pos + 8:pos + 12])[0]
+        yield lt, d[pos + 16:pos + 16 + caplen]
+        pos += 16 + caplen
+
+
+def main():
+    netcap = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "netcap")
+    for t in ("decode_packet", "capture_reader", "ncap_reader"):
+        (CORPUS / t).mkdir(parents=True, exist_ok=True)
+    n = 0
+    for p in sorted(PCAPS.glob("*.pcap*")):
+        if p.stat().st_size <= 64 * 1024:
+            (CORPUS / "capture_reader" / p.name).write_bytes(p.read_bytes())
+        for i, (lt, pkt) in enumerate(packets(p)):
+            if i >= 20 or lt not in LINK_TYPES:
+                break
+            (CORPUS / "decode_packet" / f"{p.stem}-{i}").write_bytes(bytes([LINK_TYPES.index(lt)]) + pkt)
+            n += 1
+    with tempfile.TemporaryDirectory() as out:
+        cap = PCAPS / "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap"
+        subprocess.run([netcap, "capture", "-q", "--no-compress", "-r", str(cap), "-o", out], check=True)
+        for f in Path(out).glob("*.ncap"):
+            data = f.read_bytes()
+            (CORPUS / "ncap_reader" / f.name).write_bytes(data[:4096])
+    print(f"seeded {n} packets")
+
+
+if __name__ == "__main__":
+    main()
