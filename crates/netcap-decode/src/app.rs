@@ -197,6 +197,158 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netcap_schema::Record;
+
+    /// Counts records by type name.
+    #[derive(Default)]
+    struct Count(Vec<&'static str>);
+
+    impl RecordSink for Count {
+        fn emit<R: Record>(&mut self, _: &R) {
+            self.0.push(R::NAME);
+        }
+    }
+
+    fn pkt() -> PacketInfo<'static> {
+        PacketInfo {
+            number: 1,
+            ts_ns: 0,
+            link_type: 1,
+            orig_len: 0,
+            data: &[],
+        }
+    }
+
+    fn run(tcp_seg: bool, port: u16, payload: &[u8]) -> (Outcome, Vec<&'static str>) {
+        let mut c = Count::default();
+        let out = if tcp_seg {
+            tcp(40000, port, payload, &pkt(), &mut c)
+        } else {
+            udp(port, 40000, payload, &pkt(), &mut c)
+        };
+        (out, c.0)
+    }
+
+    /// A DNS query for "a.example" A.
+    const QUERY: &[u8] =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x07example\x00\x00\x01\x00\x01";
+
+    #[test]
+    fn dispatch_and_errors() {
+        assert_eq!(run(false, 53, QUERY), (Outcome::Decoded, vec!["DNS"]));
+        assert_eq!(run(false, 5353, QUERY).1, ["DNS"]);
+        assert_eq!(run(false, 9999, QUERY), (Outcome::Decoded, vec![]));
+        // Garbage on a DNS port: an error of the DNS layer, no record.
+        let (out, recs) = run(false, 53, b"hello world, not dns");
+        assert!(
+            matches!(out, Outcome::Error(e) if e.layer() == "DNS"),
+            "{out:?}"
+        );
+        assert!(recs.is_empty());
+        // Empty payload: nothing to decode.
+        assert_eq!(run(false, 53, b""), (Outcome::Decoded, vec![]));
+        // Garbage on the other ports.
+        for port in [67, 546, 123, 5060] {
+            let (out, recs) = run(false, port, &[0xff; 60]);
+            assert!(matches!(out, Outcome::Error(_)), "{port}: {out:?}");
+            assert!(recs.is_empty());
+        }
+        // NTP control message: valid, but no NTP record.
+        assert_eq!(
+            run(false, 123, &[0x16, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Outcome::Decoded, vec![])
+        );
+        // SIP keep-alive.
+        assert_eq!(run(false, 5060, b"\r\n\r\n"), (Outcome::Decoded, vec![]));
+    }
+
+    #[test]
+    fn dns_over_tcp_needs_whole_messages() {
+        let mut seg = u16::try_from(QUERY.len()).unwrap().to_be_bytes().to_vec();
+        seg.extend_from_slice(QUERY);
+        assert_eq!(run(true, 53, &seg), (Outcome::Decoded, vec!["DNS"]));
+        // Two messages in one segment.
+        let two = [seg.clone(), seg.clone()].concat();
+        assert_eq!(run(true, 53, &two).1, ["DNS", "DNS"]);
+        // Whole message then a partial one: the whole one is decoded.
+        assert_eq!(run(true, 53, &two[..two.len() - 3]).1, ["DNS"]);
+        // A cut message (no reassembly) or a continuation: no record, no error.
+        assert_eq!(run(true, 53, &seg[..10]), (Outcome::Decoded, vec![]));
+        assert_eq!(run(true, 53, &[0, 2, 0, 0]), (Outcome::Decoded, vec![]));
+        // A whole "message" that is not DNS is an error.
+        let mut bad = vec![0, 14];
+        bad.extend_from_slice(&[0xff; 14]);
+        assert!(matches!(run(true, 53, &bad).0, Outcome::Error(_)));
+        // SIP over TCP only at a start line.
+        assert_eq!(run(true, 5060, b"OPTIONS sip:x SIP/2.0\r\n\r\n").1, ["SIP"]);
+        assert_eq!(
+            run(true, 5060, b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n"),
+            (Outcome::Decoded, vec![])
+        );
+    }
+
+    #[test]
+    fn mutated_payloads_never_panic() {
+        // Byte flips and cuts of valid messages of every protocol; the debug
+        // build also checks that no arithmetic overflows.
+        let mut dhcp = vec![1, 1, 6, 0];
+        dhcp.resize(236, 0);
+        dhcp.extend_from_slice(&[
+            0x63, 0x82, 0x53, 0x63, 53, 1, 1, 61, 3, 1, 2, 3, 55, 2, 1, 3, 255,
+        ]);
+        let mut ntp = vec![0x23; 48];
+        ntp.extend_from_slice(&[0, 0, 0, 1]);
+        let mut dns = QUERY.to_vec();
+        dns[7] = 2; // two answers, pointing at the question name
+        for _ in 0..2 {
+            dns.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 1, 0, 12, 0xc0, 12, 0xc0, 14]);
+            dns.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]);
+        }
+        let seeds: [(bool, u16, Vec<u8>); 6] = [
+            (false, 53, dns.clone()),
+            (
+                true,
+                53,
+                [vec![0, u8::try_from(dns.len()).unwrap()], dns].concat(),
+            ),
+            (false, 67, dhcp),
+            (
+                false,
+                547,
+                vec![
+                    12, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 4, 1, 2, 3, 4, 0, 39, 0, 3, 0, 1, b'a',
+                ],
+            ),
+            (false, 123, ntp),
+            (
+                false,
+                5060,
+                b"SIP/2.0 200 OK\r\nv: a\r\n b\r\nl: 0\r\n\r\n".to_vec(),
+            ),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut records = 0;
+        for (tcp_seg, port, seed) in &seeds {
+            assert!(!run(*tcp_seg, *port, seed).1.is_empty(), "{port}");
+            for _ in 0..3000 {
+                let mut d = seed.clone();
+                for _ in 0..(next() % 4 + 1) {
+                    let i = (next() % d.len() as u64) as usize;
+                    d[i] = (next() & 0xff) as u8;
+                }
+                d.truncate((next() % (d.len() as u64 + 1)) as usize);
+                records += run(*tcp_seg, *port, &d).1.len();
+            }
+        }
+        assert!(records > 1000, "{records}");
+    }
 
     #[test]
     fn lower_port_first() {

@@ -728,3 +728,119 @@ fn app_records_agree_with_tshark() {
         );
     }
 }
+
+/// The records of `ty` in `capture`, typed, with their packet numbers.
+fn typed<T: netcap_schema::Record>(capture: &str, ty: &str) -> Vec<(u64, T)> {
+    let dir = tempfile::tempdir().unwrap();
+    capture_file(capture, dir.path());
+    load_records(dir.path())
+        .remove(ty)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(n, m)| (n, m.transcode_to().unwrap()))
+        .collect()
+}
+
+fn capture_file(name: &str, out: &std::path::Path) {
+    capture(&pcaps_dir().join(name), out, &["--no-compress", "--quiet"]);
+}
+
+fn at<T>(v: &[(u64, T)], n: u64) -> &T {
+    &v.iter().find(|(p, _)| *p == n).unwrap().1
+}
+
+/// Values checked by hand against `tshark -V` on the same frames.
+#[test]
+fn app_records_of_known_frames() {
+    let dns: Vec<(u64, Dns)> = typed("dns-udp-record-types.pcap", "DNS");
+    assert_eq!(dns.len(), 14);
+    let r = at(&dns, 2);
+    assert_eq!(
+        (r.id, r.qr, r.rd, r.ra, r.an_count),
+        (0x5e03, true, true, true, 3)
+    );
+    let a: Vec<_> = r
+        .answers
+        .iter()
+        .map(|x| (x.r#type, x.ip.as_str(), x.cname.as_str()))
+        .collect();
+    assert_eq!(
+        a,
+        [
+            (5, "", "suricata-ids.org"),
+            (1, "192.0.78.24", ""),
+            (1, "192.0.78.25", "")
+        ]
+    );
+    assert_eq!(r.additionals[0].name, "<Root>");
+    let r = at(&dns, 14);
+    let mx: Vec<_> = r.answers.iter().map(|x| x.mx.clone().unwrap()).collect();
+    assert_eq!(mx.len(), 5);
+    assert_eq!(mx[0].name, "alt2.aspmx.l.google.com");
+    assert_eq!(r.answers[0].ttl, 14399);
+    let soa = at(&dns, 6).authorities[0].soa.clone().unwrap();
+    assert_eq!(
+        (soa.m_name.as_str(), soa.r_name.as_str(), soa.serial),
+        (
+            "ns1.wordpress.com",
+            "hostmaster.wordpress.com",
+            2_005_071_858
+        )
+    );
+
+    // SSHFP (44) and RRSIG (46) are kept as raw data.
+    let dns: Vec<(u64, Dns)> = typed("dns-dnssec-sshfp-edns.pcap", "DNS");
+    let r = at(&dns, 2);
+    assert_eq!((r.answers[0].r#type, r.answers[0].data_length), (44, 22));
+    assert_eq!(r.answers[0].data[..2], [1, 1]);
+    assert_eq!(r.answers[1].r#type, 46);
+
+    // DNS over TCP: several whole messages in one segment.
+    let dns: Vec<(u64, Dns)> = typed("dns-tcp-multirequest.pcap", "DNS");
+    assert_eq!(dns.iter().filter(|(n, _)| *n == 4).count(), 20);
+
+    let v4: Vec<(u64, DhcPv4)> = typed("dhcpv4-dhcpv6-options.pcap", "DHCPv4");
+    let r = at(&v4, 6);
+    assert_eq!((r.operation, r.xid, r.message_type), (1, 0x796a_827d, 1));
+    assert_eq!(r.client_hw_addr, "00:00:44:01:00:00");
+    assert_eq!(r.vendor_class_id, "Arista");
+    assert_eq!(
+        r.parameter_request_list,
+        [26, 1, 28, 3, 15, 6, 7, 12, 143, 121]
+    );
+    let codes: Vec<_> = r.options.iter().map(|o| o.r#type).collect();
+    assert_eq!(codes, [53, 55, 60, 61, 255]);
+    assert_eq!(at(&v4, 7).message_type, 2);
+
+    let v6: Vec<(u64, DhcPv6)> = typed("dhcpv4-dhcpv6-options.pcap", "DHCPv6");
+    let r = at(&v6, 1);
+    assert_eq!(
+        (r.msg_type, r.transaction_id, r.elapsed_time),
+        (1, 0x6a_ebe6, 703)
+    );
+    assert_eq!(r.client_duid, "0001000129d08193000001010000");
+    assert_eq!(
+        (r.ianaiai_ds.clone(), r.requested_options.clone()),
+        (vec![0x0101_0000], vec![136, 24, 23])
+    );
+    assert_eq!(at(&v6, 3).server_duid, "0001000129d0819cce0db48a3384");
+
+    let ntp: Vec<(u64, Ntp)> = typed("mixed-lan-wireshark-samples.pcapng", "NTP");
+    let r = at(&ntp, 247);
+    assert_eq!((r.version, r.mode, r.stratum, r.precision), (4, 4, 1, -29));
+    assert_eq!(r.reference_id.to_be_bytes(), *b"ACTS");
+    assert_eq!(r.origin_timestamp, at(&ntp, 246).transmit_timestamp);
+
+    let sip: Vec<(u64, Sip)> = typed("sip-rtp-mixed-lan.pcap", "SIP");
+    let r = at(&sip, 19);
+    assert_eq!(
+        (r.method.as_str(), r.request_uri.as_str()),
+        ("REGISTER", "sip:sip.cybercity.dk")
+    );
+    assert_eq!((r.c_seq.as_str(), r.content_length), ("68 REGISTER", 0));
+    assert_eq!(r.user_agent, "Nero SIPPS IP Phone Version 2.0.51.16");
+    assert_eq!(r.call_id, "578222729-4665d775@578222732-4665d772");
+    let r = at(&sip, 20);
+    assert!(r.is_response);
+    assert_eq!(r.status_code, 401);
+}
