@@ -6,10 +6,14 @@
 //! formats: they hand records to a [`RecordSink`].
 //!
 //! The entry point is [`decode_packet`], which dispatches on the link type and
-//! walks the layers (link → VLAN tags → network → transport).
+//! walks the layers (link → VLAN tags → network → transport → application).
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod arp;
+pub mod dhcpv4;
+pub mod dhcpv6;
+pub mod dns;
 pub mod entropy;
 pub mod ethernet;
 pub mod flowkey;
@@ -18,6 +22,8 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod ntp;
+pub mod sip;
 pub mod tcp;
 pub mod udp;
 mod util;

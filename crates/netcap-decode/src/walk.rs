@@ -1,4 +1,4 @@
-//! The layer walk: link → VLAN tags → network → transport.
+//! The layer walk: link → VLAN tags → network → transport → application.
 //!
 //! Each step wraps the next bytes in its protocol's view, emits the record and
 //! chooses the next decoder from the protocol field. A failing layer ends the
@@ -9,7 +9,7 @@ use crate::ethernet::{
     ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
 };
 use crate::link::{classify, LinkNext};
-use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
+use crate::{app, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
 use crate::{DecodeError, DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
@@ -152,12 +152,24 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 let view = view_or_return!(tcp::TcpView::new(data));
                 self.sink
                     .emit(&tcp::record(&view, wire_len, self.pkt, self.opts));
-                Outcome::Decoded
+                app::tcp(
+                    view.src_port(),
+                    view.dst_port(),
+                    view.payload(),
+                    self.pkt,
+                    self.sink,
+                )
             }
             proto::UDP => {
                 let view = view_or_return!(udp::UdpView::new(data));
                 self.sink.emit(&udp::record(&view, self.pkt, self.opts));
-                Outcome::Decoded
+                app::udp(
+                    view.src_port(),
+                    view.dst_port(),
+                    view.payload(),
+                    self.pkt,
+                    self.sink,
+                )
             }
             proto::ICMPV4 => {
                 let view = view_or_return!(icmpv4::Icmpv4View::new(data));
@@ -350,7 +362,7 @@ mod tests {
     /// An IPv6 header with hop-by-hop, routing and fragment headers before a
     /// UDP datagram.
     fn ipv6_chain(frag_offset: u16) -> Vec<u8> {
-        let udp = [0x30, 0x39, 0x00, 0x35, 0, 11, 0x12, 0x34, b'a', b'b', b'c'];
+        let udp = [0x30, 0x39, 0x00, 0x50, 0, 11, 0x12, 0x34, b'a', b'b', b'c'];
         let mut b = vec![0x60, 0, 0, 0, 0, 24 + 11, 0, 255];
         b.extend(ip_of("2001:db8::1"));
         b.extend(ip_of("2001:db8::2"));
@@ -466,7 +478,7 @@ mod tests {
         let u = c.one::<Udp>();
         assert_eq!(
             (u.src_port, u.dst_port, u.length, u.checksum, u.payload_size),
-            (12345, 53, 11, 0x1234, 3)
+            (12345, 80, 11, 0x1234, 3)
         );
 
         // A later fragment: IPv6 only.
