@@ -217,6 +217,7 @@ mod tests {
                     option_length: 2,
                     option_data: vec![0, 0],
                 }],
+                packet_number: 0,
             }),
             ..Default::default()
         };
