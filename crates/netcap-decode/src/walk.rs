@@ -184,6 +184,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod tunnel_walks;
     use crate::DecodeError;
     use netcap_schema::{Arp, Dot1Q, Ethernet, IPv4, IPv6, IcmPv4, IcmPv6, Record, Tcp, Udp};
 

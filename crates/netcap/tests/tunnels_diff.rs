@@ -307,6 +307,19 @@ fn maps() -> Vec<TypeMap> {
     ]
 }
 
+/// Packets where tshark shows a layer and Netcap has no record of it, each
+/// explained: (record type, capture, packets).
+const EXPLAINED_MISSES: &[(&str, &str, u64)] = &[
+    // Frame 60 is an ICMPv6 parameter problem message quoting a fragment;
+    // tshark decodes the quoted packet, Netcap does not decode quoted packets
+    // (as for every ICMP error, see tshark_diff.rs).
+    ("IPv6Fragment", "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap", 1),
+    // The IPv6 extension header chain is cut short by the capture: Netcap
+    // reports an IPv6 error and writes no IPv6 record, so no hop-by-hop record
+    // either; tshark shows the part that is there.
+    ("IPv6HopByHop", "fuzz-ipv6-next-header-oobr.pcap", 1),
+];
+
 /// tshark's fields per frame number: field → occurrences.
 type Frames = HashMap<u64, HashMap<&'static str, Vec<String>>>;
 
@@ -360,6 +373,8 @@ struct Stats {
     fields_agree: u64,
     fields_differ: u64,
     extra_in_tshark: u64,
+    /// Packets where tshark shows the layer and Netcap has no record of it.
+    missed: BTreeMap<String, u64>,
     packets: std::collections::BTreeSet<(String, u64)>,
 }
 
@@ -371,7 +386,7 @@ fn link_and_tunnel_records_agree_with_tshark() {
         .flat_map(|m| m.fields.iter().map(|f| f.tshark))
         .collect();
     all_fields.extend(maps.iter().flat_map(|m| m.lists.iter().map(|l| l.0)));
-    all_fields.push("ipv6.dstopts.nxt");
+    all_fields.extend(["ipv6.dstopts.nxt", "ipv6.hopopts.nxt"]);
     all_fields.sort_unstable();
     all_fields.dedup();
 
@@ -383,9 +398,6 @@ fn link_and_tunnel_records_agree_with_tshark() {
         let dir = tempfile::tempdir().unwrap();
         capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
         let records = load_records(dir.path());
-        if !maps.iter().any(|tm| records.contains_key(tm.record)) {
-            continue;
-        }
         let frames = run_tshark(&pcap, &all_fields);
         let mut types: Vec<&str> = maps.iter().map(|tm| tm.record).collect();
         types.dedup();
@@ -395,9 +407,22 @@ fn link_and_tunnel_records_agree_with_tshark() {
         }
         for tm in &maps {
             let st = stats.entry(tm.record).or_default();
-            let Some(recs) = records.get(tm.record) else {
-                continue;
-            };
+            let recs = records.get(tm.record).map_or(&[][..], Vec::as_slice);
+            // Packets with the layer in tshark only (first map of a type).
+            if maps
+                .iter()
+                .find(|m| m.record == tm.record)
+                .is_some_and(|m| std::ptr::eq(m, tm))
+            {
+                // IPv6HopByHop compares no single field; its header's next header shows it.
+                let probe = tm.fields.first().map_or("ipv6.hopopts.nxt", |f| f.tshark);
+                let have: std::collections::HashSet<u64> = recs.iter().map(|r| r.0).collect();
+                for (n, fields) in &frames {
+                    if fields.contains_key(probe) && !have.contains(n) {
+                        *st.missed.entry(name.clone()).or_default() += 1;
+                    }
+                }
+            }
             let mut by_packet: BTreeMap<u64, Vec<&DynamicMessage>> = BTreeMap::new();
             for (n, m) in recs {
                 if (tm.filter)(m) {
@@ -480,6 +505,25 @@ fn link_and_tunnel_records_agree_with_tshark() {
     for (k, (p, a, d, x)) in &merged {
         let r = record_counts.get(*k).copied().unwrap_or_default();
         let _ = writeln!(report, "{k:<14} {p:>8} {r:>9} {a:>14} {d:>8} {x:>10}");
+    }
+    let _ = writeln!(
+        report,
+        "\npackets where tshark shows the layer and Netcap writes no record of it:"
+    );
+    for (k, s) in &stats {
+        for (cap, n) in &s.missed {
+            let _ = writeln!(report, "  {k:<14} {cap:<45} {n:>6}");
+            if !EXPLAINED_MISSES.contains(&(k, cap.as_str(), *n)) {
+                failures.push(format!(
+                    "{cap}: {n} packets with {k} in tshark and no {k} record (unexplained)"
+                ));
+            }
+        }
+    }
+    for (k, cap, n) in EXPLAINED_MISSES {
+        if stats.get(k).and_then(|s| s.missed.get(*cap)) != Some(n) {
+            failures.push(format!("explained miss no longer seen: {k} {cap} {n}"));
+        }
     }
     println!("{report}");
     let _ = std::fs::write(
