@@ -256,14 +256,16 @@ impl<'a> Dot11View<'a> {
 
     /// Offset of the HT control field, if any.
     fn htc_at(&self) -> Option<usize> {
+        // The control wrapper always carries a frame control and an HT control.
+        if self.frame_type() == TYPE_CTRL && self.subtype() == 7 {
+            return Some(12);
+        }
         if self.flags() & FLAG_ORDER == 0 {
             return None;
         }
         match self.frame_type() {
             TYPE_MGMT => Some(24),
             TYPE_DATA => self.qos_at().map(|q| q + 2),
-            // The control wrapper carries a frame control and an HT control.
-            TYPE_CTRL if self.subtype() == 7 => Some(12),
             _ => None,
         }
     }
@@ -461,6 +463,13 @@ mod tests {
         let r = record(&v, &pkt(&beacon));
         assert_eq!((r.r#type, r.sequence_number, r.qos), (8, 1, None));
         assert_eq!(v.body(), &[1, 2]);
+        // Control wrapper: receiver, carried frame control, HT control.
+        let wrapper = [0x74, 0, 0, 0, 5, 5, 5, 5, 5, 5, 0xd4, 0, 0x01, 0, 0, 0x80];
+        let v = Dot11View::new(&wrapper, false).unwrap();
+        assert_eq!(v.header_len(), 16);
+        let h = record(&v, &pkt(&wrapper)).ht_control.unwrap();
+        assert_eq!((h.raw, h.vht, h.rdg_more_ppdu), (0x8000_0001, true, true));
+        assert!(Dot11View::new(&wrapper[..15], false).is_err());
     }
 
     #[test]

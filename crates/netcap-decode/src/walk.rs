@@ -47,6 +47,11 @@ pub fn decode_packet<S: RecordSink>(
         Ok(LinkNext::Ethernet(frame)) => walker.ethernet(frame),
         Ok(LinkNext::Ppp { frame, hdlc }) => walker.ppp(frame, hdlc),
         Ok(LinkNext::Dot11 { frame, radiotap }) => walker.dot11(frame, radiotap),
+        // Below 0x0600 a cooked capture's protocol is no EtherType; only 4
+        // (802.2 LLC frames) has a decoder.
+        Ok(LinkNext::Network { ether_type, .. }) if ether_type < 0x0600 && ether_type != 4 => {
+            Outcome::Unknown(UnknownLayer::EtherType(ether_type))
+        }
         Ok(LinkNext::Network {
             ether_type,
             payload,

@@ -476,3 +476,21 @@ fn mutated_tunnel_frames_never_panic() {
     }
     assert!(decoded > 500, "{decoded}");
 }
+
+#[test]
+fn cooked_capture_protocols_below_0600() {
+    // Linux cooked capture: protocol 4 is 802.2 LLC, 1 (Novell 802.3) is not decoded.
+    let mut b = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0, 4];
+    b.extend_from_slice(&[0x42, 0x42, 0x03, 0, 0]);
+    let (out, c) = frame(113, &b);
+    assert_eq!(
+        (out, c.names()),
+        (Outcome::Unknown(UnknownLayer::LlcSap(0x42)), vec!["LLC"])
+    );
+    b[15] = 1;
+    let (out, c) = frame(113, &b);
+    assert_eq!(
+        (out, c.names()),
+        (Outcome::Unknown(UnknownLayer::EtherType(1)), vec![])
+    );
+}
