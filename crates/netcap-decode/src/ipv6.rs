@@ -170,6 +170,11 @@ impl<'a> ExtHeaderView<'a> {
         }
     }
 
+    /// The whole header.
+    pub fn raw(&self) -> &'a [u8] {
+        clamp(self.buf, 0, self.header_len())
+    }
+
     /// Header bytes after the next-header and length fields.
     pub fn data(&self) -> &'a [u8] {
         clamp(self.buf, 2, self.header_len())
@@ -293,6 +298,7 @@ pub fn record(
         .map(|h| IPv6HopByHop {
             timestamp: pkt.ts_ns,
             options: parse_tlv_options(h.data()),
+            packet_number: pkt.number,
         });
     IPv6 {
         timestamp: pkt.ts_ns,

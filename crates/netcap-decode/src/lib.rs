@@ -14,20 +14,29 @@ pub mod arp;
 pub mod dhcpv4;
 pub mod dhcpv6;
 pub mod dns;
+pub mod dot11;
 pub mod entropy;
 pub mod ethernet;
 pub mod flowkey;
+pub mod geneve;
+pub mod gre;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod ipsec;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6ext;
 pub mod link;
+pub mod llc;
+pub mod mpls;
 pub mod ntp;
+pub mod ppp;
 pub mod sip;
 pub mod tcp;
 pub mod udp;
 mod util;
 pub mod vlan;
+pub mod vxlan;
 mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};
@@ -83,6 +92,12 @@ pub enum UnknownLayer {
     EtherType(u16),
     /// An IP protocol number without a decoder.
     IpProtocol(u8),
+    /// A PPP protocol number without a decoder.
+    PppProtocol(u16),
+    /// An LLC destination SAP without a decoder (the whole DSAP byte).
+    LlcSap(u8),
+    /// A SNAP organisation code and protocol identifier without a decoder.
+    SnapProtocol(u32, u16),
 }
 
 impl std::fmt::Display for UnknownLayer {
@@ -93,6 +108,11 @@ impl std::fmt::Display for UnknownLayer {
             UnknownLayer::EtherType(v) if *v < 0x0600 => write!(f, "802.3 frame (LLC)"),
             UnknownLayer::EtherType(v) => write!(f, "EtherType 0x{v:04x}"),
             UnknownLayer::IpProtocol(v) => write!(f, "IP protocol {v}"),
+            UnknownLayer::PppProtocol(v) => write!(f, "PPP protocol 0x{v:04x}"),
+            UnknownLayer::LlcSap(v) => write!(f, "LLC SAP 0x{v:02x}"),
+            UnknownLayer::SnapProtocol(oui, pid) => {
+                write!(f, "SNAP OUI {oui:06x} protocol 0x{pid:04x}")
+            }
         }
     }
 }

@@ -29,6 +29,15 @@ pub const LINKTYPE_IPV6: u32 = 229;
 /// LINKTYPE_LINUX_SLL2: Linux cooked capture v2.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 
+/// LINKTYPE_PPP: PPP, with or without HDLC-like address and control bytes.
+pub const LINKTYPE_PPP: u32 = 9;
+/// LINKTYPE_PPP_HDLC: PPP in HDLC-like framing (address and control always present).
+pub const LINKTYPE_PPP_HDLC: u32 = 50;
+/// LINKTYPE_IEEE802_11: 802.11 frames without a capture header.
+pub const LINKTYPE_IEEE802_11: u32 = 105;
+/// LINKTYPE_IEEE802_11_RADIOTAP: 802.11 frames after a radiotap header.
+pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
+
 /// Length of a Linux cooked capture v1 header.
 pub const SLL_HEADER_LEN: usize = 16;
 /// Length of a Linux cooked capture v2 header.
@@ -48,6 +57,20 @@ pub enum LinkNext<'a> {
         /// Bytes after the link header.
         payload: &'a [u8],
     },
+    /// A PPP frame; `hdlc` when address and control bytes are always present.
+    Ppp {
+        /// The whole captured data.
+        frame: &'a [u8],
+        /// PPP-in-HDLC link type.
+        hdlc: bool,
+    },
+    /// An 802.11 frame; `radiotap` when a radiotap header comes first.
+    Dot11 {
+        /// The whole captured data.
+        frame: &'a [u8],
+        /// Radiotap link type.
+        radiotap: bool,
+    },
     /// A BSD loopback frame with an address family Netcap does not decode.
     UnknownFamily(u32),
     /// A link type Netcap does not decode.
@@ -59,6 +82,14 @@ pub fn classify(link_type: u32, data: &[u8]) -> Result<LinkNext<'_>, DecodeError
     match link_type {
         LINKTYPE_ETHERNET => Ok(LinkNext::Ethernet(data)),
         LINKTYPE_NULL | LINKTYPE_LOOP => null(data),
+        LINKTYPE_PPP | LINKTYPE_PPP_HDLC => Ok(LinkNext::Ppp {
+            frame: data,
+            hdlc: link_type == LINKTYPE_PPP_HDLC,
+        }),
+        LINKTYPE_IEEE802_11 | LINKTYPE_IEEE802_11_RADIOTAP => Ok(LinkNext::Dot11 {
+            frame: data,
+            radiotap: link_type == LINKTYPE_IEEE802_11_RADIOTAP,
+        }),
         LINKTYPE_RAW | LINKTYPE_RAW_12 | LINKTYPE_RAW_14 => raw(data),
         LINKTYPE_IPV4 => Ok(LinkNext::Network {
             ether_type: ETHERTYPE_IPV4,
@@ -143,8 +174,22 @@ mod tests {
     #[test]
     fn ethernet_and_unsupported() {
         assert_eq!(classify(1, &[1, 2]).unwrap(), LinkNext::Ethernet(&[1, 2]));
-        assert_eq!(classify(127, &[1, 2]).unwrap(), LinkNext::Unsupported);
-        assert_eq!(classify(9, &[]).unwrap(), LinkNext::Unsupported);
+        assert_eq!(classify(147, &[1, 2]).unwrap(), LinkNext::Unsupported);
+        assert_eq!(classify(264, &[]).unwrap(), LinkNext::Unsupported);
+        assert_eq!(
+            classify(9, &[1]).unwrap(),
+            LinkNext::Ppp {
+                frame: &[1],
+                hdlc: false
+            }
+        );
+        assert_eq!(
+            classify(127, &[]).unwrap(),
+            LinkNext::Dot11 {
+                frame: &[],
+                radiotap: true
+            }
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::link::{classify, LinkNext};
 use crate::{app, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
 use crate::{DecodeError, DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
+mod tunnels;
+
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
 pub const MAX_VLAN_TAGS: usize = 8;
 
@@ -35,9 +37,21 @@ pub fn decode_packet<S: RecordSink>(
     opts: &DecodeOptions,
     sink: &mut S,
 ) -> Outcome {
-    let mut walker = Walker { pkt, opts, sink };
+    let mut walker = Walker {
+        pkt,
+        opts,
+        sink,
+        tunnels: 0,
+    };
     match classify(pkt.link_type, pkt.data) {
         Ok(LinkNext::Ethernet(frame)) => walker.ethernet(frame),
+        Ok(LinkNext::Ppp { frame, hdlc }) => walker.ppp(frame, hdlc),
+        Ok(LinkNext::Dot11 { frame, radiotap }) => walker.dot11(frame, radiotap),
+        // Below 0x0600 a cooked capture's protocol is no EtherType; only 4
+        // (802.2 LLC frames) has a decoder.
+        Ok(LinkNext::Network { ether_type, .. }) if ether_type < 0x0600 && ether_type != 4 => {
+            Outcome::Unknown(UnknownLayer::EtherType(ether_type))
+        }
         Ok(LinkNext::Network {
             ether_type,
             payload,
@@ -57,6 +71,8 @@ struct Walker<'w, 'p, S> {
     pkt: &'w PacketInfo<'p>,
     opts: &'w DecodeOptions,
     sink: &'w mut S,
+    /// Encapsulations entered so far (see [`MAX_TUNNELS`]).
+    tunnels: usize,
 }
 
 /// Turns a view constructor's result into the view or the walk's end.
@@ -99,7 +115,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 }
                 ETHERTYPE_IPV4 => return self.ipv4(data, 0),
                 ETHERTYPE_IPV6 => return self.ipv6(data, 0),
-                other => return Outcome::Unknown(UnknownLayer::EtherType(other)),
+                other => return self.ether_type_more(other, data),
             }
         }
     }
@@ -136,8 +152,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
     fn ipv6(&mut self, data: &[u8], depth: usize) -> Outcome {
         let view = view_or_return!(ipv6::Ipv6View::new(data));
         let ext = view_or_return!(view.extensions());
-        self.sink
-            .emit(&ipv6::record(&view, &ext, self.pkt, self.opts));
+        let rec = ipv6::record(&view, &ext, self.pkt, self.opts);
+        self.sink.emit(&rec);
+        self.ipv6_extension_records(&rec, &ext);
         if ext.later_fragment {
             return Outcome::Decoded;
         }
@@ -163,6 +180,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             proto::UDP => {
                 let view = view_or_return!(udp::UdpView::new(data));
                 self.sink.emit(&udp::record(&view, self.pkt, self.opts));
+                if let Some(o) = self.udp_tunnel(&view) {
+                    return o;
+                }
                 app::udp(
                     view.src_port(),
                     view.dst_port(),
@@ -184,7 +204,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             proto::IPV4 if depth < MAX_IP_DEPTH => self.ipv4(data, depth),
             proto::IPV6 if depth < MAX_IP_DEPTH => self.ipv6(data, depth),
             proto::NO_NEXT_HEADER => Outcome::Decoded,
-            other => Outcome::Unknown(UnknownLayer::IpProtocol(other)),
+            other => self.ip_more(other, data, wire_len, depth),
         }
     }
 }
@@ -193,6 +213,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 mod tests {
     use super::*;
 
+    mod tunnel_walks;
+    use crate::DecodeError;
     use netcap_schema::{Arp, Dot1Q, Ethernet, IPv4, IPv6, IcmPv4, IcmPv6, Record, Tcp, Udp};
 
     /// Collects records as (type name, protobuf bytes), in emission order.
@@ -449,7 +471,10 @@ mod tests {
         b.extend(ipv6_chain(0));
         let (out, c) = frame(1, &b);
         assert_eq!(out, Outcome::Decoded);
-        assert_eq!(c.names(), ["Ethernet", "IPv6", "UDP"]);
+        assert_eq!(
+            c.names(),
+            ["Ethernet", "IPv6", "IPv6HopByHop", "IPv6Fragment", "UDP"]
+        );
         let ip = c.one::<IPv6>();
         assert_eq!(
             (
@@ -486,7 +511,10 @@ mod tests {
         b.extend(ipv6_chain(3));
         let (out, c) = frame(1, &b);
         assert_eq!(out, Outcome::Decoded);
-        assert_eq!(c.names(), ["Ethernet", "IPv6"]);
+        assert_eq!(
+            c.names(),
+            ["Ethernet", "IPv6", "IPv6HopByHop", "IPv6Fragment"]
+        );
         assert_eq!(c.one::<IPv6>().upper_layer_protocol, 17);
     }
 
@@ -547,19 +575,22 @@ mod tests {
         let mut v6 = ipv6_chain(0);
         v6[6] = 59;
         assert_eq!(frame(229, &v6).0, Outcome::Decoded);
-        let (out, c) = frame(228, &ipv4(47, 0, &[], &[0; 8]));
+        let (out, c) = frame(228, &ipv4(253, 0, &[], &[0; 8]));
         assert_eq!(
             (out, c.names()),
-            (Outcome::Unknown(UnknownLayer::IpProtocol(47)), vec!["IPv4"])
+            (
+                Outcome::Unknown(UnknownLayer::IpProtocol(253)),
+                vec!["IPv4"]
+            )
         );
     }
 
     #[test]
     fn unknown_layers_and_limits() {
-        let (out, c) = frame(127, &[0; 40]);
+        let (out, c) = frame(147, &[0; 40]);
         assert_eq!(
             (out, c.names()),
-            (Outcome::Unknown(UnknownLayer::LinkType(127)), vec![])
+            (Outcome::Unknown(UnknownLayer::LinkType(147)), vec![])
         );
         let mut b = eth(0x0026); // 802.3 length
         b.extend_from_slice(&[0x42; 38]);
@@ -567,8 +598,8 @@ mod tests {
         assert_eq!(
             (out, c.names()),
             (
-                Outcome::Unknown(UnknownLayer::EtherType(0x26)),
-                vec!["Ethernet"]
+                Outcome::Unknown(UnknownLayer::LlcSap(0x42)),
+                vec!["Ethernet", "LLC"]
             )
         );
         // Nine stacked tags: eight are decoded.
@@ -677,7 +708,14 @@ mod tests {
         sweep(
             1,
             &b,
-            &[("Ethernet", 14), ("IPv6", 54), ("IPv6", 78), ("UDP", 86)],
+            &[
+                ("Ethernet", 14),
+                ("IPv6", 54),
+                ("IPv6", 78),
+                ("IPv6HopByHop", 78),
+                ("IPv6Fragment", 78),
+                ("UDP", 86),
+            ],
         );
 
         let mut c = eth(0x0806);
@@ -789,7 +827,10 @@ mod tests {
         let frames = decode_file("ipv6-ext-hbh-routing-dstopts-vlan.pcap");
         let (out, c) = &frames[0];
         assert_eq!(*out, Outcome::Decoded);
-        assert_eq!(c.names(), ["Ethernet", "Dot1Q", "IPv6", "UDP"]);
+        assert_eq!(
+            c.names(),
+            ["Ethernet", "Dot1Q", "IPv6", "IPv6HopByHop", "UDP"]
+        );
         assert_eq!(c.one::<Dot1Q>().vlan_identifier, 6);
         let ip = c.one::<IPv6>();
         assert_eq!((ip.src_ip.as_str(), ip.dst_ip.as_str()), ("::1", "::1"));

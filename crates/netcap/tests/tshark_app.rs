@@ -65,6 +65,9 @@ fn norm(n: Norm, v: &str) -> String {
         Norm::I8 => v
             .parse::<u8>()
             .map_or_else(|_| v.to_string(), |x| (x as i8).to_string()),
+        // tshark 4.0 prints root delay/dispersion as float seconds in some
+        // builds and as the raw 16.16 value in others: an integer is the raw value.
+        Norm::Fixed16 if !v.contains('.') => v.to_string(),
         Norm::Fixed16 => v.parse::<f64>().map_or_else(
             |_| v.to_string(),
             |x| ((x * 65536.0).round() as u64).to_string(),

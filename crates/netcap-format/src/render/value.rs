@@ -217,13 +217,14 @@ mod tests {
                     option_length: 2,
                     option_data: vec![0, 0],
                 }],
+                packet_number: 0,
             }),
             ..Default::default()
         };
         let m = dynamic(Type::NcIPv6, &set);
         assert_eq!(
             cell_text(&m, &field(&m, "HopByHop"), &o),
-            "(Timestamp=0.000000 Options=[(OptionType=5 OptionLength=2 OptionData=0000)])"
+            "(Timestamp=0.000000 Options=[(OptionType=5 OptionLength=2 OptionData=0000)] PacketNumber=0)"
         );
     }
 }
