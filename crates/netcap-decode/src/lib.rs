@@ -15,8 +15,12 @@ pub mod ethernet;
 pub mod flowkey;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod icmpv6nd;
+pub mod igmp;
 pub mod ipv4;
 pub mod ipv6;
+#[cfg(test)]
+mod l3test;
 pub mod link;
 pub mod tcp;
 pub mod udp;

@@ -10,6 +10,7 @@ use crate::ethernet::{
 };
 use crate::link::{classify, LinkNext};
 use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
+use crate::{icmpv6nd, igmp};
 use crate::{DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
@@ -21,6 +22,7 @@ pub const MAX_IP_DEPTH: usize = 8;
 /// IP protocol numbers the walk dispatches on.
 mod proto {
     pub const ICMPV4: u8 = 1;
+    pub const IGMP: u8 = 2;
     pub const IPV4: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
@@ -156,6 +158,14 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             proto::ICMPV6 => {
                 let view = view_or_return!(icmpv6::Icmpv6View::new(data));
                 self.sink.emit(&icmpv6::record(&view, self.pkt));
+                match icmpv6nd::emit(&view, self.pkt, self.sink) {
+                    Ok(()) => Outcome::Decoded,
+                    Err(e) => Outcome::Error(e),
+                }
+            }
+            proto::IGMP => {
+                let view = view_or_return!(igmp::IgmpView::new(data, wire_len));
+                self.sink.emit(&igmp::record(&view, self.pkt));
                 Outcome::Decoded
             }
             proto::IPV4 if depth < MAX_IP_DEPTH => self.ipv4(data, depth),
@@ -479,13 +489,16 @@ mod tests {
         // 6in4.
         let mut v6 = ipv6_chain(0);
         v6[6] = 58; // straight to ICMPv6
-        v6[4..6].copy_from_slice(&4u16.to_be_bytes());
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes());
         v6.truncate(40);
-        v6.extend_from_slice(&[128, 0, 0xaa, 0xbb]);
+        v6.extend_from_slice(&[128, 0, 0xaa, 0xbb, 0, 1, 0, 2]);
         let (out, c) = frame(101, &ipv4(41, 0, &[], &v6));
         assert_eq!(
             (out, c.names()),
-            (Outcome::Decoded, vec!["IPv4", "IPv6", "ICMPv6"])
+            (
+                Outcome::Decoded,
+                vec!["IPv4", "IPv6", "ICMPv6", "ICMPv6Echo"]
+            )
         );
         assert_eq!(c.one::<IcmPv6>().type_code, 0x8000);
         // IPv4 in IPv4 nested beyond the depth limit.

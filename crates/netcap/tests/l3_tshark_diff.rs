@@ -1,0 +1,449 @@
+//! Differential test against tshark for the network, transport and discovery
+//! records (ICMPv6 subtypes, IGMP, LLDP, CDP, SCTP, OSPF, VRRP, EAPOL, EAP,
+//! Modbus, EthernetCTP): on every test capture, each record is joined to
+//! tshark's fields by PacketNumber = frame.number and compared field by field.
+//!
+//! Each comparison turns the records of one packet into a list of values (one
+//! per record, or one per element of a repeated field) and tshark's
+//! occurrences of a field into another; tshark's list must start with ours.
+//! tshark may have more occurrences (layers it decodes beyond Netcap, e.g.
+//! quoted packets in ICMP errors): those are counted and reported. Every other
+//! difference fails the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::process::Command;
+
+use common::*;
+use prost_reflect::{DynamicMessage, ReflectMessage, Value};
+
+/// How a tshark value is turned into the text Netcap shows.
+#[derive(Clone, Copy)]
+#[allow(dead_code)]
+enum Norm {
+    Same,
+    /// 0x-prefixed hex to decimal.
+    Hex,
+    /// 1/0 to true/false.
+    Bool,
+    /// Multiplied by 8 (ICMPv6 option lengths count 8-byte units).
+    Mul8,
+    /// Hex with colons or without, to lowercase plain hex (bytes fields).
+    Bytes,
+    /// Top byte of a 32-bit hex value.
+    TopByte,
+}
+
+fn norm(n: Norm, v: &str) -> String {
+    let hex = |v: &str| {
+        v.strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+    };
+    match n {
+        Norm::Same => v.to_string(),
+        Norm::Hex => hex(v).map_or_else(|| v.to_string(), |x| x.to_string()),
+        Norm::Bool => match v {
+            "1" | "True" => "true".into(),
+            "0" | "False" => "false".into(),
+            o => o.into(),
+        },
+        Norm::Mul8 => v
+            .parse::<u64>()
+            .map_or_else(|_| v.to_string(), |x| (x * 8).to_string()),
+        Norm::Bytes => v.replace(':', "").to_lowercase(),
+        Norm::TopByte => hex(v).map_or_else(|| v.to_string(), |x| (x >> 24).to_string()),
+    }
+}
+
+/// A value of a field of `m` as `netcap dump` shows it; a path `A.B` goes
+/// into the nested message `A`.
+fn path_text(m: &DynamicMessage, path: &str) -> String {
+    match path.split_once('.') {
+        None => text(m, path),
+        Some((outer, inner)) => {
+            let f = m.descriptor().get_field_by_name(outer).unwrap();
+            match m.get_field(&f).as_message() {
+                Some(sub) => path_text(sub, inner),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+/// Values of `sub` in each element of the repeated field `list` of `m`
+/// (`sub` empty: the elements themselves, for repeated scalars).
+fn list_texts(m: &DynamicMessage, list: &str, sub: &str) -> Vec<String> {
+    let f = m.descriptor().get_field_by_name(list).unwrap();
+    let v = m.get_field(&f);
+    let items = v.as_list().unwrap();
+    items
+        .iter()
+        .map(|i| match i {
+            Value::Message(im) => path_text(im, sub),
+            Value::String(s) => s.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// What one comparison takes from our records.
+enum Ours {
+    /// A (possibly nested) field: one value per record.
+    Field(&'static str),
+    /// A field of every element of a repeated field (possibly nested inside
+    /// another repeated field: `outer/inner` then `sub`).
+    List(&'static str, &'static str),
+    /// A repeated field inside the elements of a repeated field.
+    ListList(&'static str, &'static str, &'static str),
+}
+
+struct Cmp {
+    tshark: &'static str,
+    ours: Ours,
+    norm: Norm,
+}
+
+fn f(tshark: &'static str, ours: &'static str, norm: Norm) -> Cmp {
+    Cmp {
+        tshark,
+        ours: Ours::Field(ours),
+        norm,
+    }
+}
+
+fn l(tshark: &'static str, list: &'static str, sub: &'static str, norm: Norm) -> Cmp {
+    Cmp {
+        tshark,
+        ours: Ours::List(list, sub),
+        norm,
+    }
+}
+
+fn ll(
+    tshark: &'static str,
+    list: &'static str,
+    inner: &'static str,
+    sub: &'static str,
+    norm: Norm,
+) -> Cmp {
+    Cmp {
+        tshark,
+        ours: Ours::ListList(list, inner, sub),
+        norm,
+    }
+}
+
+type Filter = fn(&DynamicMessage) -> bool;
+
+struct TypeMap {
+    record: &'static str,
+    cmps: Vec<Cmp>,
+    /// Which of our records take part (e.g. only IGMPv2 messages).
+    filter: Filter,
+}
+
+fn any(_: &DynamicMessage) -> bool {
+    true
+}
+
+fn tm(record: &'static str, cmps: Vec<Cmp>) -> TypeMap {
+    TypeMap {
+        record,
+        cmps,
+        filter: any,
+    }
+}
+
+fn maps() -> Vec<TypeMap> {
+    use Norm::*;
+    let nd_opts = |list: &'static str| {
+        vec![
+            l("icmpv6.opt.type", list, "Type", Same),
+            l("icmpv6.opt.length", list, "Length", Mul8),
+        ]
+    };
+    let mut v = vec![
+        tm(
+            "ICMPv6Echo",
+            vec![
+                f("icmpv6.echo.identifier", "Identifier", Hex),
+                f("icmpv6.echo.sequence_number", "SeqNumber", Same),
+            ],
+        ),
+        tm(
+            "ICMPv6NeighborSolicitation",
+            vec![f("icmpv6.nd.ns.target_address", "TargetAddress", Same)],
+        ),
+        tm(
+            "ICMPv6NeighborAdvertisement",
+            vec![
+                f("icmpv6.nd.na.target_address", "TargetAddress", Same),
+                f("icmpv6.nd.na.flag", "Flags", TopByte),
+            ],
+        ),
+        tm(
+            "ICMPv6RouterAdvertisement",
+            vec![
+                f("icmpv6.nd.ra.cur_hop_limit", "HopLimit", Same),
+                f("icmpv6.nd.ra.flag", "Flags", Hex),
+                f("icmpv6.nd.ra.router_lifetime", "RouterLifetime", Same),
+                f("icmpv6.nd.ra.reachable_time", "ReachableTime", Same),
+                f("icmpv6.nd.ra.retrans_timer", "RetransTimer", Same),
+                // Only present in prefix information options.
+                l("icmpv6.opt.prefix", "Options", "Prefix", Same),
+            ],
+        ),
+        tm("ICMPv6RouterSolicitation", vec![]),
+        TypeMap {
+            record: "IGMP",
+            cmps: vec![
+                f("igmp.version", "Version", Same),
+                f("igmp.type", "Type", Hex),
+                f("igmp.checksum", "Checksum", Hex),
+                f("igmp.maddr", "GroupAddress", Same),
+                f("igmp.max_resp", "MaxResponseTime", Same),
+            ],
+            filter: |m| text(m, "Version") != "3",
+        },
+        TypeMap {
+            record: "IGMP",
+            cmps: vec![
+                f("igmp.version", "Version", Same),
+                f("igmp.type", "Type", Hex),
+                f("igmp.checksum", "Checksum", Hex),
+                f("igmp.num_grp_recs", "NumberOfGroupRecords", Same),
+                l("igmp.record_type", "GroupRecords", "Type", Same),
+                l("igmp.aux_data_len", "GroupRecords", "AuxDataLen", Same),
+                l("igmp.num_src", "GroupRecords", "NumberOfSources", Same),
+                l("igmp.maddr", "GroupRecords", "MulticastAddress", Same),
+                ll("igmp.saddr", "GroupRecords", "SourceAddresses", "", Same),
+            ],
+            filter: |m| text(m, "Version") == "3" && text(m, "Type") == "34",
+        },
+    ];
+    for (rec, list) in [
+        ("ICMPv6NeighborSolicitation", "Options"),
+        ("ICMPv6NeighborAdvertisement", "Options"),
+        ("ICMPv6RouterAdvertisement", "Options"),
+        ("ICMPv6RouterSolicitation", "Options"),
+    ] {
+        let mut c = nd_opts(list);
+        c.push(l("icmpv6.opt.linkaddr", list, "LinkLayerAddress", Same));
+        v.push(TypeMap {
+            record: rec,
+            cmps: c,
+            filter: any,
+        });
+    }
+    v
+}
+
+/// tshark's fields per frame number: field → occurrences.
+type Frames = HashMap<u64, HashMap<&'static str, Vec<String>>>;
+
+fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
+    let mut frames = Frames::new();
+    // Many fields: several runs, so the command line stays short.
+    for chunk in fields.chunks(60) {
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-n", "-r"]).arg(pcap).args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=\u{1f}",
+        ]);
+        // Reassembly off: each record describes its own packet.
+        for o in [
+            "tcp.desegment_tcp_streams:FALSE",
+            "ip.defragment:FALSE",
+            "ipv6.defragment:FALSE",
+            "sctp.reassembly:FALSE",
+        ] {
+            cmd.args(["-o", o]);
+        }
+        cmd.args(["-e", "frame.number"]);
+        for fld in chunk {
+            cmd.args(["-e", fld]);
+        }
+        let out = cmd
+            .output()
+            .expect("tshark is installed (apt-get install tshark)");
+        assert!(
+            out.status.success(),
+            "tshark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            let mut cols = line.split('\t');
+            let Some(n) = cols.next().and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            let m = frames.entry(n).or_default();
+            for (fld, col) in chunk.iter().zip(cols) {
+                if !col.is_empty() {
+                    // Aggregator is the ASCII unit separator so values with
+                    // commas (text TLVs) stay whole.
+                    m.insert(*fld, col.split('\u{1f}').map(str::to_string).collect());
+                }
+            }
+        }
+    }
+    frames
+}
+
+fn ours_values(c: &Cmp, recs: &[&DynamicMessage]) -> Vec<String> {
+    let mut v = Vec::new();
+    for m in recs {
+        match c.ours {
+            Ours::Field(p) => v.push(path_text(m, p)),
+            // Empty values are fields that only some elements have (the
+            // prefix of a prefix-information option): tshark has no
+            // occurrence for the others.
+            Ours::List(list, sub) => v.extend(
+                list_texts(m, list, sub)
+                    .into_iter()
+                    .filter(|s| !s.is_empty()),
+            ),
+            Ours::ListList(list, inner, sub) => {
+                let f = m.descriptor().get_field_by_name(list).unwrap();
+                for i in m.get_field(&f).as_list().unwrap() {
+                    if let Some(im) = i.as_message() {
+                        v.extend(list_texts(im, inner, sub));
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+#[derive(Default)]
+struct Stats {
+    agree: u64,
+    differ: u64,
+    extra: u64,
+    packets: BTreeSet<(String, u64)>,
+}
+
+#[test]
+fn l3_records_agree_with_tshark() {
+    let maps = maps();
+    let mut fields: Vec<&'static str> = maps
+        .iter()
+        .flat_map(|m| m.cmps.iter().map(|c| c.tshark))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+
+    let mut stats: BTreeMap<&'static str, Stats> = BTreeMap::new();
+    let mut records_per_type: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let types: BTreeSet<&'static str> = maps.iter().map(|m| m.record).collect();
+    for pcap in all_pcaps() {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
+        let records = load_records(dir.path());
+        if !types.iter().any(|t| records.contains_key(*t)) {
+            continue;
+        }
+        for t in &types {
+            *records_per_type.entry(t).or_default() +=
+                records.get(*t).map_or(0, |r| r.len() as u64);
+        }
+        let frames = run_tshark(&pcap, &fields);
+        for tmap in &maps {
+            let st = stats.entry(tmap.record).or_default();
+            let Some(recs) = records.get(tmap.record) else {
+                continue;
+            };
+            let mut by_packet: BTreeMap<u64, Vec<&DynamicMessage>> = BTreeMap::new();
+            for (n, m) in recs {
+                if (tmap.filter)(m) {
+                    by_packet.entry(*n).or_default().push(m);
+                }
+            }
+            let empty = HashMap::new();
+            for (n, ours) in &by_packet {
+                st.packets.insert((name.clone(), *n));
+                let theirs = frames.get(n).unwrap_or(&empty);
+                for c in &tmap.cmps {
+                    let got = ours_values(c, ours);
+                    let want: Vec<String> = theirs
+                        .get(c.tshark)
+                        .map(|v| v.iter().map(|t| norm(c.norm, t)).collect())
+                        .unwrap_or_default();
+                    if want.len() >= got.len() && want[..got.len()] == got[..] {
+                        st.agree += got.len() as u64;
+                        st.extra += (want.len() - got.len()) as u64;
+                    } else {
+                        st.differ += got.len().max(1) as u64;
+                        failures.push(format!(
+                            "{name} #{n} {} {}: netcap {got:?}, tshark {want:?}",
+                            tmap.record, c.tshark
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut report = String::from(
+        "record type                   packets   records  fields agree   differ   extra tshark occurrences\n",
+    );
+    let mut merged: BTreeMap<&str, (u64, u64, u64, u64)> = BTreeMap::new();
+    for (k, s) in &stats {
+        let e = merged.entry(k).or_default();
+        e.0 = e.0.max(s.packets.len() as u64);
+        e.1 += s.agree;
+        e.2 += s.differ;
+        e.3 += s.extra;
+    }
+    for (k, (p, a, d, x)) in &merged {
+        let r = records_per_type.get(k).copied().unwrap_or_default();
+        let _ = writeln!(report, "{k:<28} {p:>8} {r:>9} {a:>13} {d:>8} {x:>10}");
+    }
+    println!("{report}");
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("l3-tshark-agreement.txt"),
+        format!("{report}\n{}", failures.join("\n")),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements with tshark, first ones:\n{}\n{report}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // Every record type that has a capture must have been compared.
+    for t in [
+        "ICMPv6Echo",
+        "ICMPv6NeighborSolicitation",
+        "ICMPv6NeighborAdvertisement",
+        "ICMPv6RouterAdvertisement",
+        "ICMPv6RouterSolicitation",
+        "IGMP",
+    ] {
+        assert!(
+            merged.get(t).is_some_and(|v| v.1 > 0),
+            "{t} was not compared:\n{report}"
+        );
+    }
+}
