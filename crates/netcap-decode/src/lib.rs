@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arp;
+pub mod cdp;
 pub mod entropy;
 pub mod ethernet;
 pub mod flowkey;
@@ -22,6 +23,7 @@ pub mod ipv6;
 #[cfg(test)]
 mod l3test;
 pub mod link;
+pub mod lldp;
 pub mod tcp;
 pub mod udp;
 mod util;

@@ -9,8 +9,9 @@ use crate::ethernet::{
     ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
 };
 use crate::link::{classify, LinkNext};
+use crate::util::clamp;
 use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
-use crate::{icmpv6nd, igmp};
+use crate::{cdp, icmpv6nd, igmp, lldp};
 use crate::{DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
@@ -98,6 +99,12 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                     let view = view_or_return!(arp::ArpView::new(data));
                     self.sink.emit(&arp::record(&view, self.pkt));
                     return Outcome::Decoded;
+                }
+                lldp::ETHERTYPE_LLDP => return lldp::decode(data, self.pkt, self.sink),
+                // An 802.3 length: CDP is recognised by its LLC/SNAP header.
+                len if len < 0x0600 && cdp::in_llc_snap(data).is_some() => {
+                    let pdu = cdp::in_llc_snap(clamp(data, 0, usize::from(len)));
+                    return cdp::decode(pdu.unwrap_or_default(), self.pkt, self.sink);
                 }
                 ETHERTYPE_IPV4 => return self.ipv4(data, 0),
                 ETHERTYPE_IPV6 => return self.ipv6(data, 0),

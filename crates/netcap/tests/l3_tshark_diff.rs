@@ -40,6 +40,8 @@ enum Norm {
     Bytes,
     /// Top byte of a 32-bit hex value.
     TopByte,
+    /// tshark's `\n` escapes back to newlines.
+    Unescape,
 }
 
 fn norm(n: Norm, v: &str) -> String {
@@ -60,6 +62,7 @@ fn norm(n: Norm, v: &str) -> String {
             .map_or_else(|_| v.to_string(), |x| (x * 8).to_string()),
         Norm::Bytes => v.replace(':', "").to_lowercase(),
         Norm::TopByte => hex(v).map_or_else(|| v.to_string(), |x| (x >> 24).to_string()),
+        Norm::Unescape => v.replace("\\n", "\n"),
     }
 }
 
@@ -103,6 +106,9 @@ enum Ours {
     List(&'static str, &'static str),
     /// A repeated field inside the elements of a repeated field.
     ListList(&'static str, &'static str, &'static str),
+    /// A text field split into lines (tshark shows each line of CDP's
+    /// software version as an occurrence).
+    Lines(&'static str),
 }
 
 struct Cmp {
@@ -229,6 +235,68 @@ fn maps() -> Vec<TypeMap> {
             filter: |m| text(m, "Version") == "3" && text(m, "Type") == "34",
         },
     ];
+    v.extend([
+        tm(
+            "LinkLayerDiscovery",
+            vec![
+                f("lldp.chassis.subtype", "ChassisID.Subtype", Same),
+                f("lldp.port.subtype", "PortID.Subtype", Same),
+                f("lldp.time_to_live", "TTL", Same),
+            ],
+        ),
+        TypeMap {
+            record: "LinkLayerDiscovery",
+            cmps: vec![f("lldp.chassis.id.mac", "ChassisID.ID", Same)],
+            filter: |m| path_text(m, "ChassisID.Subtype") == "4",
+        },
+        TypeMap {
+            // Text port IDs (interface alias, name, locally assigned...).
+            record: "LinkLayerDiscovery",
+            cmps: vec![f("lldp.port.id", "PortID.ID", Same)],
+            filter: |m| !["3", "4"].contains(&path_text(m, "PortID.Subtype").as_str()),
+        },
+        tm(
+            "LinkLayerDiscoveryInfo",
+            vec![
+                f("lldp.tlv.system.name", "SysName", Same),
+                f("lldp.tlv.system.desc", "SysDescription", Unescape),
+                f("lldp.port.desc", "PortDescription", Same),
+                f("lldp.tlv.system_cap", "SysCapabilities.SystemCap", Hex),
+                f(
+                    "lldp.tlv.enable_system_cap",
+                    "SysCapabilities.EnabledCap",
+                    Hex,
+                ),
+                l("lldp.orgtlv.oui", "OrgTLVs", "OUI", Same),
+            ],
+        ),
+        tm(
+            "CiscoDiscovery",
+            vec![
+                f("cdp.version", "Version", Same),
+                f("cdp.ttl", "TTL", Same),
+                f("cdp.checksum", "Checksum", Hex),
+                l("cdp.tlv.type", "Values", "Type", Hex),
+                l("cdp.tlv.len", "Values", "Length", Same),
+            ],
+        ),
+        tm(
+            "CiscoDiscoveryInfo",
+            vec![
+                f("cdp.deviceid", "DeviceID", Same),
+                f("cdp.portid", "PortID", Same),
+                f("cdp.platform", "Platform", Same),
+                f("cdp.capabilities", "Capabilities", Hex),
+                f("cdp.native_vlan", "NativeVLAN", Same),
+                f("cdp.duplex", "FullDuplex", Bool),
+                Cmp {
+                    tshark: "cdp.software_version",
+                    ours: Ours::Lines("Version"),
+                    norm: Same,
+                },
+            ],
+        ),
+    ]);
     for (rec, list) in [
         ("ICMPv6NeighborSolicitation", "Options"),
         ("ICMPv6NeighborAdvertisement", "Options"),
@@ -317,6 +385,7 @@ fn ours_values(c: &Cmp, recs: &[&DynamicMessage]) -> Vec<String> {
                     .into_iter()
                     .filter(|s| !s.is_empty()),
             ),
+            Ours::Lines(p) => v.extend(path_text(m, p).lines().map(str::to_string)),
             Ours::ListList(list, inner, sub) => {
                 let f = m.descriptor().get_field_by_name(list).unwrap();
                 for i in m.get_field(&f).as_list().unwrap() {
@@ -440,6 +509,10 @@ fn l3_records_agree_with_tshark() {
         "ICMPv6RouterAdvertisement",
         "ICMPv6RouterSolicitation",
         "IGMP",
+        "LinkLayerDiscovery",
+        "LinkLayerDiscoveryInfo",
+        "CiscoDiscovery",
+        "CiscoDiscoveryInfo",
     ] {
         assert!(
             merged.get(t).is_some_and(|v| v.1 > 0),
