@@ -24,10 +24,13 @@ pub mod ipv6;
 mod l3test;
 pub mod link;
 pub mod lldp;
+pub mod ospf;
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 mod util;
 pub mod vlan;
+pub mod vrrp;
 mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};

@@ -11,7 +11,7 @@ use crate::ethernet::{
 use crate::link::{classify, LinkNext};
 use crate::util::clamp;
 use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
-use crate::{cdp, icmpv6nd, igmp, lldp};
+use crate::{cdp, icmpv6nd, igmp, lldp, ospf, sctp, vrrp};
 use crate::{DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
@@ -24,6 +24,9 @@ pub const MAX_IP_DEPTH: usize = 8;
 mod proto {
     pub const ICMPV4: u8 = 1;
     pub const IGMP: u8 = 2;
+    pub const OSPF: u8 = 89;
+    pub const VRRP: u8 = 112;
+    pub const SCTP: u8 = 132;
     pub const IPV4: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
@@ -169,6 +172,17 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                     Ok(()) => Outcome::Decoded,
                     Err(e) => Outcome::Error(e),
                 }
+            }
+            proto::SCTP => {
+                let view = view_or_return!(sctp::SctpView::new(data));
+                self.sink.emit(&sctp::record(&view, self.pkt));
+                Outcome::Decoded
+            }
+            proto::OSPF => ospf::decode(data, self.pkt, self.sink),
+            proto::VRRP => {
+                let view = view_or_return!(vrrp::VrrpView::new(data));
+                self.sink.emit(&vrrp::record(&view, self.pkt));
+                Outcome::Decoded
             }
             proto::IGMP => {
                 let view = view_or_return!(igmp::IgmpView::new(data, wire_len));

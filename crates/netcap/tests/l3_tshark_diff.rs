@@ -84,6 +84,13 @@ fn path_text(m: &DynamicMessage, path: &str) -> String {
 /// Values of `sub` in each element of the repeated field `list` of `m`
 /// (`sub` empty: the elements themselves, for repeated scalars).
 fn list_texts(m: &DynamicMessage, list: &str, sub: &str) -> Vec<String> {
+    if let Some((outer, inner)) = list.split_once('.') {
+        let f = m.descriptor().get_field_by_name(outer).unwrap();
+        return match m.get_field(&f).as_message() {
+            Some(o) => list_texts(o, inner, sub),
+            None => Vec::new(),
+        };
+    }
     let f = m.descriptor().get_field_by_name(list).unwrap();
     let v = m.get_field(&f);
     let items = v.as_list().unwrap();
@@ -106,6 +113,9 @@ enum Ours {
     List(&'static str, &'static str),
     /// A repeated field inside the elements of a repeated field.
     ListList(&'static str, &'static str, &'static str),
+    /// A field of the elements of a repeated field whose `Type` is one of
+    /// these (fields that only some element types have).
+    ListOfType(&'static str, &'static str, &'static [&'static str]),
     /// A text field split into lines (tshark shows each line of CDP's
     /// software version as an occurrence).
     Lines(&'static str),
@@ -297,6 +307,118 @@ fn maps() -> Vec<TypeMap> {
             ],
         ),
     ]);
+    let of =
+        |tshark: &'static str, sub: &'static str, types: &'static [&'static str], norm: Norm| Cmp {
+            tshark,
+            ours: Ours::ListOfType("Chunks", sub, types),
+            norm,
+        };
+    v.extend([
+        tm(
+            "SCTP",
+            vec![
+                f("sctp.srcport", "SrcPort", Same),
+                f("sctp.dstport", "DstPort", Same),
+                f("sctp.verification_tag", "VerificationTag", Hex),
+                f("sctp.checksum", "Checksum", Hex),
+                l("sctp.chunk_type", "Chunks", "Type", Same),
+                l("sctp.chunk_flags", "Chunks", "Flags", Hex),
+                l("sctp.chunk_length", "Chunks", "Length", Same),
+                of("sctp.data_tsn_raw", "TSN", &["0"], Same),
+                of("sctp.data_sid", "StreamID", &["0"], Hex),
+                of("sctp.data_ssn", "StreamSequence", &["0"], Same),
+                of(
+                    "sctp.data_payload_proto_id",
+                    "PayloadProtocol",
+                    &["0"],
+                    Same,
+                ),
+                of("sctp.init_initiate_tag", "InitiateTag", &["1"], Hex),
+                of("sctp.initack_initiate_tag", "InitiateTag", &["2"], Hex),
+                of("sctp.init_nr_out_streams", "OutboundStreams", &["1"], Same),
+                of("sctp.init_initial_tsn", "InitialTSN", &["1"], Same),
+                of(
+                    "sctp.sack_cumulative_tsn_ack_raw",
+                    "CumulativeTSNAck",
+                    &["3"],
+                    Same,
+                ),
+                of(
+                    "sctp.sack_number_of_gap_blocks",
+                    "NumGapBlocks",
+                    &["3"],
+                    Same,
+                ),
+            ],
+        ),
+        tm(
+            "OSPFv2",
+            vec![
+                f("ospf.version", "Version", Same),
+                f("ospf.msg", "Type", Same),
+                f("ospf.packet_length", "PacketLength", Same),
+                f("ospf.srcrouter", "RouterID", Same),
+                f("ospf.area_id", "AreaID", Same),
+                f("ospf.checksum", "Checksum", Hex),
+                f("ospf.auth.type", "AuType", Same),
+                l("ospf.advrouter", "LSAs", "AdvRouter", Same),
+                l("ospf.lsa", "LSAs", "LSType", Same),
+            ],
+        ),
+        TypeMap {
+            record: "OSPFv2",
+            cmps: vec![
+                f("ospf.hello.network_mask", "Hello.NetworkMask", Same),
+                f("ospf.hello.hello_interval", "Hello.HelloInterval", Same),
+                f("ospf.hello.router_priority", "Hello.RtrPriority", Same),
+                f(
+                    "ospf.hello.router_dead_interval",
+                    "Hello.RouterDeadInterval",
+                    Same,
+                ),
+                f(
+                    "ospf.hello.designated_router",
+                    "Hello.DesignatedRouter",
+                    Same,
+                ),
+                f(
+                    "ospf.hello.backup_designated_router",
+                    "Hello.BackupDesignatedRouter",
+                    Same,
+                ),
+                f("ospf.v2.options", "Hello.Options", Hex),
+                l("ospf.hello.active_neighbor", "Hello.Neighbors", "", Same),
+            ],
+            filter: |m| text(m, "Type") == "1",
+        },
+        TypeMap {
+            record: "OSPFv2",
+            cmps: vec![
+                f("ospf.db.interface_mtu", "DbDesc.InterfaceMTU", Same),
+                f("ospf.db.dd_sequence", "DbDesc.DDSeqNumber", Same),
+                // tshark also shows the options byte of every LSA header
+                // as ospf.v2.options: the extra occurrences after ours.
+                f("ospf.v2.options", "DbDesc.Options", Hex),
+            ],
+            filter: |m| text(m, "Type") == "2",
+        },
+        TypeMap {
+            record: "OSPFv2",
+            cmps: vec![
+                l("ospf.lsa.age", "LSAs", "LSAge", Same),
+                l("ospf.lsa.seqnum", "LSAs", "LSSeqNumber", Hex),
+                l("ospf.lsa.chksum", "LSAs", "LSChecksum", Hex),
+                l("ospf.lsa.length", "LSAs", "Length", Same),
+                l("ospf.lsa.id", "LSAs", "LinkStateID", Same),
+            ],
+            filter: |m| text(m, "Type") != "3",
+        },
+        TypeMap {
+            record: "OSPFv2",
+            cmps: vec![f("ospf.ls.number_of_lsas", "NumLSAs", Same)],
+            filter: |m| text(m, "Type") == "4",
+        },
+    ]);
     for (rec, list) in [
         ("ICMPv6NeighborSolicitation", "Options"),
         ("ICMPv6NeighborAdvertisement", "Options"),
@@ -385,6 +507,17 @@ fn ours_values(c: &Cmp, recs: &[&DynamicMessage]) -> Vec<String> {
                     .into_iter()
                     .filter(|s| !s.is_empty()),
             ),
+            Ours::ListOfType(list, sub, types) => {
+                let kinds = list_texts(m, list, "Type");
+                let vals = list_texts(m, list, sub);
+                v.extend(
+                    kinds
+                        .iter()
+                        .zip(vals)
+                        .filter(|(k, _)| types.contains(&k.as_str()))
+                        .map(|(_, x)| x),
+                );
+            }
             Ours::Lines(p) => v.extend(path_text(m, p).lines().map(str::to_string)),
             Ours::ListList(list, inner, sub) => {
                 let f = m.descriptor().get_field_by_name(list).unwrap();
@@ -420,6 +553,7 @@ fn l3_records_agree_with_tshark() {
     let mut stats: BTreeMap<&'static str, Stats> = BTreeMap::new();
     let mut records_per_type: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut extra_by_field: BTreeMap<(&'static str, &'static str), u64> = BTreeMap::new();
     let types: BTreeSet<&'static str> = maps.iter().map(|m| m.record).collect();
     for pcap in all_pcaps() {
         let name = pcap.file_name().unwrap().to_string_lossy().to_string();
@@ -458,6 +592,10 @@ fn l3_records_agree_with_tshark() {
                     if want.len() >= got.len() && want[..got.len()] == got[..] {
                         st.agree += got.len() as u64;
                         st.extra += (want.len() - got.len()) as u64;
+                        if want.len() > got.len() {
+                            *extra_by_field.entry((tmap.record, c.tshark)).or_default() +=
+                                (want.len() - got.len()) as u64;
+                        }
                     } else {
                         st.differ += got.len().max(1) as u64;
                         failures.push(format!(
@@ -484,6 +622,10 @@ fn l3_records_agree_with_tshark() {
     for (k, (p, a, d, x)) in &merged {
         let r = records_per_type.get(k).copied().unwrap_or_default();
         let _ = writeln!(report, "{k:<28} {p:>8} {r:>9} {a:>13} {d:>8} {x:>10}");
+    }
+    let _ = writeln!(report, "\nextra tshark occurrences by field:");
+    for ((r, fld), n) in &extra_by_field {
+        let _ = writeln!(report, "  {r:<28} {fld:<40} {n:>6}");
     }
     println!("{report}");
     let _ = std::fs::write(
@@ -513,6 +655,8 @@ fn l3_records_agree_with_tshark() {
         "LinkLayerDiscoveryInfo",
         "CiscoDiscovery",
         "CiscoDiscoveryInfo",
+        "SCTP",
+        "OSPFv2",
     ] {
         assert!(
             merged.get(t).is_some_and(|v| v.1 > 0),
