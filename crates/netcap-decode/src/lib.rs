@@ -11,6 +11,8 @@
 
 pub mod arp;
 pub mod cdp;
+pub mod ctp;
+pub mod eapol;
 pub mod entropy;
 pub mod ethernet;
 pub mod flowkey;
@@ -24,6 +26,7 @@ pub mod ipv6;
 mod l3test;
 pub mod link;
 pub mod lldp;
+pub mod modbus;
 pub mod ospf;
 pub mod sctp;
 pub mod tcp;

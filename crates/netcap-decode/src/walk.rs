@@ -11,7 +11,7 @@ use crate::ethernet::{
 use crate::link::{classify, LinkNext};
 use crate::util::clamp;
 use crate::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
-use crate::{cdp, icmpv6nd, igmp, lldp, ospf, sctp, vrrp};
+use crate::{cdp, ctp, eapol, icmpv6nd, igmp, lldp, modbus, ospf, sctp, vrrp};
 use crate::{DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 /// Most VLAN tags decoded in one frame; a further tag is reported unknown.
@@ -104,6 +104,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                     return Outcome::Decoded;
                 }
                 lldp::ETHERTYPE_LLDP => return lldp::decode(data, self.pkt, self.sink),
+                eapol::ETHERTYPE_EAPOL => return eapol::decode(data, self.pkt, self.sink),
+                ctp::ETHERTYPE_CTP => return ctp::decode(data, self.pkt, self.sink),
                 // An 802.3 length: CDP is recognised by its LLC/SNAP header.
                 len if len < 0x0600 && cdp::in_llc_snap(data).is_some() => {
                     let pdu = cdp::in_llc_snap(clamp(data, 0, usize::from(len)));
@@ -153,6 +155,10 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 let view = view_or_return!(tcp::TcpView::new(data));
                 self.sink
                     .emit(&tcp::record(&view, wire_len, self.pkt, self.opts));
+                let (sp, dp, payload) = (view.src_port(), view.dst_port(), view.payload());
+                if let Some(o) = modbus::on_tcp(sp, dp, payload, self.pkt, self.sink) {
+                    return o;
+                }
                 Outcome::Decoded
             }
             proto::UDP => {
