@@ -85,3 +85,50 @@ pub(crate) fn decode_file(name: &str) -> Vec<(crate::Outcome, Sink)> {
     }
     out
 }
+
+/// Every decoder of this family on pseudo-random bytes and on every prefix
+/// of them: errors are fine, panics are not.
+#[test]
+fn random_input_never_panics() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as u8
+    };
+    for round in 0..400 {
+        let len = usize::from(next()) + usize::from(next() % 4) * 256;
+        let mut b: Vec<u8> = (0..len).map(|_| next()).collect();
+        // Plausible first bytes now and then, so decoders get past their checks.
+        if round % 3 == 0 && b.len() > 8 {
+            b[0] = [2, 3, 1, 0x11, 0x22, 134, 136][round % 7];
+            b[2] = 0;
+        }
+        for cut in [b.len(), b.len() / 2, 9, 4, 1, 0] {
+            let d = &b[..cut.min(b.len())];
+            let p = pkt(d);
+            let mut s = Sink::default();
+            let _ = crate::lldp::decode(d, &p, &mut s);
+            let _ = crate::cdp::decode(d, &p, &mut s);
+            let _ = crate::eapol::decode(d, &p, &mut s);
+            let _ = crate::ctp::decode(d, &p, &mut s);
+            let _ = crate::ospf::decode(d, &p, &mut s);
+            let _ = crate::modbus::on_tcp(1, 502, d, &p, &mut s);
+            if let Ok(v) = crate::sctp::SctpView::new(d) {
+                let _ = crate::sctp::record(&v, &p);
+            }
+            if let Ok(v) = crate::vrrp::VrrpView::new(d) {
+                let _ = crate::vrrp::record(&v, &p);
+            }
+            if let Ok(v) = crate::igmp::IgmpView::new(d, d.len()) {
+                let _ = crate::igmp::record(&v, &p);
+            }
+            if let Ok(v) = crate::icmpv6::Icmpv6View::new(d) {
+                let _ = crate::icmpv6nd::emit(&v, &p, &mut s);
+            }
+            let _ = crate::eapol::key_record(d, &p);
+            let _ = crate::eapol::eap_record(d, &p);
+        }
+    }
+}
