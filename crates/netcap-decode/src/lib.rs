@@ -11,10 +11,13 @@
 
 mod app;
 pub mod arp;
+pub mod cdp;
+pub mod ctp;
 pub mod dhcpv4;
 pub mod dhcpv6;
 pub mod dns;
 pub mod dot11;
+pub mod eapol;
 pub mod entropy;
 pub mod ethernet;
 pub mod flowkey;
@@ -22,20 +25,29 @@ pub mod geneve;
 pub mod gre;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod icmpv6nd;
+pub mod igmp;
 pub mod ipsec;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+#[cfg(test)]
+mod l3test;
 pub mod link;
 pub mod llc;
+pub mod lldp;
+pub mod modbus;
 pub mod mpls;
 pub mod ntp;
+pub mod ospf;
 pub mod ppp;
+pub mod sctp;
 pub mod sip;
 pub mod tcp;
 pub mod udp;
 mod util;
 pub mod vlan;
+pub mod vrrp;
 pub mod vxlan;
 mod walk;
 

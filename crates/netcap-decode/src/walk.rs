@@ -10,6 +10,7 @@ use crate::ethernet::{
 };
 use crate::link::{classify, LinkNext};
 use crate::{app, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};
+use crate::{ctp, eapol, icmpv6nd, igmp, lldp, modbus, ospf, sctp, vrrp};
 use crate::{DecodeError, DecodeOptions, Outcome, PacketInfo, RecordSink, UnknownLayer};
 
 mod tunnels;
@@ -23,6 +24,10 @@ pub const MAX_IP_DEPTH: usize = 8;
 /// IP protocol numbers the walk dispatches on.
 mod proto {
     pub const ICMPV4: u8 = 1;
+    pub const IGMP: u8 = 2;
+    pub const OSPF: u8 = 89;
+    pub const VRRP: u8 = 112;
+    pub const SCTP: u8 = 132;
     pub const IPV4: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
@@ -113,6 +118,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                     self.sink.emit(&arp::record(&view, self.pkt));
                     return Outcome::Decoded;
                 }
+                lldp::ETHERTYPE_LLDP => return lldp::decode(data, self.pkt, self.sink),
+                eapol::ETHERTYPE_EAPOL => return eapol::decode(data, self.pkt, self.sink),
+                ctp::ETHERTYPE_CTP => return ctp::decode(data, self.pkt, self.sink),
                 ETHERTYPE_IPV4 => return self.ipv4(data, 0),
                 ETHERTYPE_IPV6 => return self.ipv6(data, 0),
                 other => return self.ether_type_more(other, data),
@@ -169,13 +177,11 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 let view = view_or_return!(tcp::TcpView::new(data));
                 self.sink
                     .emit(&tcp::record(&view, wire_len, self.pkt, self.opts));
-                app::tcp(
-                    view.src_port(),
-                    view.dst_port(),
-                    view.payload(),
-                    self.pkt,
-                    self.sink,
-                )
+                let (sp, dp, payload) = (view.src_port(), view.dst_port(), view.payload());
+                if let Some(o) = modbus::on_tcp(sp, dp, payload, self.pkt, self.sink) {
+                    return o;
+                }
+                app::tcp(sp, dp, payload, self.pkt, self.sink)
             }
             proto::UDP => {
                 let view = view_or_return!(udp::UdpView::new(data));
@@ -199,6 +205,25 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             proto::ICMPV6 => {
                 let view = view_or_return!(icmpv6::Icmpv6View::new(data));
                 self.sink.emit(&icmpv6::record(&view, self.pkt));
+                match icmpv6nd::emit(&view, self.pkt, self.sink) {
+                    Ok(()) => Outcome::Decoded,
+                    Err(e) => Outcome::Error(e),
+                }
+            }
+            proto::SCTP => {
+                let view = view_or_return!(sctp::SctpView::new(data));
+                self.sink.emit(&sctp::record(&view, self.pkt));
+                Outcome::Decoded
+            }
+            proto::OSPF => ospf::decode(data, self.pkt, self.sink),
+            proto::VRRP => {
+                let view = view_or_return!(vrrp::VrrpView::new(data));
+                self.sink.emit(&vrrp::record(&view, self.pkt));
+                Outcome::Decoded
+            }
+            proto::IGMP => {
+                let view = view_or_return!(igmp::IgmpView::new(data, wire_len));
+                self.sink.emit(&igmp::record(&view, self.pkt));
                 Outcome::Decoded
             }
             proto::IPV4 if depth < MAX_IP_DEPTH => self.ipv4(data, depth),
@@ -543,13 +568,16 @@ mod tests {
         // 6in4.
         let mut v6 = ipv6_chain(0);
         v6[6] = 58; // straight to ICMPv6
-        v6[4..6].copy_from_slice(&4u16.to_be_bytes());
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes());
         v6.truncate(40);
-        v6.extend_from_slice(&[128, 0, 0xaa, 0xbb]);
+        v6.extend_from_slice(&[128, 0, 0xaa, 0xbb, 0, 1, 0, 2]);
         let (out, c) = frame(101, &ipv4(41, 0, &[], &v6));
         assert_eq!(
             (out, c.names()),
-            (Outcome::Decoded, vec!["IPv4", "IPv6", "ICMPv6"])
+            (
+                Outcome::Decoded,
+                vec!["IPv4", "IPv6", "ICMPv6", "ICMPv6Echo"]
+            )
         );
         assert_eq!(c.one::<IcmPv6>().type_code, 0x8000);
         // IPv4 in IPv4 nested beyond the depth limit.

@@ -77,6 +77,10 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         self.sink.emit(&llc::snap_record(&snap, self.pkt));
         match snap.ether_type() {
             Some(t) if t >= 0x0600 => self.ether_type(t, snap.payload()),
+            // Cisco's organisation code with protocol 0x2000: CDP.
+            _ if snap.oui_u32() == 0x0000_000c && snap.protocol() == 0x2000 => {
+                crate::cdp::decode(snap.payload(), self.pkt, self.sink)
+            }
             _ => Outcome::Unknown(UnknownLayer::SnapProtocol(snap.oui_u32(), snap.protocol())),
         }
     }

@@ -89,11 +89,18 @@ fn pppoe_and_gre_ppp_captures() {
 fn llc_snap_and_gre_captures() {
     let frames = decode_file("lldp-cdp.pcap");
     let (out, c) = &frames[0];
+    // CDP (Cisco's organisation code, protocol 0x2000) after LLC/SNAP.
+    assert_eq!(*out, Outcome::Decoded);
     assert_eq!(
-        *out,
-        Outcome::Unknown(UnknownLayer::SnapProtocol(12, 0x2000))
+        c.names(),
+        [
+            "Ethernet",
+            "LLC",
+            "SNAP",
+            "CiscoDiscovery",
+            "CiscoDiscoveryInfo"
+        ]
     );
-    assert_eq!(c.names(), ["Ethernet", "LLC", "SNAP"]);
     let l = c.one::<Llc>();
     assert_eq!(
         (l.dsap, l.ig, l.ssap, l.cr, l.control),
@@ -129,8 +136,8 @@ fn ipsec_and_ipv6_fragment_captures() {
 
     let frames = decode_file("ospfv3-ipsec-ah.pcap");
     let (out, c) = &frames[0];
-    assert_eq!(*out, Outcome::Unknown(UnknownLayer::IpProtocol(89)));
-    assert_eq!(c.names(), ["Ethernet", "IPv6", "IPSecAH"]);
+    assert_eq!(*out, Outcome::Decoded);
+    assert_eq!(c.names(), ["Ethernet", "IPv6", "IPSecAH", "OSPFv3"]);
     let a = c.one::<IpSecAh>();
     assert_eq!((a.next_header, a.length, a.spi, a.seq), (89, 4, 0x100, 19));
     assert_eq!(
