@@ -201,8 +201,9 @@ fn print_summary(s: &Summary, workers: usize) {
         }
     }
     eprintln!("records written:");
+    let width = s.records.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in &s.records {
-        eprintln!("  {k:<20} {v:>12}");
+        eprintln!("  {k:<width$} {v:>12}");
     }
 }
 

@@ -113,16 +113,11 @@ fn kind_name(f: &prost_reflect::FieldDescriptor) -> String {
 
 pub fn list_types() -> Result<ExitCode> {
     let mut out = io::stdout().lock();
-    writeln!(out, "{:<12} {:>6}  DESCRIPTION", "TYPE", "FIELDS")?;
+    let width = ALL_TYPES.iter().map(|t| t.record_name().len()).max().unwrap_or(4);
+    writeln!(out, "{:<width$}  {:>6}  DESCRIPTION", "TYPE", "FIELDS")?;
     for &t in ALL_TYPES {
         let desc = message_descriptor(t).context("schema lacks a record type")?;
-        writeln!(
-            out,
-            "{:<12} {:>6}  {}",
-            t.record_name(),
-            desc.fields().count(),
-            t.description()
-        )?;
+        writeln!(out, "{:<width$}  {:>6}  {}", t.record_name(), desc.fields().count(), t.description())?;
     }
     Ok(ExitCode::SUCCESS)
 }
