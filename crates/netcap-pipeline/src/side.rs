@@ -19,12 +19,18 @@ use netcap_schema::time::format_epoch_micros;
 use crate::batch::{SideClass, WorkerOutput};
 use crate::PipelineError;
 
+/// Failed packets described in full in errors.log; past this, errors are only
+/// counted (the summary at the end still has every count, and errors.pcap every
+/// packet), so a flood of bad packets cannot make the log dominate the run.
+const MAX_LOGGED_ERRORS: u64 = 10_000;
+
 pub(crate) struct SideOutputs {
     dir: PathBuf,
     unknown: PcapSideWriter,
     errors: PcapSideWriter,
     log: Option<BufWriter<File>>,
     error_counts: BTreeMap<String, u64>,
+    logged: u64,
 }
 
 impl SideOutputs {
@@ -35,6 +41,7 @@ impl SideOutputs {
             errors: PcapSideWriter::new(dir, "errors"),
             log: None,
             error_counts: BTreeMap::new(),
+            logged: 0,
         }
     }
 
@@ -64,6 +71,10 @@ impl SideOutputs {
                         .map_err(|e| self.err("errors.pcap", e))?;
                     let kind = p.detail.split(" (").next().unwrap_or_default().to_string();
                     *self.error_counts.entry(kind).or_default() += 1;
+                    self.logged += 1;
+                    if self.logged > MAX_LOGGED_ERRORS {
+                        continue;
+                    }
                     let entry = format!(
                         "packet {} at {} (link type {}, {} of {} bytes captured): {}\n{}\n",
                         p.number,
@@ -99,7 +110,14 @@ impl SideOutputs {
         let mut paths = Vec::new();
         if !self.error_counts.is_empty() {
             let total: u64 = self.error_counts.values().sum();
-            let mut summary = format!("summary: {total} packets with decoding errors\n");
+            let mut summary = String::new();
+            if total > MAX_LOGGED_ERRORS {
+                summary.push_str(&format!(
+                    "({} more errors not shown; every one is in errors.pcap)\n\n",
+                    total - MAX_LOGGED_ERRORS
+                ));
+            }
+            summary.push_str(&format!("summary: {total} packets with decoding errors\n"));
             for (k, v) in &self.error_counts {
                 summary.push_str(&format!("  {k}: {v}\n"));
             }
