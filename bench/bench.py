@@ -85,7 +85,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peers", help="comma-separated subset of tool names to run")
     ap.add_argument("--nfstream", action="store_true", help="install NFStream into bench-work/nfstream-venv")
+    ap.add_argument("--attacks", action="store_true",
+                    help="instead: peak memory of netcap on the hostile captures of bench/make_attacks.py")
     args = ap.parse_args()
+    if args.attacks:
+        attacks()
+        return
 
     WORK.mkdir(exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "netcap"], cwd=ROOT, check=True)
@@ -133,6 +138,29 @@ def main() -> None:
         ratio = f"{wall / base:.1f}x" if base else "-"
         print(f"{name:<20} {wall:>8.2f} {cpu:>8.2f} {packets / wall:>11,.0f} {rss:>8.0f} {size / 1e6:>10.1f} "
               f"{size / cap_size:>15.2f} {ratio:>14}")
+
+
+def attacks() -> None:
+    """Peak memory and time of a default capture on each hostile capture."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "netcap"], cwd=ROOT, check=True)
+    adir = WORK / "attacks"
+    if not (adir / "synflood.pcap").exists():
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_attacks.py"), str(adir)], check=True)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    print(f"{'attack capture':<20} {'packets':>10} {'wall s':>8} {'peak MB':>8}  summary")
+    for cap in sorted(adir.glob("*.pcap")):
+        out = Path(tempfile.mkdtemp(prefix="netcap-attack-", dir=WORK))
+        try:
+            with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+                r = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %M", str(NETCAP), "capture", "-r",
+                                    str(cap), "-o", str(out)], env=env, capture_output=True, text=True)
+                wall, rss = tf.read().split()[-2:]
+            lines = r.stderr.splitlines()
+            packets = lines[0].split()[0] if lines else "?"
+            notes = "; ".join(l.strip() for l in lines if l.strip().startswith(("errors", "dropped", "evicted")))
+            print(f"{cap.name:<20} {packets:>10} {float(wall):>8.2f} {int(rss) / 1024:>8.0f}  {notes}")
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
