@@ -485,7 +485,8 @@ fn include_and_exclude_choose_record_types() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad).contains("unknown record type \"Nope\"; valid types: Connection, Ethernet, ARP"),
+        stderr(&bad)
+            .contains("unknown record type \"Nope\"; valid types: Connection, Ethernet, ARP"),
         "{}",
         stderr(&bad)
     );
