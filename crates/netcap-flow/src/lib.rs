@@ -123,7 +123,7 @@ impl FlowTable {
                 if let Some(old) = self.open.remove(&key) {
                     self.ended.push((old, reason));
                 }
-                let mut fresh = Conn::new(p, ip, carry);
+                let mut fresh = Conn::new(p, ip, carry, self.cfg.first_packets);
                 fresh.add(p, ip);
                 self.open.insert(key, fresh);
             } else {
@@ -131,7 +131,7 @@ impl FlowTable {
             }
             return;
         }
-        let mut c = Conn::new(p, ip, None);
+        let mut c = Conn::new(p, ip, None, self.cfg.first_packets);
         c.add(p, ip);
         self.open.insert(key, c);
     }

@@ -26,6 +26,8 @@ struct Run {
     table: FlowTable,
     sink: Sink,
     n: u64,
+    /// Next sequence number per direction, so that segments are in order.
+    seq: [u32; 2],
 }
 
 impl Run {
@@ -37,6 +39,7 @@ impl Run {
             table: FlowTable::new(cfg),
             sink: Sink::default(),
             n: 0,
+            seq: [100, 5000],
         }
     }
     fn frame(&mut self, ts: i64, f: &[u8]) {
@@ -46,10 +49,13 @@ impl Run {
     }
     /// TCP from A:1000 to B:80 (or back) with flags and payload.
     fn tcp(&mut self, ts: i64, forward: bool, flags: u8, payload: usize) {
+        let d = usize::from(!forward);
+        let seq = self.seq[d];
+        self.seq[d] = seq + payload as u32 + u32::from(flags & 0x03 != 0);
         let f = if forward {
-            tcp_frame(A, B, 1000, 80, flags, 0, payload)
+            tcp_frame(A, B, 1000, 80, flags, seq, payload)
         } else {
-            tcp_frame(B, A, 80, 1000, flags, 0, payload)
+            tcp_frame(B, A, 80, 1000, flags, seq, payload)
         };
         self.frame(ts, &f);
     }
@@ -300,4 +306,165 @@ fn eviction_by_idle_threshold() {
     assert_eq!(r.sink.0.len(), 1);
     assert_eq!(r.sink.0[0].1.end_reason, "evicted");
     assert_eq!(r.table.counts().evicted, 1);
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn statistics_of_a_handshake_known_answers() {
+    let mut r = Run::new();
+    handshake_and_close(&mut r, 0);
+    let c = &r.finish()[0];
+    // Client frames: 54, 54, 154, 54, 54 → mean 74, sample variance 8000/4.
+    assert_eq!(
+        (
+            c.packet_size_min_client_to_server,
+            c.packet_size_max_client_to_server
+        ),
+        (54.0, 154.0)
+    );
+    assert!(close(c.packet_size_mean_client_to_server, 74.0));
+    assert!(close(c.packet_size_std_client_to_server, 2000f64.sqrt()));
+    // Server frames: 54, 1054, 54.
+    assert!(close(c.packet_size_mean_server_to_client, 1162.0 / 3.0));
+    assert_eq!(c.packet_size_max, 1054.0);
+    // Packets every 10 ns.
+    assert_eq!(
+        (c.iat_min, c.iat_max, c.iat_mean, c.iat_std),
+        (10.0, 10.0, 10.0, 0.0)
+    );
+    // Client at 0, 20, 30, 50, 70: gaps 20, 10, 20, 20.
+    assert_eq!(
+        (c.iat_min_client_to_server, c.iat_max_client_to_server),
+        (10.0, 20.0)
+    );
+    assert!(close(c.iat_mean_client_to_server, 17.5));
+    assert!(close(c.iat_std_client_to_server, 5.0));
+    // Server at 10, 40, 60: gaps 30, 20.
+    assert!(close(c.iat_mean_server_to_client, 25.0));
+    assert_eq!(
+        c.first_packet_sizes,
+        vec![54, 54, 54, 154, 1054, 54, 54, 54]
+    );
+    assert_eq!(
+        c.first_packet_directions,
+        vec![true, false, true, true, false, true, false, true]
+    );
+    assert_eq!(c.first_packet_ia_ts, vec![0, 10, 10, 10, 10, 10, 10, 10]);
+    assert_eq!(c.handshake_rtt, 20);
+    assert_eq!(c.history, "ShADdFf");
+    assert_eq!(c.conn_state, "SF");
+    assert_eq!(
+        (
+            c.init_window_client_to_server,
+            c.init_window_server_to_client
+        ),
+        (65535, 65535)
+    );
+    assert_eq!(c.mean_window_size, 65535.0);
+    assert_eq!(
+        c.retransmissions_client_to_server + c.out_of_order_client_to_server,
+        0
+    );
+    // One active period of 70 ns, no idle period.
+    assert_eq!((c.active_min, c.active_max), (70.0, 70.0));
+    assert_eq!(c.idle_max, 0.0);
+}
+
+#[test]
+fn first_packets_are_capped_at_n() {
+    let mut r = Run::with(FlowConfig {
+        first_packets: 3,
+        ..FlowConfig::default()
+    });
+    handshake_and_close(&mut r, 0);
+    let c = &r.finish()[0];
+    assert_eq!(c.first_packet_sizes, vec![54, 54, 54]);
+    assert_eq!(c.first_packet_ia_ts.len(), 3);
+}
+
+#[test]
+fn retransmission_out_of_order_duplicate_ack_zero_window() {
+    let mut r = Run::new();
+    let data = |seq: u32| tcp_frame(A, B, 1000, 80, PSHACK, seq, 100);
+    r.frame(0, &data(1000));
+    r.frame(1, &data(1200)); // leaves the hole 1100..1200
+    r.frame(2, &data(1100)); // fills it: out of order
+    r.frame(3, &data(1000)); // seen before: retransmission
+    r.frame(4, &data(1250)); // overlaps the top: retransmission
+    let ack = tcp_frame(B, A, 80, 1000, ACK, 1, 0);
+    r.frame(5, &ack);
+    r.frame(6, &ack); // same ACK number and window: duplicate
+    let mut zero = tcp_frame(B, A, 80, 1000, ACK, 1, 0);
+    zero[14 + 20 + 14] = 0;
+    zero[14 + 20 + 15] = 0;
+    r.frame(7, &zero);
+    let c = &r.finish()[0];
+    assert_eq!(c.out_of_order_client_to_server, 1);
+    assert_eq!(c.retransmissions_client_to_server, 2);
+    assert_eq!(c.duplicate_ac_ks_server_to_client, 1);
+    assert_eq!(c.zero_windows_server_to_client, 1);
+    assert_eq!(c.window_min_server_to_client, 0.0);
+    assert_eq!(c.conn_state, "OTH");
+    assert_eq!(c.history, "Da");
+}
+
+#[test]
+fn active_idle_and_bulk_known_answers() {
+    let mut r = Run::new();
+    for t in [0, 1, 10, 11, 30] {
+        r.frame(t * S, &udp_frame(A, B, 7, 9, 10));
+    }
+    let c = &r.finish()[0];
+    // Gaps 1, 9, 1, 19 s: idle periods 9 and 19 s; active 1, 1 and 0 s.
+    assert_eq!(
+        (c.idle_min, c.idle_max, c.idle_mean),
+        (9.0 * 1e9, 19.0 * 1e9, 14.0 * 1e9)
+    );
+    assert_eq!((c.active_min, c.active_max), (0.0, 1e9));
+    assert!(close(c.active_mean, 2e9 / 3.0));
+    assert_eq!(c.conn_state, "S0");
+
+    let mut r = Run::new();
+    for i in 0..5 {
+        r.tcp(i * 1000, true, PSHACK, 100);
+    }
+    r.tcp(6000, false, PSHACK, 10);
+    for i in 0..3 {
+        r.tcp(7000 + i, true, PSHACK, 100);
+    }
+    let c = &r.finish()[0];
+    assert_eq!(
+        (
+            c.bulk_transfers_client_to_server,
+            c.bulk_packets_client_to_server,
+            c.bulk_bytes_client_to_server
+        ),
+        (1, 5, 500)
+    );
+    assert_eq!(c.bulk_transfers_server_to_client, 0);
+}
+
+#[test]
+fn zeek_states() {
+    let state = |pkts: &[(bool, u8)]| {
+        let mut r = Run::new();
+        for (i, &(fwd, fl)) in pkts.iter().enumerate() {
+            r.tcp(i as i64, fwd, fl, 0);
+        }
+        r.finish()[0].conn_state.clone()
+    };
+    assert_eq!(state(&[(true, SYN)]), "S0");
+    assert_eq!(state(&[(true, SYN), (false, RST | ACK)]), "REJ");
+    assert_eq!(state(&[(true, SYN), (false, SYNACK), (true, ACK)]), "S1");
+    assert_eq!(state(&[(true, SYN), (false, SYNACK), (true, RST)]), "RSTO");
+    assert_eq!(state(&[(true, SYN), (false, SYNACK), (false, RST)]), "RSTR");
+    assert_eq!(state(&[(true, SYN), (false, SYNACK), (true, FINACK)]), "S2");
+    assert_eq!(
+        state(&[(true, SYN), (false, SYNACK), (false, FINACK)]),
+        "S3"
+    );
+    assert_eq!(state(&[(true, ACK), (false, ACK)]), "OTH");
 }
