@@ -72,12 +72,23 @@ pub struct FlowCounts {
 #[derive(Debug)]
 pub struct FlowTable {
     cfg: FlowConfig,
-    open: HashMap<ConnKey, Conn>,
-    ended: Vec<(Conn, EndReason)>,
+    /// Boxed: a connection's state is about 1.2 kB, and the table's slots are
+    /// moved when it grows.
+    open: HashMap<ConnKey, Box<Conn>>,
+    ended: Vec<(Box<Conn>, EndReason)>,
     /// Highest packet time seen in any batch by any worker (shared by construction).
     clock: i64,
+    /// Clock of the last expiry scan.
+    scanned: Option<i64>,
     counts: FlowCounts,
 }
+
+/// Expiry scans run when the flow clock moved this far since the last one:
+/// scanning the whole table every batch would cost more than the packets.
+/// The clock is shared by all workers, so scans happen at the same batch ends
+/// whatever the number of workers; a connection ends at the first scan after
+/// its deadline, at most this late.
+const SCAN_INTERVAL_NS: i64 = SECOND;
 
 impl FlowTable {
     /// An empty table.
@@ -87,6 +98,7 @@ impl FlowTable {
             open: HashMap::new(),
             ended: Vec::new(),
             clock: i64::MIN,
+            scanned: None,
             counts: FlowCounts::default(),
         }
     }
@@ -125,7 +137,7 @@ impl FlowTable {
                 }
                 let mut fresh = Conn::new(p, ip, carry, self.cfg.first_packets);
                 fresh.add(p, ip);
-                self.open.insert(key, fresh);
+                self.open.insert(key, Box::new(fresh));
             } else {
                 c.add(p, ip);
             }
@@ -133,7 +145,7 @@ impl FlowTable {
         }
         let mut c = Conn::new(p, ip, None, self.cfg.first_packets);
         c.add(p, ip);
-        self.open.insert(key, c);
+        self.open.insert(key, Box::new(c));
     }
 
     /// Ends a batch: advances the clock to `batch_max_ts` (the latest packet
@@ -143,6 +155,14 @@ impl FlowTable {
     pub fn end_batch<S: FlowSink>(&mut self, batch_max_ts: i64, last_number: u64, sink: &mut S) {
         self.clock = self.clock.max(batch_max_ts);
         let clock = self.clock;
+        if self
+            .scanned
+            .is_some_and(|s| clock.saturating_sub(s) < SCAN_INTERVAL_NS)
+        {
+            self.write(last_number, sink);
+            return;
+        }
+        self.scanned = Some(clock);
         let cfg = self.cfg;
         let mut expired: Vec<(ConnKey, EndReason)> = self
             .open

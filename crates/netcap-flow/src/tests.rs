@@ -468,3 +468,11 @@ fn zeek_states() {
     );
     assert_eq!(state(&[(true, ACK), (false, ACK)]), "OTH");
 }
+
+#[test]
+fn connection_state_stays_small() {
+    // Memory per open connection is what bounds the table (README figure).
+    let size = std::mem::size_of::<conn::Conn>();
+    println!("Conn: {size} bytes");
+    assert!(size < 1536, "{size}");
+}
