@@ -16,10 +16,12 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod flows;
 mod merge;
 mod run;
 mod side;
 
+pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, Summary};

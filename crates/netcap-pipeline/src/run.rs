@@ -14,6 +14,7 @@ use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
+use crate::flows::{EvictionBoard, WorkerFlows};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
 
@@ -69,6 +70,8 @@ pub struct CaptureConfig {
     pub include: Vec<Type>,
     /// Write unknown.pcap, errors.pcap and errors.log.
     pub side_outputs: bool,
+    /// Connection tracking (None: off).
+    pub flows: Option<netcap_flow::FlowConfig>,
 }
 
 /// Counters the caller can watch while the capture runs.
@@ -105,6 +108,8 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     /// Records written per record type.
     pub records: BTreeMap<String, u64>,
+    /// Connections written early because the flow table was full.
+    pub flows_evicted: u64,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -184,15 +189,21 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                 *e = true;
             }
         }
+        let flows = cfg.flows.filter(|_| {
+            let idx = Type::NcConnection as usize;
+            enabled.is_empty() || enabled.get(idx).copied().unwrap_or(false)
+        });
         let enabled = Arc::new(enabled);
+        let board = EvictionBoard::new(workers);
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
             let opts = cfg.decode;
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
+            let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board)));
             worker_handles
-                .push(scope.spawn(move || work(id as u32, &rx, &tx, &opts, &enabled, side)));
+                .push(scope.spawn(move || work(id as u32, &rx, &tx, &opts, &enabled, side, flows)));
         }
         drop(out_tx);
 
@@ -201,9 +212,13 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         drop(out_rx);
         let mut tally = Tally::default();
         let mut thread_failed = false;
+        let mut flows_evicted = 0;
         for h in worker_handles {
             match h.join() {
-                Ok(t) => tally.merge(&t),
+                Ok((t, evicted)) => {
+                    tally.merge(&t);
+                    flows_evicted += evicted;
+                }
                 Err(_) => thread_failed = true,
             }
         }
@@ -226,6 +241,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             unknown: tally.unknown,
             errors: tally.errors,
             records,
+            flows_evicted,
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -363,7 +379,8 @@ fn read_batches(
     stats
 }
 
-/// Worker thread: decodes the packets of its shard.
+/// Worker thread: decodes the packets of its shard and tracks their flows;
+/// returns its tallies and the number of evicted connections.
 fn work(
     id: u32,
     rx: &Receiver<Arc<Batch>>,
@@ -371,8 +388,10 @@ fn work(
     opts: &DecodeOptions,
     enabled: &Arc<Vec<bool>>,
     side_outputs: bool,
-) -> Tally {
+    mut flows: Option<WorkerFlows>,
+) -> (Tally, u64) {
     let mut tally = Tally::default();
+    let mut stopped = false;
     for batch in rx {
         let mut out = WorkerOutput::new(batch.seq, Arc::clone(enabled));
         for p in batch.packets.iter().filter(|p| p.shard == id) {
@@ -386,6 +405,9 @@ fn work(
             };
             let before = out.set_packet(p.number);
             let outcome = decode_packet(&info, opts, &mut out);
+            if let Some(f) = flows.as_mut() {
+                f.packet(p, data);
+            }
             let emitted = out.emitted() > before;
             if let Some((class, _)) = out.tally.count(outcome, emitted) {
                 if side_outputs {
@@ -406,12 +428,29 @@ fn work(
                 }
             }
         }
+        if let Some(f) = flows.as_mut() {
+            f.end_batch(&batch, &mut out);
+        }
         tally.merge(&std::mem::take(&mut out.tally));
         if tx.send(out).is_err() {
+            stopped = true;
             break;
         }
     }
-    tally
+    // Every worker sends one last output, as the batch after the last: the
+    // connections still open at the end of the input.
+    let evicted = flows.as_ref().map_or(0, WorkerFlows::evicted);
+    if !stopped {
+        let seq = flows.as_ref().map_or(0, WorkerFlows::final_seq);
+        let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
+        if let Some(f) = flows.as_mut() {
+            f.finish(&mut out);
+        }
+        if flows.is_some() {
+            let _ = tx.send(out);
+        }
+    }
+    (tally, evicted)
 }
 
 type Written = (Vec<PathBuf>, BTreeMap<String, u64>);

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
 use netcap_pipeline::{
-    run_capture, CaptureConfig, Input, LiveOptions, OutputFormat, Progress, Summary,
+    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OutputFormat, Progress, Summary,
 };
 use netcap_schema::{Type, ALL_TYPES};
 
@@ -62,6 +62,27 @@ fn selected_types(include: &[String], exclude: &[String]) -> Result<Vec<Type>> {
         .collect())
 }
 
+/// Connection tracking options (None with --no-flows).
+fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
+    if args.no_flows {
+        return Ok(None);
+    }
+    let ns = |name: &str, s: f64| -> Result<i64> {
+        anyhow::ensure!(
+            s.is_finite() && s > 0.0 && s < 1e9,
+            "{name} must be a positive number of seconds"
+        );
+        Ok((s * 1e9) as i64)
+    };
+    Ok(Some(FlowConfig {
+        idle_timeout_ns: ns("--flow-timeout", args.flow_timeout)?,
+        active_timeout_ns: ns("--flow-active-timeout", args.flow_active_timeout)?,
+        max_flows: args.max_flows,
+        first_packets: args.first_packets.min(1000),
+        ..FlowConfig::default()
+    }))
+}
+
 pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     let workers = args
         .workers
@@ -101,6 +122,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         created_ns: created_ns()?,
         include: selected_types(&args.include, &args.exclude)?,
         side_outputs: !args.no_side_outputs,
+        flows: flow_config(args)?,
     };
     let progress = Progress::default();
     let stop = std::sync::Arc::clone(&progress.stop);
@@ -199,6 +221,12 @@ fn print_summary(s: &Summary, workers: usize) {
         for (k, v) in map {
             eprintln!("    {k:<40} {v:>10}");
         }
+    }
+    if s.flows_evicted > 0 {
+        eprintln!(
+            "  evicted  {:>10}  connections written early: more than --max-flows open",
+            s.flows_evicted
+        );
     }
     eprintln!("records written:");
     let width = s.records.keys().map(String::len).max().unwrap_or(0);

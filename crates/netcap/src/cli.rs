@@ -125,6 +125,27 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_side_outputs: bool,
 
+    /// Do not track connections (no Connection records).
+    #[arg(long)]
+    pub no_flows: bool,
+
+    /// Seconds without packets after which a connection ends (packet time).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub flow_timeout: f64,
+
+    /// Seconds after which a long connection is written and a new one starts.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800.0)]
+    pub flow_active_timeout: f64,
+
+    /// Most connections held open; past it the least recently active are
+    /// written early with end reason "evicted" (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_flows: u64,
+
+    /// Packets kept in the first-packets sequences of Connection records.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub first_packets: usize,
+
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,

@@ -113,11 +113,21 @@ fn kind_name(f: &prost_reflect::FieldDescriptor) -> String {
 
 pub fn list_types() -> Result<ExitCode> {
     let mut out = io::stdout().lock();
-    let width = ALL_TYPES.iter().map(|t| t.record_name().len()).max().unwrap_or(4);
+    let width = ALL_TYPES
+        .iter()
+        .map(|t| t.record_name().len())
+        .max()
+        .unwrap_or(4);
     writeln!(out, "{:<width$}  {:>6}  DESCRIPTION", "TYPE", "FIELDS")?;
     for &t in ALL_TYPES {
         let desc = message_descriptor(t).context("schema lacks a record type")?;
-        writeln!(out, "{:<width$}  {:>6}  {}", t.record_name(), desc.fields().count(), t.description())?;
+        writeln!(
+            out,
+            "{:<width$}  {:>6}  {}",
+            t.record_name(),
+            desc.fields().count(),
+            t.description()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -464,7 +464,15 @@ fn include_and_exclude_choose_record_types() {
     let dir = tempfile::tempdir().unwrap();
     capture(&pcap, dir.path(), &["--quiet", "--exclude", "Ethernet,TCP"]);
     let names: Vec<String> = load_records(dir.path()).into_keys().collect();
-    assert_eq!(names, vec!["Dot1Q".to_string(), "IPv4".to_string()]);
+    // Connection: flow records are on by default (--no-flows turns them off).
+    assert_eq!(
+        names,
+        vec![
+            "Connection".to_string(),
+            "Dot1Q".to_string(),
+            "IPv4".to_string()
+        ]
+    );
 
     let bad = netcap(&[
         "capture",
@@ -477,7 +485,8 @@ fn include_and_exclude_choose_record_types() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad).contains("unknown record type \"Nope\"; valid types: Ethernet, ARP"),
+        stderr(&bad)
+            .contains("unknown record type \"Nope\"; valid types: Connection, Ethernet, ARP"),
         "{}",
         stderr(&bad)
     );

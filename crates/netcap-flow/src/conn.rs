@@ -1,0 +1,787 @@
+//! One bidirectional connection: its state while open and its record once ended.
+
+use std::net::IpAddr;
+
+use netcap_schema::Connection;
+
+use crate::community::{community_id, sha1};
+use crate::packet::{
+    flag, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+};
+use crate::stats::Running;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EndReason {
+    /// Both sides sent FIN, then the linger time passed.
+    Fin,
+    /// A side sent RST, then the linger time passed.
+    Rst,
+    /// No packet for the idle timeout.
+    IdleTimeout,
+    /// Open for longer than the active timeout.
+    ActiveTimeout,
+    /// Still open when the input ended.
+    EndOfCapture,
+    /// Written early because the flow table was over its cap.
+    Evicted,
+}
+
+impl EndReason {
+    /// The text written into records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::IdleTimeout => "idle-timeout",
+            EndReason::ActiveTimeout => "active-timeout",
+            EndReason::EndOfCapture => "end-of-capture",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// Canonical (direction-free) identity of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    proto: u8,
+}
+
+impl ConnKey {
+    /// The key of a packet's IP part.
+    pub fn of(ip: &IpInfo) -> ConnKey {
+        let a = (ip.src, ip.sport);
+        let b = (ip.dst, ip.dport);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        ConnKey {
+            lo,
+            hi,
+            proto: ip.proto,
+        }
+    }
+}
+
+/// Counters of one direction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dir {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload: u64,
+    pub flags: [u64; 9],
+    pub size: Running,
+    pub iat: Running,
+    pub last_ts: Option<i64>,
+    pub first_ts: i64,
+    pub first_num: u64,
+    pub last_num: u64,
+    /// (source, destination) MAC of the direction's first packet.
+    pub mac: Option<([u8; 6], [u8; 6])>,
+    pub tcp: TcpDir,
+    pub bulk: Bulk,
+    /// History letters seen (bit per letter of [`HISTORY`]).
+    pub history: u8,
+}
+
+/// History letters in Zeek's meaning (client upper case, server lower case).
+const HISTORY: [char; 6] = ['S', 'H', 'A', 'D', 'F', 'R'];
+/// Most sequence holes remembered per direction (bounded memory).
+const MAX_HOLES: usize = 8;
+/// CICFlowMeter's activity timeout: a longer gap separates active periods.
+const ACTIVITY_TIMEOUT_NS: i64 = 5_000_000_000;
+/// A bulk transfer is at least this many data packets in one direction...
+const BULK_MIN_PACKETS: u64 = 4;
+/// ...with at most this gap between them.
+const BULK_MAX_GAP_NS: i64 = 1_000_000_000;
+
+/// Sequence-space bookkeeping of one TCP direction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TcpDir {
+    pub init_window: Option<u16>,
+    pub window: Running,
+    /// End of the highest segment seen (sequence + length).
+    pub max_end: Option<u32>,
+    /// Gaps [start, end) below `max_end` not yet filled.
+    pub holes: Vec<(u32, u32)>,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub zero_windows: u64,
+    pub dup_acks: u64,
+    pub last_ack: Option<(u32, u16)>,
+}
+
+/// `a` comes before `b` in sequence space (RFC 1982 arithmetic).
+fn seq_before(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) > 0
+}
+
+impl TcpDir {
+    /// Classifies a segment occupying [seq, seq + len) of sequence space.
+    fn segment(&mut self, seq: u32, len: u32) {
+        if len == 0 {
+            return;
+        }
+        let end = seq.wrapping_add(len);
+        let Some(max) = self.max_end else {
+            self.max_end = Some(end);
+            return;
+        };
+        if !seq_before(seq, max) {
+            if seq != max && self.holes.len() < MAX_HOLES {
+                self.holes.push((max, seq));
+            }
+            self.max_end = Some(end);
+            return;
+        }
+        // Below the highest byte seen: a hole being filled, else a retransmission.
+        let mut filled = false;
+        let mut split = None;
+        self.holes.retain_mut(|h| {
+            let overlaps = seq_before(seq, h.1) && seq_before(h.0, end);
+            if !overlaps {
+                return true;
+            }
+            filled = true;
+            let covers_start = !seq_before(h.0, seq);
+            let covers_end = !seq_before(end, h.1);
+            match (covers_start, covers_end) {
+                (true, true) => false,
+                (true, false) => {
+                    h.0 = end;
+                    true
+                }
+                (false, true) => {
+                    h.1 = seq;
+                    true
+                }
+                (false, false) => {
+                    split = Some((end, h.1));
+                    h.1 = seq;
+                    true
+                }
+            }
+        });
+        if let Some(rest) = split {
+            if self.holes.len() < MAX_HOLES {
+                self.holes.push(rest);
+            }
+        }
+        if filled {
+            self.out_of_order += 1;
+        } else {
+            self.retransmissions += 1;
+        }
+        if seq_before(max, end) {
+            self.max_end = Some(end);
+        }
+    }
+}
+
+/// Bulk-transfer detection of one direction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Bulk {
+    run_packets: u64,
+    run_bytes: u64,
+    last_ts: i64,
+    pub transfers: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Bulk {
+    fn close(&mut self) {
+        if self.run_packets >= BULK_MIN_PACKETS {
+            self.transfers += 1;
+            self.packets += self.run_packets;
+            self.bytes += self.run_bytes;
+        }
+        self.run_packets = 0;
+        self.run_bytes = 0;
+    }
+
+    fn data(&mut self, ts: i64, bytes: u64) {
+        if self.run_packets > 0 && elapsed(self.last_ts, ts) > BULK_MAX_GAP_NS {
+            self.close();
+        }
+        self.run_packets += 1;
+        self.run_bytes += bytes;
+        self.last_ts = ts;
+    }
+}
+
+/// An open connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Conn {
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub proto: u8,
+    pub v6: bool,
+    pub one_way: bool,
+    pub has_ports: bool,
+    pub link: &'static str,
+    pub vlan: u16,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub first_num: u64,
+    pub last_num: u64,
+    /// Index 0: client to server.
+    pub dir: [Dir; 2],
+    pub size: Running,
+    pub iat: Running,
+    pub fin: [bool; 2],
+    pub rst: bool,
+    /// Packet time at which the connection closed (both FINs or an RST).
+    pub closed_at: Option<i64>,
+    /// First packets: (frame length, client to server, nanoseconds since the previous).
+    pub first: Vec<(u32, bool, i64)>,
+    pub first_max: usize,
+    pub window_all: Running,
+    pub syn_ts: Option<i64>,
+    pub syn_ack: bool,
+    pub rtt: Option<i64>,
+    pub active_start: i64,
+    pub active: Running,
+    pub idle: Running,
+    /// Zeek history string, built as letters first appear.
+    pub history: String,
+}
+
+fn elapsed(from: i64, to: i64) -> i64 {
+    to.saturating_sub(from)
+}
+
+impl Conn {
+    /// Opens a connection with its first packet. `client` carries the
+    /// orientation over when a connection is split by the active timeout.
+    pub fn new(
+        p: &FlowPacket,
+        ip: &IpInfo,
+        client: Option<(IpAddr, u16)>,
+        first_max: usize,
+    ) -> Conn {
+        let sender = (ip.src, ip.sport);
+        let receiver = (ip.dst, ip.dport);
+        let syn_ack = ip
+            .tcp
+            .is_some_and(|t| t.flags & (flag::SYN | flag::ACK) == flag::SYN | flag::ACK);
+        // The first packet's sender is the client, unless it answers a SYN.
+        let (client, server) = match client {
+            Some(c) if c == receiver => (receiver, sender),
+            Some(_) => (sender, receiver),
+            None if syn_ack => (receiver, sender),
+            None => (sender, receiver),
+        };
+        Conn {
+            client,
+            server,
+            proto: ip.proto,
+            v6: ip.src.is_ipv6(),
+            one_way: ip.one_way,
+            has_ports: ip.has_ports,
+            link: p.link,
+            vlan: p.vlan,
+            first_ts: p.ts_ns,
+            last_ts: p.ts_ns,
+            first_num: p.number,
+            last_num: p.number,
+            dir: Default::default(),
+            size: Running::default(),
+            iat: Running::default(),
+            fin: [false; 2],
+            rst: false,
+            closed_at: None,
+            first: Vec::new(),
+            first_max,
+            window_all: Running::default(),
+            syn_ts: None,
+            syn_ack: false,
+            rtt: None,
+            active_start: p.ts_ns,
+            active: Running::default(),
+            idle: Running::default(),
+            history: String::new(),
+        }
+    }
+
+    /// Why the connection must end before `p` is added to it, if it must.
+    pub fn ends_before(
+        &self,
+        p: &FlowPacket,
+        ip: &IpInfo,
+        cfg: &crate::FlowConfig,
+    ) -> Option<EndReason> {
+        if let Some(at) = self.closed_at {
+            let new_syn = ip
+                .tcp
+                .is_some_and(|t| t.flags & (flag::SYN | flag::ACK) == flag::SYN);
+            if new_syn || elapsed(at, p.ts_ns) > cfg.linger_ns {
+                return Some(self.close_reason());
+            }
+        }
+        if elapsed(self.last_ts, p.ts_ns) > cfg.idle_timeout_ns {
+            return Some(EndReason::IdleTimeout);
+        }
+        if elapsed(self.first_ts, p.ts_ns) > cfg.active_timeout_ns {
+            return Some(EndReason::ActiveTimeout);
+        }
+        None
+    }
+
+    /// Why the connection ends at flow clock `clock`, if it does.
+    pub fn ends_at(&self, clock: i64, cfg: &crate::FlowConfig) -> Option<EndReason> {
+        if let Some(at) = self.closed_at {
+            if elapsed(at, clock) > cfg.linger_ns {
+                return Some(self.close_reason());
+            }
+        }
+        if elapsed(self.last_ts, clock) > cfg.idle_timeout_ns {
+            return Some(EndReason::IdleTimeout);
+        }
+        if elapsed(self.first_ts, clock) > cfg.active_timeout_ns {
+            return Some(EndReason::ActiveTimeout);
+        }
+        None
+    }
+
+    fn close_reason(&self) -> EndReason {
+        if self.rst {
+            EndReason::Rst
+        } else {
+            EndReason::Fin
+        }
+    }
+
+    /// Adds a packet of this connection.
+    pub fn add(&mut self, p: &FlowPacket, ip: &IpInfo) {
+        let d = usize::from((ip.src, ip.sport) != self.client || (ip.dst, ip.dport) != self.server);
+        let ts = p.ts_ns;
+        // Time going backwards in the capture counts as no time passing.
+        let gap = if self.size.count() > 0 {
+            let g = elapsed(self.last_ts, ts).max(0);
+            self.iat.add(g as f64);
+            g
+        } else {
+            0
+        };
+        if gap > ACTIVITY_TIMEOUT_NS {
+            self.active
+                .add(elapsed(self.active_start, self.last_ts) as f64);
+            self.idle.add(gap as f64);
+            self.active_start = ts;
+        }
+        if self.first.len() < self.first_max {
+            self.first.push((p.wire_len, d == 0, gap));
+        }
+        self.size.add(f64::from(p.wire_len));
+        self.last_ts = self.last_ts.max(ts);
+        self.last_num = p.number;
+        let Conn {
+            dir: dirs,
+            window_all,
+            syn_ts,
+            syn_ack,
+            rtt,
+            history,
+            ..
+        } = self;
+        let Some(dir) = dirs.get_mut(d) else {
+            return;
+        };
+        if let Some(prev) = dir.last_ts {
+            dir.iat.add(elapsed(prev, ts).max(0) as f64);
+        } else {
+            dir.first_ts = ts;
+            dir.first_num = p.number;
+            dir.mac = p.macs;
+        }
+        dir.last_ts = Some(dir.last_ts.map_or(ts, |l| l.max(ts)));
+        dir.last_num = p.number;
+        dir.packets += 1;
+        dir.bytes += u64::from(p.wire_len);
+        dir.payload += u64::from(ip.payload_len);
+        dir.size.add(f64::from(p.wire_len));
+        let mut letters = 0u8;
+        if ip.payload_len > 0 {
+            letters |= 1 << 3;
+            dir.bulk.data(ts, u64::from(ip.payload_len));
+        }
+        if let Some(t) = ip.tcp {
+            let syn = t.flags & flag::SYN != 0;
+            let ack = t.flags & flag::ACK != 0;
+            let fin = t.flags & flag::FIN != 0;
+            let rst = t.flags & flag::RST != 0;
+            let td = &mut dir.tcp;
+            td.init_window.get_or_insert(t.window);
+            td.window.add(f64::from(t.window));
+            window_all.add(f64::from(t.window));
+            if t.window == 0 && !rst {
+                td.zero_windows += 1;
+            }
+            let seg_len = ip
+                .payload_len
+                .saturating_add(u32::from(syn))
+                .saturating_add(u32::from(fin));
+            if !rst {
+                td.segment(t.seq, seg_len);
+            }
+            if ack && seg_len == 0 && !rst && td.last_ack == Some((t.ack, t.window)) {
+                td.dup_acks += 1;
+            }
+            if ack {
+                td.last_ack = Some((t.ack, t.window));
+            }
+            match (syn, ack) {
+                (true, false) => {
+                    letters |= 1;
+                    // A retransmitted SYN restarts the measurement: the RTT
+                    // is that of the exchange that succeeded (as Wireshark's).
+                    if d == 0 && !*syn_ack {
+                        *syn_ts = Some(ts);
+                    }
+                }
+                (true, true) => {
+                    letters |= 1 << 1;
+                    if d == 1 {
+                        *syn_ack = true;
+                    }
+                }
+                (false, true) => {
+                    if seg_len == 0 && !rst {
+                        letters |= 1 << 2;
+                    }
+                    if d == 0 && *syn_ack && rtt.is_none() {
+                        *rtt = syn_ts.map(|s| elapsed(s, ts).max(0));
+                    }
+                }
+                (false, false) => {}
+            }
+            if fin {
+                letters |= 1 << 4;
+            }
+            if rst {
+                letters |= 1 << 5;
+            }
+        }
+        let new = letters & !dir.history;
+        dir.history |= letters;
+        for (i, l) in HISTORY.iter().enumerate() {
+            if new & (1 << i) != 0 {
+                history.push(if d == 0 { *l } else { l.to_ascii_lowercase() });
+            }
+        }
+        // Data this way ends a bulk run the other way.
+        if ip.payload_len > 0 {
+            if let Some(other) = self.dir.get_mut(1 - d) {
+                other.bulk.close();
+            }
+        }
+        let Some(dir) = self.dir.get_mut(d) else {
+            return;
+        };
+        if let Some(t) = ip.tcp {
+            for (count, bit) in dir.flags.iter_mut().zip(flag::ALL) {
+                if t.flags & bit != 0 {
+                    *count += 1;
+                }
+            }
+            if t.flags & flag::RST != 0 {
+                self.rst = true;
+            }
+            if t.flags & flag::FIN != 0 {
+                if let Some(f) = self.fin.get_mut(d) {
+                    *f = true;
+                }
+            }
+            if self.closed_at.is_none() && (self.rst || self.fin == [true, true]) {
+                self.closed_at = Some(ts);
+            }
+        }
+    }
+
+    /// Builds the record. `written_ts`/`written_num`: flow clock and last packet read.
+    pub fn record(&self, reason: EndReason, written_ts: i64, written_num: u64) -> Connection {
+        let [c2s, s2c] = &self.dir;
+        let total = |f: fn(&Dir) -> u64| to_i64(f(c2s).saturating_add(f(s2c)));
+        let ports = self.has_ports.then_some((self.client.1, self.server.1));
+        let mut r = Connection {
+            timestamp: written_ts,
+            timestamp_first: self.first_ts,
+            link_proto: self.link.to_string(),
+            network_proto: if self.v6 { "IPv6" } else { "IPv4" }.to_string(),
+            transport_proto: transport_name(self.proto),
+            application_proto: app_proto(self.proto, self.client.1, self.server.1).to_string(),
+            src_mac: mac_text(c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
+            dst_mac: mac_text(c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
+            src_ip: self.client.0.to_string(),
+            src_port: i32::from(self.client.1),
+            dst_ip: self.server.0.to_string(),
+            dst_port: i32::from(self.server.1),
+            size: total(|d| d.bytes),
+            app_payload_size: total(|d| d.payload),
+            num_packets: total(|d| d.packets),
+            uid: self.uid(),
+            duration: elapsed(self.first_ts, self.last_ts),
+            timestamp_last: self.last_ts,
+            packet_number: written_num,
+            first_packet_number: self.first_num,
+            last_packet_number: self.last_num,
+            community_id: community_id(
+                0,
+                self.client.0,
+                self.server.0,
+                self.proto,
+                ports,
+                self.one_way,
+            ),
+            end_reason: reason.as_str().to_string(),
+            vlan: i32::from(self.vlan),
+            num_packets_client_to_server: to_i64(c2s.packets),
+            num_packets_server_to_client: to_i64(s2c.packets),
+            bytes_client_to_server: to_i64(c2s.bytes),
+            bytes_server_to_client: to_i64(s2c.bytes),
+            payload_bytes_client_to_server: to_i64(c2s.payload),
+            payload_bytes_server_to_client: to_i64(s2c.payload),
+            ..Default::default()
+        };
+        let f = |d: &Dir, i: usize| to_i64(d.flags.get(i).copied().unwrap_or(0));
+        let both = |i: usize| f(c2s, i).saturating_add(f(s2c, i));
+        r.num_fin_flags = both(0);
+        r.num_syn_flags = both(1);
+        r.num_rst_flags = both(2);
+        r.num_psh_flags = both(3);
+        r.num_ack_flags = both(4);
+        r.num_urg_flags = both(5);
+        r.num_ece_flags = both(6);
+        r.num_cwr_flags = both(7);
+        r.num_ns_flags = both(8);
+        r.num_fin_flags_client_to_server = f(c2s, 0);
+        r.num_syn_flags_client_to_server = f(c2s, 1);
+        r.num_rst_flags_client_to_server = f(c2s, 2);
+        r.num_psh_flags_client_to_server = f(c2s, 3);
+        r.num_ack_flags_client_to_server = f(c2s, 4);
+        r.num_urg_flags_client_to_server = f(c2s, 5);
+        r.num_ece_flags_client_to_server = f(c2s, 6);
+        r.num_cwr_flags_client_to_server = f(c2s, 7);
+        r.num_ns_flags_client_to_server = f(c2s, 8);
+        r.num_fin_flags_server_to_client = f(s2c, 0);
+        r.num_syn_flags_server_to_client = f(s2c, 1);
+        r.num_rst_flags_server_to_client = f(s2c, 2);
+        r.num_psh_flags_server_to_client = f(s2c, 3);
+        r.num_ack_flags_server_to_client = f(s2c, 4);
+        r.num_urg_flags_server_to_client = f(s2c, 5);
+        r.num_ece_flags_server_to_client = f(s2c, 6);
+        r.num_cwr_flags_server_to_client = f(s2c, 7);
+        r.num_ns_flags_server_to_client = f(s2c, 8);
+        self.fill_stats(&mut r);
+        r
+    }
+
+    fn fill_stats(&self, r: &mut Connection) {
+        let [c2s, s2c] = &self.dir;
+        let st = |x: &Running| [x.min(), x.max(), x.mean(), x.stddev()];
+        [
+            r.packet_size_min,
+            r.packet_size_max,
+            r.packet_size_mean,
+            r.packet_size_std,
+        ] = st(&self.size);
+        [
+            r.packet_size_min_client_to_server,
+            r.packet_size_max_client_to_server,
+            r.packet_size_mean_client_to_server,
+            r.packet_size_std_client_to_server,
+        ] = st(&c2s.size);
+        [
+            r.packet_size_min_server_to_client,
+            r.packet_size_max_server_to_client,
+            r.packet_size_mean_server_to_client,
+            r.packet_size_std_server_to_client,
+        ] = st(&s2c.size);
+        [r.iat_min, r.iat_max, r.iat_mean, r.iat_std] = st(&self.iat);
+        [
+            r.iat_min_client_to_server,
+            r.iat_max_client_to_server,
+            r.iat_mean_client_to_server,
+            r.iat_std_client_to_server,
+        ] = st(&c2s.iat);
+        [
+            r.iat_min_server_to_client,
+            r.iat_max_server_to_client,
+            r.iat_mean_server_to_client,
+            r.iat_std_server_to_client,
+        ] = st(&s2c.iat);
+        r.first_packet_sizes = self
+            .first
+            .iter()
+            .map(|f| i32::try_from(f.0).unwrap_or(i32::MAX))
+            .collect();
+        r.first_packet_directions = self.first.iter().map(|f| f.1).collect();
+        r.first_packet_ia_ts = self.first.iter().map(|f| f.2).collect();
+        r.init_window_client_to_server = c2s.tcp.init_window.map_or(0, i32::from);
+        r.init_window_server_to_client = s2c.tcp.init_window.map_or(0, i32::from);
+        let w = |x: &Running| [x.min(), x.max(), x.mean()];
+        [
+            r.window_min_client_to_server,
+            r.window_max_client_to_server,
+            r.window_mean_client_to_server,
+        ] = w(&c2s.tcp.window);
+        [
+            r.window_min_server_to_client,
+            r.window_max_server_to_client,
+            r.window_mean_server_to_client,
+        ] = w(&s2c.tcp.window);
+        r.mean_window_size = self.window_all.mean();
+        r.retransmissions_client_to_server = to_i64(c2s.tcp.retransmissions);
+        r.retransmissions_server_to_client = to_i64(s2c.tcp.retransmissions);
+        r.out_of_order_client_to_server = to_i64(c2s.tcp.out_of_order);
+        r.out_of_order_server_to_client = to_i64(s2c.tcp.out_of_order);
+        r.zero_windows_client_to_server = to_i64(c2s.tcp.zero_windows);
+        r.zero_windows_server_to_client = to_i64(s2c.tcp.zero_windows);
+        r.duplicate_ac_ks_client_to_server = to_i64(c2s.tcp.dup_acks);
+        r.duplicate_ac_ks_server_to_client = to_i64(s2c.tcp.dup_acks);
+        r.handshake_rtt = self.rtt.unwrap_or(0);
+        r.conn_state = self.conn_state().to_string();
+        r.history = self.history.clone();
+        // The last active period ends with the last packet.
+        let mut active = self.active;
+        active.add(elapsed(self.active_start, self.last_ts).max(0) as f64);
+        [r.active_min, r.active_max, r.active_mean, r.active_std] = st(&active);
+        [r.idle_min, r.idle_max, r.idle_mean, r.idle_std] = st(&self.idle);
+        let mut bulk = [c2s.bulk.clone(), s2c.bulk.clone()];
+        for b in &mut bulk {
+            b.close();
+        }
+        let [bc, bs] = &bulk;
+        r.bulk_transfers_client_to_server = to_i64(bc.transfers);
+        r.bulk_packets_client_to_server = to_i64(bc.packets);
+        r.bulk_bytes_client_to_server = to_i64(bc.bytes);
+        r.bulk_transfers_server_to_client = to_i64(bs.transfers);
+        r.bulk_packets_server_to_client = to_i64(bs.packets);
+        r.bulk_bytes_server_to_client = to_i64(bs.bytes);
+    }
+
+    /// Zeek's conn_state from the flags each side sent.
+    fn conn_state(&self) -> &'static str {
+        let [c, s] = &self.dir;
+        let has = |d: &Dir, letter: usize| d.history & (1 << letter) != 0;
+        if self.proto != PROTO_TCP {
+            return match (c.packets > 0, s.packets > 0) {
+                (true, true) => "SF",
+                (true, false) => "S0",
+                (false, true) => "SHR",
+                (false, false) => "OTH",
+            };
+        }
+        let (syn, synack) = (has(c, 0), has(s, 1));
+        let (c_fin, s_fin, c_rst, s_rst) = (has(c, 4), has(s, 4), has(c, 5), has(s, 5));
+        match (syn, synack) {
+            (true, false) if s_rst => "REJ",
+            (true, false) if c_rst => "RSTOS0",
+            (true, false) if c_fin => "SH",
+            (true, false) if s.packets == 0 => "S0",
+            (false, true) if s_rst => "RSTRH",
+            (false, true) if s_fin => "SHR",
+            (true, true) if c_rst => "RSTO",
+            (true, true) if s_rst => "RSTR",
+            (true, true) if c_fin && s_fin => "SF",
+            (true, true) if c_fin => "S2",
+            (true, true) if s_fin => "S3",
+            (true, true) => "S1",
+            _ => "OTH",
+        }
+    }
+
+    /// "C" + 16 hex digits of SHA-1 over the client/server 5-tuple and the
+    /// first timestamp: the same on every run over the same input.
+    fn uid(&self) -> String {
+        let mut buf = Vec::with_capacity(48);
+        for (ip, port) in [self.client, self.server] {
+            match ip {
+                IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
+                IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
+            }
+            buf.extend_from_slice(&port.to_be_bytes());
+        }
+        buf.push(self.proto);
+        buf.extend_from_slice(&self.first_ts.to_be_bytes());
+        let h = sha1(&buf);
+        let mut s = String::from("C");
+        for b in h.iter().take(8) {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn mac_text(m: Option<[u8; 6]>) -> String {
+    m.map(|m| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    })
+    .unwrap_or_default()
+}
+
+/// Name of an IP protocol.
+pub fn transport_name(proto: u8) -> String {
+    match proto {
+        PROTO_TCP => "TCP".into(),
+        PROTO_UDP => "UDP".into(),
+        PROTO_ICMP => "ICMPv4".into(),
+        PROTO_ICMPV6 => "ICMPv6".into(),
+        PROTO_SCTP => "SCTP".into(),
+        p => format!("IP protocol {p}"),
+    }
+}
+
+/// Application protocol guessed from well-known ports (server port first).
+pub fn app_proto(proto: u8, client_port: u16, server_port: u16) -> &'static str {
+    let by_port = |p: u16| -> &'static str {
+        match (proto, p) {
+            (PROTO_TCP, 20 | 21) => "FTP",
+            (PROTO_TCP, 22) => "SSH",
+            (PROTO_TCP, 23) => "Telnet",
+            (PROTO_TCP, 25 | 587) => "SMTP",
+            (_, 53) => "DNS",
+            (PROTO_UDP, 67 | 68) => "DHCP",
+            (PROTO_UDP, 69) => "TFTP",
+            (PROTO_TCP, 80 | 8080) => "HTTP",
+            (PROTO_TCP, 110) => "POP3",
+            (PROTO_UDP, 123) => "NTP",
+            (_, 137..=139) => "NetBIOS",
+            (PROTO_TCP, 143) => "IMAP",
+            (PROTO_UDP, 161 | 162) => "SNMP",
+            (PROTO_TCP, 179) => "BGP",
+            (PROTO_TCP, 389) => "LDAP",
+            (PROTO_TCP, 443 | 8443) => "TLS",
+            (PROTO_UDP, 443) => "QUIC",
+            (PROTO_TCP, 445) => "SMB",
+            (PROTO_TCP, 502) => "Modbus",
+            (PROTO_UDP, 514) => "Syslog",
+            (PROTO_UDP, 546 | 547) => "DHCPv6",
+            (PROTO_TCP, 993) => "IMAPS",
+            (PROTO_TCP, 995) => "POP3S",
+            (PROTO_UDP, 1900) => "SSDP",
+            (PROTO_TCP, 2049) | (PROTO_UDP, 2049) => "NFS",
+            (PROTO_TCP, 3306) => "MySQL",
+            (PROTO_TCP, 3389) => "RDP",
+            (PROTO_UDP, 4789) => "VXLAN",
+            (_, 5060) => "SIP",
+            (PROTO_UDP, 5353) => "MDNS",
+            (PROTO_UDP, 5355) => "LLMNR",
+            (PROTO_TCP, 5432) => "PostgreSQL",
+            (PROTO_UDP, 6081) => "Geneve",
+            _ => "",
+        }
+    };
+    match by_port(server_port) {
+        "" => by_port(client_port),
+        s => s,
+    }
+}

@@ -1,0 +1,240 @@
+//! Netcap's flow table: bidirectional connections with per-direction counters
+//! and statistics, built from packets in capture order. No I/O: records go to a
+//! [`FlowSink`].
+//!
+//! Everything is driven by packet time, never by the wall clock, and expiry is
+//! only decided at batch ends against a clock every pipeline worker shares, so
+//! the records do not depend on how flows are spread over workers. See
+//! `docs/flows.md` for the semantics.
+#![forbid(unsafe_code)]
+
+pub mod community;
+mod conn;
+pub mod packet;
+pub mod stats;
+
+use std::collections::HashMap;
+
+pub use conn::{app_proto, transport_name, ConnKey, EndReason};
+pub use packet::FlowPacket;
+
+use conn::Conn;
+use netcap_schema::Record;
+
+const SECOND: i64 = 1_000_000_000;
+
+/// Timeouts and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// A connection without packets for this long ends ("idle-timeout").
+    pub idle_timeout_ns: i64,
+    /// A connection open for this long ends and a new one starts ("active-timeout").
+    pub active_timeout_ns: i64,
+    /// After both FINs or an RST, packets within this time still count in the
+    /// connection (retransmitted FINs, final ACKs).
+    pub linger_ns: i64,
+    /// Most open connections across all workers; past it the least recently
+    /// active are written early ("evicted"). 0: no limit.
+    pub max_flows: u64,
+    /// Packets recorded in the first-packets sequences.
+    pub first_packets: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            idle_timeout_ns: 120 * SECOND,
+            active_timeout_ns: 1800 * SECOND,
+            linger_ns: 5 * SECOND,
+            max_flows: 1_000_000,
+            first_packets: 10,
+        }
+    }
+}
+
+/// Where ended connections go. `key` orders records within a batch: the
+/// number of the record's first packet, unique per record of a type.
+pub trait FlowSink {
+    /// Accepts one record.
+    fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R);
+}
+
+/// Counters for the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowCounts {
+    /// Connections written.
+    pub connections: u64,
+    /// Of them, written early because the table was full.
+    pub evicted: u64,
+}
+
+/// The connections of one worker's shard.
+#[derive(Debug)]
+pub struct FlowTable {
+    cfg: FlowConfig,
+    /// Boxed: a connection's state is about 1.2 kB, and the table's slots are
+    /// moved when it grows.
+    open: HashMap<ConnKey, Box<Conn>>,
+    ended: Vec<(Box<Conn>, EndReason)>,
+    /// Highest packet time seen in any batch by any worker (shared by construction).
+    clock: i64,
+    /// Clock of the last expiry scan.
+    scanned: Option<i64>,
+    counts: FlowCounts,
+}
+
+/// Expiry scans run when the flow clock moved this far since the last one:
+/// scanning the whole table every batch would cost more than the packets.
+/// The clock is shared by all workers, so scans happen at the same batch ends
+/// whatever the number of workers; a connection ends at the first scan after
+/// its deadline, at most this late.
+const SCAN_INTERVAL_NS: i64 = SECOND;
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> FlowTable {
+        FlowTable {
+            cfg,
+            open: HashMap::new(),
+            ended: Vec::new(),
+            clock: i64::MIN,
+            scanned: None,
+            counts: FlowCounts::default(),
+        }
+    }
+
+    /// Open connections.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Counters so far.
+    pub fn counts(&self) -> FlowCounts {
+        self.counts
+    }
+
+    /// The flow clock.
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    /// Adds one packet of this worker's shard.
+    pub fn packet(&mut self, p: &FlowPacket) {
+        let Some(ip) = p.ip.as_ref() else {
+            return;
+        };
+        let key = ConnKey::of(ip);
+        if let Some(c) = self.open.get_mut(&key) {
+            if let Some(reason) = c.ends_before(p, ip, &self.cfg) {
+                let carry = (reason == EndReason::ActiveTimeout).then_some(c.client);
+                if let Some(old) = self.open.remove(&key) {
+                    self.ended.push((old, reason));
+                }
+                let mut fresh = Conn::new(p, ip, carry, self.cfg.first_packets);
+                fresh.add(p, ip);
+                self.open.insert(key, Box::new(fresh));
+            } else {
+                c.add(p, ip);
+            }
+            return;
+        }
+        let mut c = Conn::new(p, ip, None, self.cfg.first_packets);
+        c.add(p, ip);
+        self.open.insert(key, Box::new(c));
+    }
+
+    /// Ends a batch: advances the clock to `batch_max_ts` (the latest packet
+    /// time of the whole batch, not only this shard's), ends what expired and
+    /// writes the connections ended during the batch, ordered by first packet.
+    /// `last_number` is the number of the batch's last packet.
+    pub fn end_batch<S: FlowSink>(&mut self, batch_max_ts: i64, last_number: u64, sink: &mut S) {
+        self.clock = self.clock.max(batch_max_ts);
+        let clock = self.clock;
+        if self
+            .scanned
+            .is_some_and(|s| clock.saturating_sub(s) < SCAN_INTERVAL_NS)
+        {
+            self.write(last_number, sink);
+            return;
+        }
+        self.scanned = Some(clock);
+        let cfg = self.cfg;
+        let mut expired: Vec<(ConnKey, EndReason)> = self
+            .open
+            .iter()
+            .filter_map(|(k, c)| c.ends_at(clock, &cfg).map(|r| (*k, r)))
+            .collect();
+        expired.sort_unstable();
+        for (k, r) in expired {
+            if let Some(c) = self.open.remove(&k) {
+                self.ended.push((c, r));
+            }
+        }
+        self.write(last_number, sink);
+    }
+
+    /// Number of open connections idle for at least each of `thresholds` (ns)
+    /// at the current clock: what the pipeline shares to decide evictions.
+    pub fn idle_histogram(&self, thresholds: &[i64]) -> Vec<u64> {
+        let mut out = vec![0u64; thresholds.len()];
+        for c in self.open.values() {
+            let idle = self.clock.saturating_sub(c.last_ts);
+            for (o, &t) in out.iter_mut().zip(thresholds) {
+                if idle >= t {
+                    *o += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Ends, as "evicted", every open connection idle for at least `min_idle_ns`.
+    /// Written at the next batch end.
+    pub fn evict_idle(&mut self, min_idle_ns: i64) {
+        let clock = self.clock;
+        let mut keys: Vec<ConnKey> = self
+            .open
+            .iter()
+            .filter(|(_, c)| clock.saturating_sub(c.last_ts) >= min_idle_ns)
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(c) = self.open.remove(&k) {
+                self.counts.evicted += 1;
+                self.ended.push((c, EndReason::Evicted));
+            }
+        }
+    }
+
+    /// Ends every open connection ("end-of-capture") and writes them with
+    /// the rest, ordered by first packet. `last_number`: the input's last packet.
+    pub fn finish<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
+        let open = std::mem::take(&mut self.open);
+        self.ended
+            .extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
+        self.write(last_number, sink);
+    }
+
+    fn write<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
+        let mut ended = std::mem::take(&mut self.ended);
+        ended.sort_unstable_by_key(|(c, _)| c.first_num);
+        let clock = self.clock;
+        for (c, reason) in &ended {
+            let rec = c.record(*reason, clock, last_number);
+            sink.emit_keyed(c.first_num, &rec);
+            self.counts.connections += 1;
+        }
+        ended.clear();
+        // Keep the allocation for the next batch.
+        self.ended = ended;
+    }
+}
+
+#[cfg(test)]
+mod tests;

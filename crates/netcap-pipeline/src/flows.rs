@@ -1,0 +1,230 @@
+//! The flow table of one worker, and what the workers share to keep its output
+//! independent of their number.
+//!
+//! Determinism: every worker sees every batch, so every worker advances its
+//! flow clock with the timestamps of the whole batch and has the same clock at
+//! every batch end. Expiry is decided per connection against that clock, so it
+//! does not depend on which worker holds the connection.
+//!
+//! The table cap is global: at the end of batch `k` every worker posts its
+//! number of open connections on an [`EvictionBoard`]; at batch `k + LAG` each
+//! reads the total of batch `k` (usually long since complete, so no waiting).
+//! If it was over the cap, all workers post how many of their connections are
+//! idle for at least each of a ladder of thresholds, wait for each other
+//! (a barrier only on such batches), and evict the connections idle for at
+//! least the largest threshold that brings the total back to 90% of the cap.
+//! Every input of that decision is the same whatever the number of workers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
+
+use netcap_decode::RecordSink;
+use netcap_flow::{FlowConfig, FlowPacket, FlowSink, FlowTable};
+use netcap_schema::Record;
+
+use crate::batch::{Batch, PacketSlot, WorkerOutput};
+
+/// Batches between posting a table size and acting on it: as deep as the
+/// worker queues, so that a worker rarely waits for a slower one.
+const LAG: u64 = 32;
+
+impl FlowSink for WorkerOutput {
+    fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R) {
+        // The key orders the records of one type within the batch (merge.rs).
+        self.set_packet(key);
+        self.emit(rec);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    posted: usize,
+    read: usize,
+    values: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+struct BoardState {
+    sizes: BTreeMap<u64, Slot>,
+    idle: BTreeMap<u64, Slot>,
+    closed: bool,
+}
+
+/// Numbers the workers post for each other (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct EvictionBoard {
+    workers: usize,
+    state: Mutex<BoardState>,
+    changed: Condvar,
+}
+
+impl EvictionBoard {
+    pub fn new(workers: usize) -> Arc<Self> {
+        Arc::new(EvictionBoard {
+            workers,
+            state: Mutex::new(BoardState::default()),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn post(&self, idle: bool, seq: u64, values: &[u64]) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let map = if idle { &mut st.idle } else { &mut st.sizes };
+        let slot = map.entry(seq).or_default();
+        slot.posted += 1;
+        if slot.values.len() < values.len() {
+            slot.values.resize(values.len(), 0);
+        }
+        for (s, v) in slot.values.iter_mut().zip(values) {
+            *s += v;
+        }
+        self.changed.notify_all();
+    }
+
+    /// The sums of `seq` once every worker posted (`None` when shutting down).
+    fn sum(&self, idle: bool, seq: u64) -> Option<Vec<u64>> {
+        let mut st = self.state.lock().ok()?;
+        loop {
+            if st.closed {
+                return None;
+            }
+            let workers = self.workers;
+            let map = if idle { &mut st.idle } else { &mut st.sizes };
+            if let Some(slot) = map.get_mut(&seq) {
+                if slot.posted == workers {
+                    slot.read += 1;
+                    let values = slot.values.clone();
+                    if slot.read == workers {
+                        map.remove(&seq);
+                    }
+                    return Some(values);
+                }
+            }
+            st = self.changed.wait(st).ok()?;
+        }
+    }
+
+    /// Wakes waiting workers for good: a worker stopped early.
+    pub fn close(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.closed = true;
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// One worker's flows.
+pub(crate) struct WorkerFlows {
+    table: FlowTable,
+    cap: u64,
+    board: Arc<EvictionBoard>,
+    thresholds: Vec<i64>,
+    last_seq: Option<u64>,
+    last_number: u64,
+    /// Set once the worker processed every batch.
+    done: bool,
+}
+
+impl WorkerFlows {
+    pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>) -> Self {
+        // Idle thresholds from the idle timeout down by halves to 1 µs, then 0.
+        let mut thresholds = Vec::new();
+        let mut t = cfg.idle_timeout_ns.max(1);
+        while t >= 1_000 && thresholds.len() < 40 {
+            thresholds.push(t);
+            t /= 2;
+        }
+        thresholds.push(0);
+        WorkerFlows {
+            table: FlowTable::new(cfg),
+            cap: cfg.max_flows,
+            board,
+            thresholds,
+            last_seq: None,
+            last_number: 0,
+            done: false,
+        }
+    }
+
+    /// Adds a packet of this worker's shard.
+    pub fn packet(&mut self, p: &PacketSlot, data: &[u8]) {
+        if let Some(fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data) {
+            self.table.packet(&fp);
+        }
+    }
+
+    /// Ends a batch: expiry against the clock of the whole batch, eviction,
+    /// records of the connections that ended.
+    pub fn end_batch(&mut self, batch: &Batch, out: &mut WorkerOutput) {
+        let max_ts = batch
+            .packets
+            .iter()
+            .map(|p| p.ts_ns)
+            .max()
+            .unwrap_or(i64::MIN);
+        self.last_number = batch.packets.last().map_or(self.last_number, |p| p.number);
+        self.last_seq = Some(batch.seq);
+        self.table.end_batch(max_ts, self.last_number, out);
+        if self.cap == 0 {
+            return;
+        }
+        let seq = batch.seq;
+        self.board.post(false, seq, &[self.table.len() as u64]);
+        let Some(before) = seq.checked_sub(LAG) else {
+            return;
+        };
+        let total = self
+            .board
+            .sum(false, before)
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0);
+        if total <= self.cap {
+            return;
+        }
+        let mine = self.table.idle_histogram(&self.thresholds);
+        self.board.post(true, seq, &mine);
+        let Some(idle) = self.board.sum(true, seq) else {
+            return;
+        };
+        let open = idle.last().copied().unwrap_or(0);
+        let target = self.cap / 10 * 9;
+        // Largest threshold whose eviction brings the total to the target.
+        let pick = self
+            .thresholds
+            .iter()
+            .zip(&idle)
+            .find(|(_, &n)| open.saturating_sub(n) <= target)
+            .map(|(t, _)| *t);
+        if let Some(t) = pick {
+            self.table.evict_idle(t);
+        }
+    }
+
+    /// After the last batch: every open connection, as the batch after the last.
+    pub fn finish(&mut self, out: &mut WorkerOutput) {
+        self.done = true;
+        self.table.finish(self.last_number, out);
+    }
+
+    /// Sequence number of the output that carries [`WorkerFlows::finish`].
+    pub fn final_seq(&self) -> u64 {
+        self.last_seq.map_or(0, |s| s + 1)
+    }
+
+    /// Connections written early because the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.table.counts().evicted
+    }
+}
+
+impl Drop for WorkerFlows {
+    fn drop(&mut self) {
+        // A worker that stops early must not leave the others waiting; one
+        // that saw every batch posted everything the others need.
+        if !self.done {
+            self.board.close();
+        }
+    }
+}
