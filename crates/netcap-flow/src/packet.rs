@@ -313,10 +313,38 @@ fn set_ports(info: &mut IpInfo, seg: &[u8]) {
     }
 }
 
+/// The network packet inside a PPP frame (optional HDLC address/control bytes,
+/// one- or two-byte protocol field), as an EtherType and its bytes.
+fn ppp_network(frame: &[u8]) -> Option<(u16, &[u8])> {
+    let f = frame.strip_prefix(&[0xff, 0x03]).unwrap_or(frame);
+    let (proto, rest) = match f.first() {
+        // An odd first byte is a compressed one-byte protocol field.
+        Some(&b) if b & 1 == 1 => (u16::from(b), f.get(1..)?),
+        _ => (u16::from_be_bytes([*f.first()?, *f.get(1)?]), f.get(2..)?),
+    };
+    match proto {
+        0x0021 => Some((0x0800, rest)),
+        0x0057 => Some((0x86dd, rest)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn ppp_protocols() {
+        assert_eq!(
+            ppp_network(&[0xff, 0x03, 0x00, 0x21, 0x45]),
+            Some((0x0800, &[0x45][..]))
+        );
+        assert_eq!(ppp_network(&[0x57, 0x60]), Some((0x86dd, &[0x60][..])));
+        assert_eq!(ppp_network(&[0xc0, 0x21, 1]), None);
+        assert_eq!(ppp_network(&[0xff, 0x03, 0x00]), None);
+        assert_eq!(ppp_network(&[]), None);
+    }
 
     /// An Ethernet/IPv4/TCP frame with `payload` bytes of data.
     pub fn tcp_frame(
@@ -390,21 +418,5 @@ pub(crate) mod tests {
         // Ports survive a cut right after them.
         let p = FlowPacket::extract(1, 0, 1, 100, &f[..14 + 20 + 4]).unwrap();
         assert_eq!(p.ip.unwrap().sport, 53);
-    }
-}
-
-/// The network packet inside a PPP frame (optional HDLC address/control bytes,
-/// one- or two-byte protocol field), as an EtherType and its bytes.
-fn ppp_network(frame: &[u8]) -> Option<(u16, &[u8])> {
-    let f = frame.strip_prefix(&[0xff, 0x03]).unwrap_or(frame);
-    let (proto, rest) = match f.first() {
-        // An odd first byte is a compressed one-byte protocol field.
-        Some(&b) if b & 1 == 1 => (u16::from(b), f.get(1..)?),
-        _ => (u16::from_be_bytes([*f.first()?, *f.get(1)?]), f.get(2..)?),
-    };
-    match proto {
-        0x0021 => Some((0x0800, rest)),
-        0x0057 => Some((0x86dd, rest)),
-        _ => None,
     }
 }
