@@ -34,7 +34,7 @@ def packets(path):
 
 def main():
     netcap = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "netcap")
-    for t in ("decode_packet", "capture_reader", "ncap_reader"):
+    for t in ("decode_packet", "capture_reader", "ncap_reader", "flow_table"):
         (CORPUS / t).mkdir(parents=True, exist_ok=True)
     n = 0
     for p in sorted(PCAPS.glob("*.pcap*")):
@@ -45,6 +45,15 @@ def main():
                 break
             (CORPUS / "decode_packet" / f"{p.stem}-{i}").write_bytes(bytes([LINK_TYPES.index(lt)]) + pkt)
             n += 1
+    # flow_table: the first packets of a TCP conversation, framed as
+    # (time step, length, Ethernet frame).
+    seq = b""
+    for lt, pkt in packets(PCAPS / "tcp-syn-retransmit-ooo-http-vlan.pcap"):
+        if len(seq) > 4000:
+            break
+        frame = pkt[:255]
+        seq += struct.pack(">hB", 10, len(frame)) + frame
+    (CORPUS / "flow_table" / "tcp-conversation").write_bytes(seq)
     with tempfile.TemporaryDirectory() as out:
         cap = PCAPS / "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap"
         subprocess.run([netcap, "capture", "-q", "--no-compress", "-r", str(cap), "-o", out], check=True)
