@@ -33,7 +33,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::process::Command;
 
 use common::*;
 use prost_reflect::{DynamicMessage, ReflectMessage, Value};
@@ -653,65 +652,19 @@ const PRESENCE: &[(&str, &str, &str)] = &[
 /// inside them has no record here yet.
 const TUNNELS: &[&str] = &[":teredo:", ":gre:", ":ah:"];
 
-/// tshark's fields per frame number: field → occurrences.
-type Frames = HashMap<u64, HashMap<&'static str, Vec<String>>>;
-
 fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    let mut frames = Frames::new();
-    // Many fields: several runs, so the command line stays short.
-    for chunk in fields.chunks(60) {
-        let mut cmd = Command::new("tshark");
-        cmd.args(["-n", "-r"]).arg(pcap).args([
-            "-T",
-            "fields",
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=\u{1f}",
-        ]);
-        // Reassembly off: each record describes its own packet.
-        for o in [
+    // Reassembly off: each record describes its own packet.
+    tshark_fields(
+        pcap,
+        fields,
+        &[
             "tcp.desegment_tcp_streams:FALSE",
-            // No PDU tracking across segments either (it makes tshark take
-            // later segments for the continuation of an earlier ADU).
             "tcp.analyze_sequence_numbers:FALSE",
             "ip.defragment:FALSE",
             "ipv6.defragment:FALSE",
             "sctp.reassembly:FALSE",
-        ] {
-            cmd.args(["-o", o]);
-        }
-        cmd.args(["-e", "frame.number"]);
-        for fld in chunk {
-            cmd.args(["-e", fld]);
-        }
-        let out = cmd
-            .output()
-            .expect("tshark is installed (apt-get install tshark)");
-        assert!(
-            out.status.success(),
-            "tshark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        for line in text.lines() {
-            let mut cols = line.split('\t');
-            let Some(n) = cols.next().and_then(|n| n.parse::<u64>().ok()) else {
-                continue;
-            };
-            let m = frames.entry(n).or_default();
-            for (fld, col) in chunk.iter().zip(cols) {
-                if !col.is_empty() {
-                    // Aggregator is the ASCII unit separator so values with
-                    // commas (text TLVs) stay whole.
-                    m.insert(*fld, col.split('\u{1f}').map(str::to_string).collect());
-                }
-            }
-        }
-    }
-    frames
+        ],
+    )
 }
 
 fn ours_values(c: &Cmp, recs: &[&DynamicMessage]) -> Vec<String> {
@@ -797,7 +750,7 @@ fn l3_records_agree_with_tshark() {
                 .map(|r| r.iter().map(|(n, _)| *n).collect())
                 .unwrap_or_default();
             for (n, fs) in &frames {
-                let Some(v) = fs.get(fld) else { continue };
+                let Some(v) = fs.get(*fld) else { continue };
                 // The first occurrence: an ICMPv6 error's quoted packet is not ours.
                 if !val.is_empty() && v.first().map(String::as_str) != Some(*val) {
                     continue;

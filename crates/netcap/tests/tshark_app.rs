@@ -18,15 +18,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::process::Command;
 
 use common::*;
 use netcap_schema::{DhcPv4, DhcPv6, Dns, Ntp, Sip};
 use prost_reflect::DynamicMessage;
-
-/// Separates occurrences of a field (not a comma: TXT strings and SIP
-/// headers contain commas).
-const AGG: &str = "\u{1f}";
 
 /// How a tshark value is turned into the text Netcap's value gives.
 #[derive(Clone, Copy)]
@@ -538,54 +533,18 @@ const TYPES: &[(&str, Extract)] = &[
     ("SIP", sip_cols),
 ];
 
-/// tshark's fields per frame number: field → occurrences.
-type Frames = HashMap<u64, HashMap<String, Vec<String>>>;
-
 fn run_tshark(pcap: &std::path::Path, fields: &[&str]) -> Frames {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(pcap).args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        &format!("aggregator={AGG}"),
-    ]);
-    for o in [
-        "tcp.desegment_tcp_streams:FALSE",
-        "ip.defragment:FALSE",
-        "ipv6.defragment:FALSE",
-        "dns.desegment_dns_messages:FALSE",
-    ] {
-        cmd.args(["-o", o]);
-    }
-    cmd.args(["-e", "frame.number"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut frames = Frames::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut cols = line.split('\t');
-        let Some(n) = cols.next().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let m = fields
-            .iter()
-            .zip(cols)
-            .filter(|(_, c)| !c.is_empty())
-            .map(|(f, c)| (f.to_string(), c.split(AGG).map(str::to_string).collect()))
-            .collect();
-        frames.insert(n, m);
-    }
-    frames
+    // Reassembly off: each record describes its own packet.
+    tshark_fields(
+        pcap,
+        fields,
+        &[
+            "tcp.desegment_tcp_streams:FALSE",
+            "ip.defragment:FALSE",
+            "ipv6.defragment:FALSE",
+            "dns.desegment_dns_messages:FALSE",
+        ],
+    )
 }
 
 #[derive(Default)]

@@ -17,7 +17,6 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::process::Command;
 
 use common::*;
 
@@ -251,54 +250,19 @@ fn maps() -> Vec<TypeMap> {
     ]
 }
 
-/// tshark's fields per frame number: field → occurrences.
-type Frames = HashMap<u64, HashMap<&'static str, Vec<String>>>;
-
 fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(pcap).args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
     // Reassembly off: each record describes its own packet.
-    for o in [
-        "tcp.relative_sequence_numbers:FALSE",
-        "tcp.analyze_sequence_numbers:FALSE",
-        "tcp.desegment_tcp_streams:FALSE",
-        "ip.defragment:FALSE",
-        "ipv6.defragment:FALSE",
-    ] {
-        cmd.args(["-o", o]);
-    }
-    cmd.args(["-e", "frame.number"]);
-    for fld in fields {
-        cmd.args(["-e", fld]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is installed (apt-get install tshark)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut frames = Frames::new();
-    for line in text.lines() {
-        let mut cols = line.split('\t');
-        let Some(n) = cols.next().and_then(|n| n.parse::<u64>().ok()) else {
-            continue;
-        };
-        let mut m = HashMap::new();
-        for (fld, col) in fields.iter().zip(cols) {
-            if !col.is_empty() {
-                m.insert(*fld, col.split(',').map(str::to_string).collect());
-            }
-        }
-        frames.insert(n, m);
-    }
-    frames
+    tshark_fields(
+        pcap,
+        fields,
+        &[
+            "tcp.relative_sequence_numbers:FALSE",
+            "tcp.analyze_sequence_numbers:FALSE",
+            "tcp.desegment_tcp_streams:FALSE",
+            "ip.defragment:FALSE",
+            "ipv6.defragment:FALSE",
+        ],
+    )
 }
 
 #[derive(Default)]
@@ -378,7 +342,7 @@ fn records_agree_with_tshark_field_by_field() {
                 }
                 if let [only] = ours.as_slice() {
                     for (tf, list, sub) in &tm.lists {
-                        let want = theirs.get(tf).map(|v| v.join(",")).unwrap_or_default();
+                        let want = theirs.get(*tf).map(|v| v.join(",")).unwrap_or_default();
                         let mut got = list_of(only, list, sub);
                         // tshark lists every zero byte after an end-of-options
                         // option as another one; Netcap keeps them as Padding.

@@ -20,7 +20,6 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::process::Command;
 
 use common::*;
 use prost_reflect::DynamicMessage;
@@ -320,52 +319,17 @@ const EXPLAINED_MISSES: &[(&str, &str, u64)] = &[
     ("IPv6HopByHop", "fuzz-ipv6-next-header-oobr.pcap", 1),
 ];
 
-/// tshark's fields per frame number: field → occurrences.
-type Frames = HashMap<u64, HashMap<&'static str, Vec<String>>>;
-
 fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(pcap).args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
     // Reassembly off: each record describes its own packet.
-    for o in [
-        "tcp.desegment_tcp_streams:FALSE",
-        "ip.defragment:FALSE",
-        "ipv6.defragment:FALSE",
-    ] {
-        cmd.args(["-o", o]);
-    }
-    cmd.args(["-e", "frame.number"]);
-    for fld in fields {
-        cmd.args(["-e", fld]);
-    }
-    let out = cmd
-        .output()
-        .expect("tshark is installed (apt-get install tshark)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut frames = Frames::new();
-    for line in text.lines() {
-        let mut cols = line.split('\t');
-        let Some(n) = cols.next().and_then(|n| n.parse::<u64>().ok()) else {
-            continue;
-        };
-        let mut m = HashMap::new();
-        for (fld, col) in fields.iter().zip(cols) {
-            if !col.is_empty() {
-                m.insert(*fld, col.split(',').map(str::to_string).collect());
-            }
-        }
-        frames.insert(n, m);
-    }
-    frames
+    tshark_fields(
+        pcap,
+        fields,
+        &[
+            "tcp.desegment_tcp_streams:FALSE",
+            "ip.defragment:FALSE",
+            "ipv6.defragment:FALSE",
+        ],
+    )
 }
 
 #[derive(Default)]
@@ -467,7 +431,7 @@ fn link_and_tunnel_records_agree_with_tshark() {
                             continue;
                         }
                         let want = theirs
-                            .get(tf)
+                            .get(*tf)
                             .map(|v| {
                                 v.iter()
                                     .map(|x| norm(Norm::Hex, x))

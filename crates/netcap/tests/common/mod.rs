@@ -105,3 +105,61 @@ pub fn list_of(m: &DynamicMessage, list: &str, sub: &str) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// tshark's field values per frame number: field → occurrences.
+pub type Frames = std::collections::HashMap<u64, std::collections::HashMap<String, Vec<String>>>;
+
+/// Runs `tshark -T fields` on `pcap` with every occurrence of each field, with
+/// the preferences `prefs` (`name:value`), and splits the output per frame.
+/// Occurrences are separated by 0x1f, which no field value contains.
+pub fn tshark_fields(pcap: &Path, fields: &[&str], prefs: &[&str]) -> Frames {
+    let mut frames = Frames::new();
+    // Many fields: several runs, so the command line stays short.
+    for chunk in fields.chunks(60) {
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-n", "-r"]).arg(pcap);
+        cmd.args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=\u{1f}",
+        ]);
+        for p in prefs {
+            cmd.args(["-o", p]);
+        }
+        cmd.args(["-e", "frame.number"]);
+        for f in chunk {
+            cmd.args(["-e", f]);
+        }
+        let out = cmd
+            .output()
+            .expect("tshark is installed (apt-get install tshark)");
+        // On a damaged capture tshark prints the frames before the damage and
+        // exits non-zero: that is an answer too.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || err.contains("damaged or corrupt") || err.contains("cut short"),
+            "tshark failed: {err}"
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut cols = line.split('\t');
+            let Some(n) = cols.next().and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            let m = frames.entry(n).or_default();
+            for (f, col) in chunk.iter().zip(cols) {
+                if !col.is_empty() {
+                    m.insert(
+                        f.to_string(),
+                        col.split('\u{1f}').map(str::to_string).collect(),
+                    );
+                }
+            }
+        }
+    }
+    frames
+}
