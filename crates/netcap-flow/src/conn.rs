@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use netcap_schema::Connection;
+use netcap_schema::{Connection, Flow};
 
 use crate::community::{community_id, sha1};
 use crate::packet::{
@@ -575,6 +575,73 @@ impl Conn {
         r.num_ns_flags_server_to_client = f(s2c, 8);
         self.fill_stats(&mut r);
         r
+    }
+
+    /// The records of the connection's directions that carried packets
+    /// (client to server first), each with the key it is merged by: the first
+    /// packet number of that direction, unique to it.
+    pub fn flow_records(&self, conn: &Connection) -> Vec<(u64, Flow)> {
+        let mut out = Vec::with_capacity(2);
+        for (i, d) in self.dir.iter().enumerate() {
+            if d.packets == 0 {
+                continue;
+            }
+            let from_client = i == 0;
+            let (src, dst) = if from_client {
+                (self.client, self.server)
+            } else {
+                (self.server, self.client)
+            };
+            let flag = |k: usize| to_i64(d.flags.get(k).copied().unwrap_or(0));
+            let last_ts = d.last_ts.unwrap_or(d.first_ts);
+            out.push((
+                d.first_num,
+                Flow {
+                    timestamp: conn.timestamp,
+                    timestamp_first: d.first_ts,
+                    link_proto: conn.link_proto.clone(),
+                    network_proto: conn.network_proto.clone(),
+                    transport_proto: conn.transport_proto.clone(),
+                    application_proto: conn.application_proto.clone(),
+                    src_mac: mac_text(d.mac.map(|m| m.0)),
+                    dst_mac: mac_text(d.mac.map(|m| m.1)),
+                    src_ip: src.0.to_string(),
+                    src_port: i32::from(src.1),
+                    dst_ip: dst.0.to_string(),
+                    dst_port: i32::from(dst.1),
+                    size: to_i64(d.bytes),
+                    app_payload_size: to_i64(d.payload),
+                    num_packets: to_i64(d.packets),
+                    uid: format!("F{}{i}", conn.uid.get(1..).unwrap_or_default()),
+                    duration: elapsed(d.first_ts, last_ts),
+                    timestamp_last: last_ts,
+                    packet_number: conn.packet_number,
+                    first_packet_number: d.first_num,
+                    last_packet_number: d.last_num,
+                    connection_uid: conn.uid.clone(),
+                    from_client,
+                    end_reason: conn.end_reason.clone(),
+                    num_fin_flags: flag(0),
+                    num_syn_flags: flag(1),
+                    num_rst_flags: flag(2),
+                    num_psh_flags: flag(3),
+                    num_ack_flags: flag(4),
+                    num_urg_flags: flag(5),
+                    num_ece_flags: flag(6),
+                    num_cwr_flags: flag(7),
+                    num_ns_flags: flag(8),
+                    packet_size_min: d.size.min(),
+                    packet_size_max: d.size.max(),
+                    packet_size_mean: d.size.mean(),
+                    packet_size_std: d.size.stddev(),
+                    iat_min: d.iat.min(),
+                    iat_max: d.iat.max(),
+                    iat_mean: d.iat.mean(),
+                    iat_std: d.iat.stddev(),
+                },
+            ));
+        }
+        out
     }
 
     fn fill_stats(&self, r: &mut Connection) {

@@ -225,10 +225,18 @@ impl FlowTable {
         let mut ended = std::mem::take(&mut self.ended);
         ended.sort_unstable_by_key(|(c, _)| c.first_num);
         let clock = self.clock;
+        // Flow records are merged by their own first packet: emit them in
+        // that order, after the connections.
+        let mut flows = Vec::with_capacity(ended.len() * 2);
         for (c, reason) in &ended {
             let rec = c.record(*reason, clock, last_number);
             sink.emit_keyed(c.first_num, &rec);
+            flows.extend(c.flow_records(&rec));
             self.counts.connections += 1;
+        }
+        flows.sort_unstable_by_key(|f| f.0);
+        for (key, flow) in &flows {
+            sink.emit_keyed(*key, flow);
         }
         ended.clear();
         // Keep the allocation for the next batch.

@@ -464,14 +464,12 @@ fn include_and_exclude_choose_record_types() {
     let dir = tempfile::tempdir().unwrap();
     capture(&pcap, dir.path(), &["--quiet", "--exclude", "Ethernet,TCP"]);
     let names: Vec<String> = load_records(dir.path()).into_keys().collect();
-    // Connection: flow records are on by default (--no-flows turns them off).
+    // Connection and Flow: on by default (--no-flows turns them off).
     assert_eq!(
         names,
-        vec![
-            "Connection".to_string(),
-            "Dot1Q".to_string(),
-            "IPv4".to_string()
-        ]
+        ["Connection", "Dot1Q", "Flow", "IPv4"]
+            .map(String::from)
+            .to_vec()
     );
 
     let bad = netcap(&[
@@ -486,7 +484,7 @@ fn include_and_exclude_choose_record_types() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(
         stderr(&bad)
-            .contains("unknown record type \"Nope\"; valid types: Connection, Ethernet, ARP"),
+            .contains("unknown record type \"Nope\"; valid types: Flow, Connection, Ethernet, ARP"),
         "{}",
         stderr(&bad)
     );

@@ -469,3 +469,47 @@ fn tcp_quality_agrees_with_tshark_analysis() {
     assert_eq!(text(c, "HandshakeRTT"), "1000");
     assert_eq!(text(c, "ConnState"), "SF");
 }
+
+/// Each connection's directions are written as Flow records whose counters add
+/// up to the connection's, with sender and receiver the right way round.
+#[test]
+fn flow_records_are_the_directions_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    capture(
+        &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
+        dir.path(),
+        &["--quiet", "--no-compress"],
+    );
+    let recs = load_records(dir.path());
+    let conns = &recs["Connection"];
+    let flows = &recs["Flow"];
+    assert!(conns.len() > 5);
+    let mut checked = 0;
+    for (_, c) in conns {
+        let uid = text(c, "UID");
+        let mine: Vec<_> = flows
+            .iter()
+            .filter(|(_, f)| text(f, "ConnectionUID") == uid)
+            .collect();
+        assert!(!mine.is_empty() && mine.len() <= 2, "{uid}");
+        for (_, f) in &mine {
+            let (side, src, dst) = if text(f, "FromClient") == "true" {
+                ("ClientToServer", "SrcIP", "DstIP")
+            } else {
+                ("ServerToClient", "DstIP", "SrcIP")
+            };
+            assert_eq!(text(f, "NumPackets"), text(c, &format!("NumPackets{side}")));
+            assert_eq!(text(f, "Size"), text(c, &format!("Bytes{side}")));
+            assert_eq!(text(f, "SrcIP"), text(c, src));
+            assert_eq!(text(f, "DstIP"), text(c, dst));
+            assert_eq!(text(f, "EndReason"), text(c, "EndReason"));
+            checked += 1;
+        }
+        let total: i64 = mine
+            .iter()
+            .map(|(_, f)| text(f, "NumPackets").parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(total.to_string(), text(c, "NumPackets"));
+    }
+    assert!(checked > conns.len());
+}
