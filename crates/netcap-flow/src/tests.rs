@@ -4,21 +4,26 @@
 
 use super::*;
 use crate::packet::tests::{tcp_frame, udp_frame};
-use netcap_schema::Connection;
+use netcap_schema::{Connection, Flow};
 use prost::Message;
 
 const S: i64 = 1_000_000_000;
 const A: [u8; 4] = [10, 0, 0, 1];
 const B: [u8; 4] = [10, 0, 0, 2];
 
+/// Keeps the Connection records (and the Flow records apart).
 #[derive(Default)]
-struct Sink(Vec<(u64, Connection)>);
+struct Sink(Vec<(u64, Connection)>, Vec<(u64, Flow)>);
 
 impl FlowSink for Sink {
     fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R) {
         let bytes = rec.encode_to_vec();
-        self.0
-            .push((key, Connection::decode(bytes.as_slice()).unwrap()));
+        if R::TYPE == <Flow as Record>::TYPE {
+            self.1.push((key, Flow::decode(bytes.as_slice()).unwrap()));
+        } else {
+            self.0
+                .push((key, Connection::decode(bytes.as_slice()).unwrap()));
+        }
     }
 }
 
@@ -475,4 +480,38 @@ fn connection_state_stays_small() {
     let size = std::mem::size_of::<conn::Conn>();
     println!("Conn: {size} bytes");
     assert!(size < 1536, "{size}");
+}
+
+#[test]
+fn flow_records_are_the_directions_in_first_packet_order() {
+    let mut r = Run::new();
+    handshake_and_close(&mut r, 0);
+    r.frame(100, &udp_frame(A, B, 5000, 53, 30));
+    r.table.finish(r.n, &mut r.sink);
+    let flows = &r.sink.1;
+    // Two directions of the TCP connection, one of the single-packet UDP flow.
+    assert_eq!(flows.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2, 9]);
+    let (c2s, s2c) = (&flows[0].1, &flows[1].1);
+    assert!(c2s.from_client && !s2c.from_client);
+    assert_eq!(
+        (c2s.src_ip.as_str(), c2s.src_port, c2s.dst_port),
+        ("10.0.0.1", 1000, 80)
+    );
+    assert_eq!(
+        (s2c.src_ip.as_str(), s2c.src_port, s2c.dst_port),
+        ("10.0.0.2", 80, 1000)
+    );
+    assert_eq!((c2s.num_packets, s2c.num_packets), (5, 3));
+    assert_eq!((c2s.app_payload_size, s2c.app_payload_size), (100, 1000));
+    assert_eq!(
+        (c2s.num_syn_flags, s2c.num_syn_flags, c2s.num_fin_flags),
+        (1, 1, 1)
+    );
+    assert_eq!((c2s.timestamp_first, c2s.timestamp_last), (0, 70));
+    assert_eq!((s2c.first_packet_number, s2c.last_packet_number), (2, 7));
+    let conn = &r.sink.0[0].1;
+    assert_eq!(c2s.connection_uid, conn.uid);
+    assert_eq!(c2s.uid, format!("F{}0", &conn.uid[1..]));
+    assert_eq!(s2c.uid, format!("F{}1", &conn.uid[1..]));
+    assert_eq!(flows[2].1.num_packets, 1);
 }
