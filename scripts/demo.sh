@@ -13,3 +13,5 @@ echo "--- netcap dump -r $out/TCP.ncap.gz --select Timestamp,SrcPort,DstPort,SYN
 target/release/netcap dump -r "$out/TCP.ncap.gz" --select Timestamp,SrcPort,DstPort,SYN,ACK,PayloadSize --table | head
 echo "--- netcap dump -r $out/IPv6.ncap.gz --header"
 target/release/netcap dump -r "$out/IPv6.ncap.gz" --header
+echo "--- netcap dump -r $out/Connection.ncap.gz --select SrcIP,SrcPort,DstIP,DstPort,TransportProto,ApplicationProto,NumPackets,Size,ConnState,History,EndReason --table | head"
+target/release/netcap dump -r "$out/Connection.ncap.gz" --select SrcIP,SrcPort,DstIP,DstPort,TransportProto,ApplicationProto,NumPackets,Size,ConnState,History,EndReason --table | head
