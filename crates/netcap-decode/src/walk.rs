@@ -776,37 +776,49 @@ mod tests {
             &[],
             &ipv4(1, 0, &[148, 4, 0, 0], &[8, 0, 0, 0, 0, 1, 0, 2]),
         ));
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut decoded = 0;
+        mutate_each(&seeds, 3000, 0x2545_f491_4f6c_dd1d, |d| {
+            for lt in [0, 1, 12, 101, 113, 228, 229, 276] {
+                let (out, c) = frame(lt, d);
+                if out == Outcome::Decoded {
+                    decoded += 1;
+                    // A finished walk ends past the link layer.
+                    let last = c.names().last().copied();
+                    assert!(
+                        !matches!(last, None | Some("Ethernet" | "Dot1Q")),
+                        "{last:?}"
+                    );
+                }
+            }
+        });
+        assert!(decoded > 1000, "{decoded}");
+    }
+
+    /// Deterministic mutations of each (non-empty) seed frame, `rounds` times:
+    /// one to four bytes overwritten, then a cut at a random length.
+    pub(super) fn mutate_each(
+        seeds: &[Vec<u8>],
+        rounds: usize,
+        mut state: u64,
+        mut f: impl FnMut(&[u8]),
+    ) {
         let mut next = move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
         };
-        let mut decoded = 0;
-        for seed in &seeds {
-            for _ in 0..3000 {
+        for seed in seeds {
+            for _ in 0..rounds {
                 let mut d = seed.clone();
                 for _ in 0..(next() % 4 + 1) {
                     let i = (next() % d.len() as u64) as usize;
                     d[i] = (next() & 0xff) as u8;
                 }
                 d.truncate((next() % (d.len() as u64 + 1)) as usize);
-                for lt in [0, 1, 12, 101, 113, 228, 229, 276] {
-                    let (out, c) = frame(lt, &d);
-                    if out == Outcome::Decoded {
-                        decoded += 1;
-                        // A finished walk ends past the link layer.
-                        let last = c.names().last().copied();
-                        assert!(
-                            !matches!(last, None | Some("Ethernet" | "Dot1Q")),
-                            "{last:?}"
-                        );
-                    }
-                }
+                f(&d);
             }
         }
-        assert!(decoded > 1000, "{decoded}");
     }
 
     #[test]
