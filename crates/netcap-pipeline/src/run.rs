@@ -189,9 +189,12 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                 *e = true;
             }
         }
+        // Track flows when any record type made from them is wanted.
         let flows = cfg.flows.filter(|_| {
-            let idx = Type::NcConnection as usize;
-            enabled.is_empty() || enabled.get(idx).copied().unwrap_or(false)
+            enabled.is_empty()
+                || [Type::NcConnection, Type::NcFlow]
+                    .iter()
+                    .any(|t| enabled.get(*t as usize).copied().unwrap_or(false))
         });
         let enabled = Arc::new(enabled);
         let board = EvictionBoard::new(workers);

@@ -513,3 +513,17 @@ fn flow_records_are_the_directions_of_connections() {
     }
     assert!(checked > conns.len());
 }
+
+/// `--include Flow` alone still tracks flows (it does not need Connection).
+#[test]
+fn include_flow_alone_writes_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    capture(
+        &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
+        dir.path(),
+        &["--quiet", "--include", "Flow"],
+    );
+    let recs = load_records(dir.path());
+    assert_eq!(recs.keys().collect::<Vec<_>>(), ["Flow"]);
+    assert!(recs["Flow"].len() > 10);
+}
