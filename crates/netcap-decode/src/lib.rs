@@ -53,6 +53,10 @@ mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};
 pub use walk::decode_packet;
+/// Address and byte text in the notation of the records (shared with the flow records).
+pub mod text {
+    pub use crate::util::{colon_hex, hex, ip_text, ipv4_text};
+}
 
 use netcap_schema::Record;
 

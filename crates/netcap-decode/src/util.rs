@@ -54,7 +54,7 @@ pub(crate) fn entropy_if(opts: &DecodeOptions, payload: &[u8]) -> f64 {
 }
 
 /// Lowercase colon-separated hex, the notation tshark uses for MAC addresses.
-pub(crate) fn colon_hex(bytes: &[u8]) -> String {
+pub fn colon_hex(bytes: &[u8]) -> String {
     // Hot path (two MAC addresses per frame): no fmt machinery.
     let mut s = String::with_capacity(bytes.len().saturating_mul(3));
     for (i, &b) in bytes.iter().enumerate() {
@@ -70,7 +70,7 @@ pub(crate) fn colon_hex(bytes: &[u8]) -> String {
 
 /// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s Display writes it,
 /// without the fmt machinery (two addresses per packet).
-pub(crate) fn ipv4_text(a: [u8; 4]) -> String {
+pub fn ipv4_text(a: [u8; 4]) -> String {
     let mut s = String::with_capacity(15);
     for (i, &octet) in a.iter().enumerate() {
         if i > 0 {
@@ -83,6 +83,25 @@ pub(crate) fn ipv4_text(a: [u8; 4]) -> String {
             s.push(char::from(b'0' + (octet / 10) % 10));
         }
         s.push(char::from(b'0' + octet % 10));
+    }
+    s
+}
+
+/// Text of an IP address as its Display writes it; IPv4 without the fmt
+/// machinery (flow records write two addresses each).
+pub fn ip_text(a: std::net::IpAddr) -> String {
+    match a {
+        std::net::IpAddr::V4(v4) => ipv4_text(v4.octets()),
+        std::net::IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// Lowercase hex without separators.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len().saturating_mul(2));
+    for &b in bytes {
+        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        s.push(char::from_digit(u32::from(b & 0x0f), 16).unwrap_or('0'));
     }
     s
 }

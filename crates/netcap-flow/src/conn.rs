@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use netcap_schema::{Connection, Flow};
 
+use netcap_decode::text::{colon_hex, hex, ip_text};
+
 use crate::community::{community_id, sha1};
 use crate::packet::{
     flag, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
@@ -513,9 +515,9 @@ impl Conn {
             application_proto: app_proto(self.proto, self.client.1, self.server.1).to_string(),
             src_mac: mac_text(c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
             dst_mac: mac_text(c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
-            src_ip: self.client.0.to_string(),
+            src_ip: ip_text(self.client.0),
             src_port: i32::from(self.client.1),
-            dst_ip: self.server.0.to_string(),
+            dst_ip: ip_text(self.server.0),
             dst_port: i32::from(self.server.1),
             size: total(|d| d.bytes),
             app_payload_size: total(|d| d.payload),
@@ -605,9 +607,9 @@ impl Conn {
                     application_proto: conn.application_proto.clone(),
                     src_mac: mac_text(d.mac.map(|m| m.0)),
                     dst_mac: mac_text(d.mac.map(|m| m.1)),
-                    src_ip: src.0.to_string(),
+                    src_ip: ip_text(src.0),
                     src_port: i32::from(src.1),
-                    dst_ip: dst.0.to_string(),
+                    dst_ip: ip_text(dst.0),
                     dst_port: i32::from(dst.1),
                     size: to_i64(d.bytes),
                     app_payload_size: to_i64(d.payload),
@@ -774,9 +776,7 @@ impl Conn {
         buf.extend_from_slice(&self.first_ts.to_be_bytes());
         let h = sha1(&buf);
         let mut s = String::from("C");
-        for b in h.iter().take(8) {
-            s.push_str(&format!("{b:02x}"));
-        }
+        s.push_str(&hex(h.get(..8).unwrap_or_default()));
         s
     }
 }
@@ -786,13 +786,7 @@ fn to_i64(v: u64) -> i64 {
 }
 
 pub(crate) fn mac_text(m: Option<[u8; 6]>) -> String {
-    m.map(|m| {
-        m.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    })
-    .unwrap_or_default()
+    m.map(|m| colon_hex(&m)).unwrap_or_default()
 }
 
 /// Name of an IP protocol.
