@@ -145,6 +145,29 @@ impl WorkerOutput {
         }
     }
 
+    /// Empties the output for batch `seq`, keeping its buffers' capacity
+    /// (buffers that grew past a few MiB, e.g. for a burst of ended
+    /// connections, are let go rather than pinned).
+    pub fn reset(&mut self, seq: u64) {
+        const KEEP: usize = 4 << 20;
+        self.seq = seq;
+        for &ty in &self.touched {
+            if let Some(s) = self.streams.get_mut(ty) {
+                if s.data.capacity() > KEEP {
+                    *s = TypeStream::default();
+                } else {
+                    s.data.clear();
+                    s.ends.clear();
+                }
+            }
+        }
+        self.touched.clear();
+        self.tally = Tally::default();
+        self.side.clear();
+        self.current_packet = 0;
+        self.emitted = 0;
+    }
+
     /// Starts a packet; returns the number of records emitted so far.
     pub fn set_packet(&mut self, number: u64) -> u64 {
         self.current_packet = number;
@@ -173,8 +196,7 @@ impl RecordSink for WorkerOutput {
         if stream.ends.is_empty() {
             self.touched.push(idx);
         }
-        // Encoding into a Vec cannot run out of space.
-        let _ = rec.encode_length_delimited(&mut stream.data);
+        rec.encode_fast_delimited(&mut stream.data);
         stream.ends.push((self.current_packet, stream.data.len()));
     }
 }

@@ -176,6 +176,8 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     // Batches come back from the workers for reuse: fresh buffers for every
     // batch cost page faults and reallocation copies on the reader thread.
     let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_DEPTH);
+    // Likewise the workers' output buffers come back from the writer.
+    let (spare_tx, spare_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
     let input_name = cfg.input.name();
 
     std::thread::scope(|scope| {
@@ -207,7 +209,10 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
             let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board)));
-            let recycle = recycle_tx.clone();
+            let recycle = Recycle {
+                batches: recycle_tx.clone(),
+                outputs: spare_rx.clone(),
+            };
             worker_handles.push(
                 scope.spawn(move || {
                     work(id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows)
@@ -216,8 +221,9 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         }
         drop(out_tx);
         drop(recycle_tx);
+        drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, workers);
+        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers);
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
         let mut tally = Tally::default();
@@ -399,6 +405,14 @@ fn read_batches(
     stats
 }
 
+/// Buffers a worker hands back for reuse, and takes.
+struct Recycle {
+    /// Batches the worker was the last to read, back to the reader.
+    batches: Sender<Batch>,
+    /// Output buffers the writer is done with.
+    outputs: Receiver<WorkerOutput>,
+}
+
 /// Worker thread: decodes the packets of its shard and tracks their flows;
 /// returns its tallies and the number of evicted connections.
 #[allow(clippy::too_many_arguments)]
@@ -406,7 +420,7 @@ fn work(
     id: u32,
     rx: &Receiver<Arc<Batch>>,
     tx: &Sender<WorkerOutput>,
-    recycle: &Sender<Batch>,
+    recycle: &Recycle,
     opts: &DecodeOptions,
     enabled: &Arc<Vec<bool>>,
     side_outputs: bool,
@@ -415,7 +429,13 @@ fn work(
     let mut tally = Tally::default();
     let mut stopped = false;
     for batch in rx {
-        let mut out = WorkerOutput::new(batch.seq, Arc::clone(enabled));
+        let mut out = match recycle.outputs.try_recv() {
+            Ok(mut o) => {
+                o.reset(batch.seq);
+                o
+            }
+            Err(_) => WorkerOutput::new(batch.seq, Arc::clone(enabled)),
+        };
         for p in batch.packets.iter().filter(|p| p.shard == id) {
             let data = batch.data.get(p.start..p.end).unwrap_or_default();
             let info = PacketInfo {
@@ -456,7 +476,7 @@ fn work(
         tally.merge(&std::mem::take(&mut out.tally));
         // The last worker done with the batch hands it back to the reader.
         if let Some(b) = Arc::into_inner(batch) {
-            let _ = recycle.try_send(b);
+            let _ = recycle.batches.try_send(b);
         }
         if tx.send(out).is_err() {
             stopped = true;
@@ -487,6 +507,7 @@ fn write_outputs(
     cfg: &CaptureConfig,
     input_name: &str,
     rx: &Receiver<WorkerOutput>,
+    spare: &Sender<WorkerOutput>,
     workers: usize,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
@@ -507,6 +528,9 @@ fn write_outputs(
             .and_then(|()| side.write_batch(&outputs));
             if result.is_err() {
                 break;
+            }
+            for o in outputs {
+                let _ = spare.try_send(o);
             }
             next_seq += 1;
         }

@@ -29,7 +29,7 @@ pub const PROTO_SOURCE: &str = include_str!("../proto/netcap.proto");
 pub const PACKAGE: &str = "netcap";
 
 /// A record type: a protobuf message with its entry in the [`Type`] enum.
-pub trait Record: prost::Message + Default + Send + 'static {
+pub trait Record: prost::Message + FastEncode + Default + Send + 'static {
     /// The record's type number.
     const TYPE: Type;
     /// The record type name (the message name), used for file names.
@@ -37,6 +37,56 @@ pub trait Record: prost::Message + Default + Send + 'static {
 }
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
+
+/// Protobuf encoding into a `Vec`, byte for byte what prost writes, without
+/// prost's byte-at-a-time `BufMut` varints (generated for every message by
+/// build.rs; checked against prost by the tests).
+pub trait FastEncode: prost::Message {
+    /// Appends the message's fields (no length prefix).
+    fn encode_fast_raw(&self, buf: &mut Vec<u8>);
+
+    /// Appends the message with its varint length prefix, like
+    /// `prost::Message::encode_length_delimited`.
+    fn encode_fast_delimited(&self, buf: &mut Vec<u8>) {
+        let len = self.encoded_len();
+        buf.reserve(len + 10);
+        put_varint(buf, len as u64);
+        self.encode_fast_raw(buf);
+    }
+}
+
+/// Appends `v` as a protobuf varint.
+#[inline(always)]
+pub fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    // Most values written are below 128: keep that case inline.
+    if v < 0x80 {
+        buf.push(v as u8);
+    } else {
+        put_long_varint(buf, v);
+    }
+}
+
+#[inline(never)]
+fn put_long_varint(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 10];
+    let mut n = 0;
+    for slot in tmp.iter_mut() {
+        n += 1;
+        if v < 0x80 {
+            *slot = v as u8;
+            break;
+        }
+        *slot = (v as u8) | 0x80;
+        v >>= 7;
+    }
+    buf.extend_from_slice(tmp.get(..n).unwrap_or_default());
+}
+
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+mod fast_encode {
+    use super::generated::*;
+    include!(concat!(env!("OUT_DIR"), "/encode.rs"));
+}
 
 impl Type {
     /// The record type name (message name): `TCP`, `IPv4`, ...
@@ -89,6 +139,97 @@ mod tests {
                 !t.description().is_empty(),
                 "{t:?} needs a comment on its message"
             );
+        }
+    }
+
+    #[test]
+    fn signed_timestamp_fields_are_fixed_width() {
+        use prost_reflect::Kind;
+        for m in descriptor_pool().all_messages() {
+            for f in m.fields() {
+                if is_timestamp_field(f.name()) {
+                    assert!(
+                        !matches!(f.kind(), Kind::Int64 | Kind::Sint64),
+                        "{}.{} should be sfixed64",
+                        m.name(),
+                        f.name()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every field of every record type set to values that exercise each
+    /// encoding rule (negative int32, large varints, NaN and -0.0, empty and
+    /// non-empty repeated fields, nested messages): prost and FastEncode agree.
+    #[test]
+    fn fast_encoding_matches_prost_for_every_field() {
+        use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, Value};
+
+        fn fill(d: &MessageDescriptor, seed: u64, depth: u32) -> DynamicMessage {
+            let mut m = DynamicMessage::new(d.clone());
+            for (i, f) in d.fields().enumerate() {
+                let k = seed.wrapping_add(i as u64);
+                let one = |kind: &Kind| -> Value {
+                    match kind {
+                        Kind::Int32 => Value::I32(if k % 2 == 0 { -5 } else { 300 }),
+                        Kind::Enum(_) => Value::EnumNumber(if k % 2 == 0 { -5 } else { 300 }),
+                        Kind::Int64 => Value::I64(if k % 2 == 0 { -1 } else { 1 << 40 }),
+                        Kind::Uint32 => Value::U32(u32::MAX),
+                        Kind::Uint64 => Value::U64(u64::MAX - k),
+                        Kind::Sfixed64 => Value::I64(1_536_669_410_335_693_000),
+                        Kind::Bool => Value::Bool(true),
+                        Kind::Double => Value::F64(match k % 3 {
+                            0 => f64::NAN,
+                            1 => -0.0,
+                            _ => 2.5,
+                        }),
+                        Kind::String => Value::String("x".repeat(130 + k as usize % 3)),
+                        Kind::Bytes => Value::Bytes(vec![0xab; k as usize % 4].into()),
+                        Kind::Message(md) => Value::Message(fill(md, k, depth + 1)),
+                        other => panic!("{other:?} has no FastEncode rule"),
+                    }
+                };
+                if depth > 2 && matches!(f.kind(), Kind::Message(_)) {
+                    continue;
+                }
+                let v = if f.is_list() {
+                    let n = (k % 3) as usize;
+                    Value::List((0..n).map(|_| one(&f.kind())).collect())
+                } else {
+                    one(&f.kind())
+                };
+                m.set_field(&f, v);
+            }
+            m
+        }
+
+        for &t in ALL_TYPES.iter().chain([Type::NcHeader].iter()) {
+            let d = message_descriptor(t).unwrap_or_else(|| panic!("{t:?}"));
+            for seed in 0..6 {
+                let bytes = prost::Message::encode_to_vec(&fill(&d, seed, 0));
+                let (prost, fast) = encode_both(t, &bytes).unwrap_or_else(|| panic!("{t:?}"));
+                assert_eq!(prost, fast, "{t:?} seed {seed}");
+                assert!(!fast.is_empty());
+            }
+        }
+        let mut v = Vec::new();
+        for n in [
+            0u64,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            v.clear();
+            put_varint(&mut v, n);
+            assert_eq!(v.len(), prost::encoding::encoded_len_varint(n), "{n}");
+            let mut p = Vec::new();
+            prost::encoding::encode_varint(n, &mut p);
+            assert_eq!(v, p, "{n}");
         }
     }
 
