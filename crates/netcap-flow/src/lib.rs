@@ -10,12 +10,14 @@
 
 pub mod community;
 mod conn;
+pub mod layer;
 pub mod packet;
 pub mod stats;
 
 use std::collections::HashMap;
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
+pub use layer::{LayerCounts, LayerFlowTable, LayerObs, LayerSelect};
 pub use packet::FlowPacket;
 
 use conn::Conn;

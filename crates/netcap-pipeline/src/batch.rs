@@ -130,6 +130,11 @@ pub(crate) struct WorkerOutput {
     pub tally: Tally,
     /// Packets not fully decoded, in packet order.
     pub side: Vec<SidePacket>,
+    /// Layer flow observations of this worker's packets, in packet order.
+    pub layer: Vec<netcap_flow::LayerObs>,
+    /// Latest packet time and last packet number of the whole batch (every
+    /// worker has the same), set when flows are tracked.
+    pub batch_end: Option<(i64, u64)>,
     /// Record types to write, indexed by type number (empty: all).
     enabled: std::sync::Arc<Vec<bool>>,
     current_packet: u64,
@@ -164,6 +169,8 @@ impl WorkerOutput {
         self.touched.clear();
         self.tally = Tally::default();
         self.side.clear();
+        self.layer.clear();
+        self.batch_end = None;
         self.current_packet = 0;
         self.emitted = 0;
     }

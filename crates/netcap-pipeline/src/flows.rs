@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use netcap_decode::RecordSink;
-use netcap_flow::{FlowConfig, FlowPacket, FlowSink, FlowTable};
+use netcap_flow::{FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs};
 use netcap_schema::Record;
 
 use crate::batch::{Batch, PacketSlot, WorkerOutput};
@@ -125,10 +125,15 @@ pub(crate) struct WorkerFlows {
     last_number: u64,
     /// Set once the worker processed every batch.
     done: bool,
+    /// Track connections (Connection, Flow records).
+    conns: bool,
+    /// Layer flow observations of the current batch (None: not wanted).
+    layer: Option<Vec<LayerObs>>,
 }
 
 impl WorkerFlows {
-    pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>) -> Self {
+    /// `conns`: track connections; `layer`: collect layer flow observations.
+    pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>, conns: bool, layer: bool) -> Self {
         // Idle thresholds from the idle timeout down by halves to 1 µs, then 0.
         let mut thresholds = Vec::new();
         let mut t = cfg.idle_timeout_ns.max(1);
@@ -145,13 +150,20 @@ impl WorkerFlows {
             last_seq: None,
             last_number: 0,
             done: false,
+            conns,
+            layer: layer.then(Vec::new),
         }
     }
 
     /// Adds a packet of this worker's shard.
     pub fn packet(&mut self, p: &PacketSlot, data: &[u8]) {
         if let Some(fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data) {
-            self.table.packet(&fp);
+            if self.conns {
+                self.table.packet(&fp);
+            }
+            if let Some(l) = self.layer.as_mut() {
+                l.push(LayerObs::of(&fp));
+            }
         }
     }
 
@@ -166,6 +178,11 @@ impl WorkerFlows {
             .unwrap_or(i64::MIN);
         self.last_number = batch.packets.last().map_or(self.last_number, |p| p.number);
         self.last_seq = Some(batch.seq);
+        // The writer runs the layer flows over all workers' observations.
+        if let Some(l) = self.layer.as_mut() {
+            out.layer = std::mem::replace(l, Vec::with_capacity(batch.packets.len()));
+            out.batch_end = Some((max_ts, self.last_number));
+        }
         self.table.end_batch(max_ts, self.last_number, out);
         if self.cap == 0 {
             return;

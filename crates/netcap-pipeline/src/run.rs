@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
+use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
@@ -109,6 +110,9 @@ pub struct Summary {
     pub records: BTreeMap<String, u64>,
     /// Connections written early because the flow table was full.
     pub flows_evicted: u64,
+    /// LinkFlow, NetworkFlow and TransportFlow records written early because
+    /// their table was full.
+    pub layer_flows_evicted: u64,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -194,13 +198,23 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             }
         }
         // Track flows when any record type made from them is wanted.
-        let flows = cfg.flows.filter(|_| {
-            enabled.is_empty()
-                || [Type::NcConnection, Type::NcFlow]
-                    .iter()
-                    .any(|t| enabled.get(*t as usize).copied().unwrap_or(false))
-        });
+        let wanted =
+            |t: Type| enabled.is_empty() || enabled.get(t as usize).copied().unwrap_or(false);
+        let conns = wanted(Type::NcConnection) || wanted(Type::NcFlow);
+        let select = LayerSelect {
+            link: wanted(Type::NcLinkFlow),
+            network: wanted(Type::NcNetworkFlow),
+            transport: wanted(Type::NcTransportFlow),
+        };
+        let flows = cfg.flows.filter(|_| conns || select.any());
         let enabled = Arc::new(enabled);
+        // Layer flows span shards: one table on the writer thread, fed in packet order.
+        let layer = flows.filter(|_| select.any()).map(|f| LayerFlows {
+            table: LayerFlowTable::new(f, select),
+            enabled: Arc::clone(&enabled),
+            obs: Vec::new(),
+            last_number: 0,
+        });
         let board = EvictionBoard::new(workers);
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
@@ -208,7 +222,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             let opts = cfg.decode;
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
-            let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board)));
+            let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board), conns, select.any()));
             let recycle = Recycle {
                 batches: recycle_tx.clone(),
                 outputs: spare_rx.clone(),
@@ -223,7 +237,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers);
+        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, layer);
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
         let mut tally = Tally::default();
@@ -239,7 +253,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             }
         }
         let read_result = reader_handle.join();
-        let (files, records) = written?;
+        let (files, records, layer_flows_evicted) = written?;
         let read = match read_result {
             Ok(r) => r,
             Err(_) => return Err(PipelineError::Thread),
@@ -258,6 +272,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             errors: tally.errors,
             records,
             flows_evicted,
+            layer_flows_evicted,
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -499,22 +514,70 @@ fn work(
     (tally, evicted)
 }
 
-type Written = (Vec<PathBuf>, BTreeMap<String, u64>);
+/// Files written, records per type, layer flows evicted.
+type Written = (Vec<PathBuf>, BTreeMap<String, u64>, u64);
+
+/// The layer flows on the writer thread: one table over every worker's
+/// observations, fed in packet order, so its records do not depend on the
+/// number of workers.
+struct LayerFlows {
+    table: LayerFlowTable,
+    /// Record types to write (as the workers' outputs).
+    enabled: Arc<Vec<bool>>,
+    /// Reused buffer for a batch's observations.
+    obs: Vec<LayerObs>,
+    last_number: u64,
+}
+
+impl LayerFlows {
+    /// Feeds a merged batch; returns the records of the flows that ended.
+    fn batch(&mut self, outputs: &[WorkerOutput]) -> WorkerOutput {
+        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
+        self.obs.clear();
+        for o in outputs {
+            self.obs.extend_from_slice(&o.layer);
+        }
+        // Each worker's run is in packet order: the stable sort merges runs.
+        self.obs.sort_by_key(|o| o.number);
+        for o in &self.obs {
+            self.table.packet(o);
+        }
+        if let Some((max_ts, last)) = outputs.iter().find_map(|o| o.batch_end) {
+            self.last_number = last;
+            self.table.end_batch(max_ts, last, &mut rec);
+        }
+        rec
+    }
+
+    /// The flows still open at the end of the input.
+    fn finish(&mut self) -> WorkerOutput {
+        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
+        self.table.finish(self.last_number, &mut rec);
+        rec
+    }
+}
 
 /// Writer (calling thread): reorders worker outputs by batch, merges them in
-/// packet order and appends them to the per-type files, created on first use.
+/// packet order and appends them to the per-type files, created on first use;
+/// runs the layer flows (`layer`) and writes their records.
 fn write_outputs(
     cfg: &CaptureConfig,
     input_name: &str,
     rx: &Receiver<WorkerOutput>,
     spare: &Sender<WorkerOutput>,
     workers: usize,
+    mut layer: Option<LayerFlows>,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
     let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut result = Ok(());
+    let write = |files: &mut Vec<Option<RecordWriter>>, outputs: &[WorkerOutput]| {
+        merge_batch(outputs, |ty, bytes, count| {
+            write_to(files, cfg, input_name, ty, bytes, count)
+        })
+    };
     for out in rx {
         let entry = pending.entry(out.seq).or_default();
         entry.push(out);
@@ -522,10 +585,11 @@ fn write_outputs(
             let Some(outputs) = pending.remove(&next_seq) else {
                 break;
             };
-            result = merge_batch(&outputs, |ty, bytes, count| {
-                write_to(&mut files, cfg, input_name, ty, bytes, count)
-            })
-            .and_then(|()| side.write_batch(&outputs));
+            result = write(&mut files, &outputs).and_then(|()| side.write_batch(&outputs));
+            if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
+                let rec = l.batch(&outputs);
+                result = write(&mut files, std::slice::from_ref(&rec));
+            }
             if result.is_err() {
                 break;
             }
@@ -538,6 +602,11 @@ fn write_outputs(
             break;
         }
     }
+    if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
+        let rec = l.finish();
+        result = write(&mut files, std::slice::from_ref(&rec));
+    }
+    let layer_evicted = layer.as_ref().map_or(0, |l| l.table.counts().evicted);
     let mut paths = Vec::new();
     let mut counts = BTreeMap::new();
     match side.finish() {
@@ -561,7 +630,7 @@ fn write_outputs(
             }
         }
     }
-    result.map(|()| (paths, counts))
+    result.map(|()| (paths, counts, layer_evicted))
 }
 
 fn file_type_name(path: &Path) -> String {

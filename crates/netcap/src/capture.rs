@@ -228,6 +228,12 @@ fn print_summary(s: &Summary, workers: usize) {
             s.flows_evicted
         );
     }
+    if s.layer_flows_evicted > 0 {
+        eprintln!(
+            "  evicted  {:>10}  link/network/transport flows written early: more than --max-flows open",
+            s.layer_flows_evicted
+        );
+    }
     eprintln!("records written:");
     let width = s.records.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in &s.records {

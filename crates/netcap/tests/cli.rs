@@ -464,12 +464,20 @@ fn include_and_exclude_choose_record_types() {
     let dir = tempfile::tempdir().unwrap();
     capture(&pcap, dir.path(), &["--quiet", "--exclude", "Ethernet,TCP"]);
     let names: Vec<String> = load_records(dir.path()).into_keys().collect();
-    // Connection and Flow: on by default (--no-flows turns them off).
+    // Connection, Flow and the layer flows: on by default (--no-flows turns them off).
     assert_eq!(
         names,
-        ["Connection", "Dot1Q", "Flow", "IPv4"]
-            .map(String::from)
-            .to_vec()
+        [
+            "Connection",
+            "Dot1Q",
+            "Flow",
+            "IPv4",
+            "LinkFlow",
+            "NetworkFlow",
+            "TransportFlow"
+        ]
+        .map(String::from)
+        .to_vec()
     );
 
     let bad = netcap(&[
@@ -483,8 +491,9 @@ fn include_and_exclude_choose_record_types() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad)
-            .contains("unknown record type \"Nope\"; valid types: Flow, Connection, Ethernet, ARP"),
+        stderr(&bad).contains(
+            "unknown record type \"Nope\"; valid types: Flow, Connection, LinkFlow, NetworkFlow"
+        ),
         "{}",
         stderr(&bad)
     );

@@ -324,6 +324,20 @@ fn output_is_identical_with_1_2_and_3_workers() {
             "{}: no Connection file",
             pcap.display()
         );
+        // The layer flows are built on the writer thread from every worker's
+        // packets: they must be there, and identical, too. (TCP/UDP records
+        // may all come from inside a tunnel, which gives no TransportFlow.)
+        for (packets, flows) in [
+            ("IPv4.ncap", "NetworkFlow.ncap"),
+            ("IPv6.ncap", "NetworkFlow.ncap"),
+            ("Ethernet.ncap", "LinkFlow.ncap"),
+        ] {
+            assert!(
+                !outs[0].contains_key(packets) || outs[0].contains_key(flows),
+                "{}: {packets} but no {flows}",
+                pcap.display()
+            );
+        }
         assert_eq!(outs[0], outs[1], "{}: 1 vs 2 workers", pcap.display());
         assert_eq!(outs[0], outs[2], "{}: 1 vs 3 workers", pcap.display());
     }
@@ -399,6 +413,31 @@ fn table_cap_evicts_deterministically() {
                 .count() as u64
         };
         assert_eq!(by_reason("evicted"), evicted);
+        // The layer flows have their own table with the same cap, exact (one
+        // table on the writer thread): 50 000 address pairs, each packet
+        // alone; one MAC pair and one port pair.
+        let layer_evicted: u64 = err
+            .lines()
+            .find(|l| l.contains("link/network/transport flows written early"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_else(|| panic!("no layer eviction in {err}"))
+            .parse()
+            .unwrap();
+        let nets = &recs["NetworkFlow"];
+        assert_eq!(nets.len() as u64, 2 * u64::from(n));
+        let net_reason = |r: &str| {
+            nets.iter()
+                .filter(|(_, m)| text(m, "EndReason") == r)
+                .count() as u64
+        };
+        assert_eq!(net_reason("evicted"), layer_evicted);
+        let still_open = net_reason("end-of-capture");
+        assert!((4501..=5000).contains(&still_open), "{still_open}");
+        assert_eq!(layer_evicted + still_open, 2 * u64::from(n));
+        for ty in ["LinkFlow", "TransportFlow"] {
+            assert_eq!(recs[ty].len(), 1, "{ty}");
+            assert_eq!(text(&recs[ty][0].1, "NumPackets"), (2 * n).to_string());
+        }
         // Here every flow's first packet is evicted before its second one
         // arrives (the cap is a tenth of the open flows and eviction keeps
         // the 90% most recently active): each packet ends up alone.
@@ -416,7 +455,31 @@ fn no_flows_turns_connections_off() {
     let pcap = pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap");
     let dir = tempfile::tempdir().unwrap();
     capture(&pcap, dir.path(), &["--quiet", "--no-flows"]);
-    assert!(!load_records(dir.path()).contains_key("Connection"));
+    let recs = load_records(dir.path());
+    for ty in [
+        "Connection",
+        "Flow",
+        "LinkFlow",
+        "NetworkFlow",
+        "TransportFlow",
+    ] {
+        assert!(!recs.contains_key(ty), "{ty}");
+    }
+    assert!(recs.contains_key("TCP"));
+}
+
+/// `--include NetworkFlow` alone writes network flows (and only them).
+#[test]
+fn include_network_flow_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    capture(
+        &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
+        dir.path(),
+        &["--quiet", "--include", "NetworkFlow"],
+    );
+    let recs = load_records(dir.path());
+    assert_eq!(recs.keys().collect::<Vec<_>>(), ["NetworkFlow"]);
+    assert!(recs["NetworkFlow"].len() > 10);
 }
 
 /// TCP quality counters against tshark's TCP analysis on a capture with a
@@ -526,4 +589,269 @@ fn include_flow_alone_writes_flows() {
     let recs = load_records(dir.path());
     assert_eq!(recs.keys().collect::<Vec<_>>(), ["Flow"]);
     assert!(recs["Flow"].len() > 10);
+}
+
+/// Frames per direction (lower endpoint → higher, and back) and the exact bytes.
+type PairCounts = ([u64; 2], [u64; 2]);
+
+/// Per conversation table of one tshark run (`conv,eth`, `conv,ip`, ...):
+/// the section title ("Ethernet", "IPv4", "TCP", ...) → endpoint pair (as
+/// printed, lower first) → frames per direction and bytes as printed.
+type TsharkTables = BTreeMap<String, BTreeMap<(String, String), ([u64; 2], [String; 2])>>;
+
+fn tshark_tables(pcap: &Path, tables: &[&str]) -> TsharkTables {
+    let mut cmd = Command::new("tshark");
+    cmd.args([
+        "-n",
+        "-q",
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "ipv6.defragment:FALSE",
+    ]);
+    for t in tables {
+        cmd.args(["-z", &format!("conv,{t}")]);
+    }
+    let out = cmd
+        .arg("-r")
+        .arg(pcap)
+        .output()
+        .expect("tshark is installed");
+    let mut all = TsharkTables::new();
+    let mut section = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(title) = line.strip_suffix(" Conversations") {
+            section = title.to_string();
+            continue;
+        }
+        if !line.contains(" <-> ") {
+            continue;
+        }
+        let t: Vec<&str> = line.split_whitespace().collect();
+        let (a, b) = (t[0].to_string(), t[2].to_string());
+        let to_a = (t[3].parse::<u64>().unwrap(), format!("{} {}", t[4], t[5]));
+        let to_b = (t[6].parse::<u64>().unwrap(), format!("{} {}", t[7], t[8]));
+        let e = all.entry(section.clone()).or_default();
+        let row = if order_key(&a) <= order_key(&b) {
+            ((a, b), [to_b.0, to_a.0], [to_b.1, to_a.1])
+        } else {
+            ((b, a), [to_a.0, to_b.0], [to_a.1, to_b.1])
+        };
+        let prev = e.insert(row.0, (row.1, row.2));
+        assert!(prev.is_none(), "{}: a pair twice in tshark", pcap.display());
+    }
+    all
+}
+
+/// How endpoints are ordered: IP addresses as addresses, the rest as text
+/// (MACs print with fixed-width lower-case hex, so text order is byte order).
+fn order_key(s: &str) -> (Option<IpAddr>, String) {
+    (s.parse().ok(), s.to_string())
+}
+
+/// Our records of `ty` summed per endpoint pair (lower first, as `order_key`).
+fn our_pairs(
+    recs: &BTreeMap<String, Vec<(u64, prost_reflect::DynamicMessage)>>,
+    ty: &str,
+    src: &str,
+    dst: &str,
+) -> BTreeMap<(String, String), PairCounts> {
+    let mut out: BTreeMap<(String, String), PairCounts> = BTreeMap::new();
+    for (_, m) in recs.get(ty).map(Vec::as_slice).unwrap_or_default() {
+        let (s, d) = (text(m, src), text(m, dst));
+        let num = |f: &str| text(m, f).parse::<u64>().unwrap();
+        let fwd = (num("NumPacketsSrcToDst"), num("BytesSrcToDst"));
+        let back = (num("NumPacketsDstToSrc"), num("BytesDstToSrc"));
+        let (k, lo_hi, hi_lo) = if order_key(&s) <= order_key(&d) {
+            ((s, d), fwd, back)
+        } else {
+            ((d, s), back, fwd)
+        };
+        let e = out.entry(k).or_default();
+        e.0[0] += lo_hi.0;
+        e.0[1] += hi_lo.0;
+        e.1[0] += lo_hi.1;
+        e.1[1] += hi_lo.1;
+    }
+    out
+}
+
+/// Captures where tshark's Ethernet or IP conversations differ from our
+/// LinkFlow / NetworkFlow records, and why. Our layer flows key on the
+/// outermost Ethernet and IP headers; tshark also counts the headers inside
+/// tunnels (and makes separate conversations of them).
+const LAYER_EXPLAINED: &[(&str, &str)] = &[
+    // Tunnels Netcap does not decode yet: tshark adds the inner Ethernet and IP
+    // conversations (and GRE keepalives, an inner packet with the outer pair
+    // reversed, to the outer conversation).
+    ("geneve.pcap", "Ethernet and IP inside Geneve"),
+    ("gre-various-encaps.pcap", "IP inside GRE, GRE keepalives"),
+    ("ipv4-frag-gre-ppp-udp.pcap", "IP inside GRE/PPP"),
+    ("mpls-traceroute-ppp.pcap", "IP inside MPLS and PPP"),
+    ("vxlan-dns-ntp-ssh.pcap", "Ethernet and IP inside VXLAN"),
+    (
+        "mixed-lan-ftp-dhcp-dns-ipv6.pcap",
+        "IPv6 inside Teredo (UDP 3544)",
+    ),
+    (
+        "mixed-lan-wireshark-samples.pcapng",
+        "IPv6 inside Teredo (UDP 3544)",
+    ),
+    // Packets 2 and 7: tshark keys on the source route's final destination,
+    // Netcap on the header's destination (as for connections).
+    (
+        "ipv4-options-all-types.pcap",
+        "source-routed packets: tshark uses the option's final destination",
+    ),
+    // Without reassembly tshark leaves IPv6 fragments after the first out of
+    // its IPv6 conversations (53 of 56 packets ::2 -> ::1); they are IP
+    // packets of that pair and Netcap counts them (IPv4 fragments agree).
+    (
+        "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap",
+        "tshark omits later IPv6 fragments",
+    ),
+    // A malformed IPv6 packet (hop-by-hop header past the captured data):
+    // tshark stops before its conversation tap, Netcap counts the packet in
+    // the pair of its fixed header.
+    ("fuzz-ipv6-next-header-oobr.pcap", "malformed IPv6 packet"),
+];
+
+/// LinkFlow and NetworkFlow records, summed per MAC / IP pair over the flows a
+/// pair was split into by timeouts, against `tshark -z conv,eth`, `conv,ip`,
+/// `conv,ipv6`: frames per direction exact, bytes at tshark's precision. And
+/// TransportFlow against `conv,tcp` / `conv,udp` summed per port pair (frames).
+#[test]
+fn layer_flows_agree_with_tshark_conversations() {
+    let mut failures = Vec::new();
+    let mut report = String::new();
+    let mut compared = [0usize; 3];
+    for pcap in all_pcaps() {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let explained = LAYER_EXPLAINED.iter().any(|e| e.0 == name);
+        let dir = tempfile::tempdir().unwrap();
+        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
+        let recs = load_records(dir.path());
+        let tables = tshark_tables(&pcap, &["eth", "ip", "ipv6", "tcp", "udp"]);
+        let empty = BTreeMap::new();
+        let table = |t: &str| tables.get(t).unwrap_or(&empty);
+        let mut theirs_ip = table("IPv4").clone();
+        theirs_ip.extend(table("IPv6").clone());
+        for (i, (what, theirs, ours)) in [
+            (
+                "eth",
+                table("Ethernet").clone(),
+                our_pairs(&recs, "LinkFlow", "SrcMAC", "DstMAC"),
+            ),
+            (
+                "ip",
+                theirs_ip,
+                our_pairs(&recs, "NetworkFlow", "SrcIP", "DstIP"),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut diffs = Vec::new();
+            for (k, (frames, bytes)) in &theirs {
+                match ours.get(k) {
+                    None => diffs.push(format!("{name} {what}: tshark {k:?} not in Netcap")),
+                    Some(o) => {
+                        let ob = [tshark_size(o.1[0]), tshark_size(o.1[1])];
+                        if &o.0 != frames || &ob != bytes {
+                            diffs.push(format!(
+                                "{name} {what} {k:?}: netcap {:?} {ob:?}, tshark {frames:?} {bytes:?}",
+                                o.0
+                            ));
+                        } else {
+                            compared[i] += 1;
+                        }
+                    }
+                }
+            }
+            for k in ours.keys().filter(|k| !theirs.contains_key(*k)) {
+                diffs.push(format!("{name} {what}: Netcap {k:?} not in tshark"));
+            }
+            for d in diffs {
+                writeln!(report, "{d}").unwrap();
+                if !explained {
+                    failures.push(d);
+                }
+            }
+        }
+        // Transport: tshark's 5-tuples summed per protocol and port pair.
+        let icmp_quotes = quoted_by_icmp(&pcap);
+        for (proto, title) in [("TCP", "TCP"), ("UDP", "UDP")] {
+            let mut theirs: BTreeMap<(u16, u16), [u64; 2]> = BTreeMap::new();
+            for ((a, b), (frames, _)) in table(title) {
+                let (pa, pb) = (endpoint(a).1, endpoint(b).1);
+                let e = theirs.entry((pa.min(pb), pa.max(pb))).or_default();
+                if pa == pb {
+                    e[0] += frames[0] + frames[1];
+                } else if pa < pb {
+                    e[0] += frames[0];
+                    e[1] += frames[1];
+                } else {
+                    e[0] += frames[1];
+                    e[1] += frames[0];
+                }
+            }
+            let mut ours: BTreeMap<(u16, u16), [u64; 2]> = BTreeMap::new();
+            for (_, m) in recs
+                .get("TransportFlow")
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if text(m, "Proto") != proto {
+                    continue;
+                }
+                let p = |f: &str| text(m, f).parse::<u64>().unwrap();
+                let (s, d) = (p("SrcPort") as u16, p("DstPort") as u16);
+                let (fwd, back) = (p("NumPacketsSrcToDst"), p("NumPacketsDstToSrc"));
+                let e = ours.entry((s.min(d), s.max(d))).or_default();
+                if s <= d {
+                    e[0] += fwd;
+                    e[1] += back;
+                } else {
+                    e[0] += back;
+                    e[1] += fwd;
+                }
+            }
+            let keys: std::collections::BTreeSet<_> = theirs.keys().chain(ours.keys()).collect();
+            for k in keys {
+                let (t, o) = (theirs.get(k), ours.get(k));
+                if t == o {
+                    compared[2] += 1;
+                    continue;
+                }
+                let d = format!("{name} {proto} ports {k:?}: netcap {o:?}, tshark {t:?}");
+                writeln!(report, "{d}").unwrap();
+                // ICMP errors quote transport headers that tshark counts.
+                if !explained && !icmp_quotes && !EXPLAINED.iter().any(|e| e.0 == name) {
+                    failures.push(d);
+                }
+            }
+        }
+    }
+    writeln!(
+        report,
+        "agreeing: {} Ethernet, {} IP conversations, {} port pairs",
+        compared[0], compared[1], compared[2]
+    )
+    .unwrap();
+    println!("{report}");
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("layer_flows_vs_tshark.txt"),
+        &report,
+    )
+    .unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} unexplained differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        compared.iter().all(|&c| c > 50),
+        "too few compared: {compared:?}"
+    );
 }
