@@ -13,6 +13,7 @@ mod app;
 pub mod arp;
 pub mod cdp;
 pub mod ctp;
+pub mod defrag;
 pub mod dhcpv4;
 pub mod dhcpv6;
 pub mod dns;
@@ -52,7 +53,7 @@ pub mod vxlan;
 mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};
-pub use walk::decode_packet;
+pub use walk::{decode_packet, decode_packet_defrag, decode_reassembled, Defragged};
 
 use netcap_schema::Record;
 

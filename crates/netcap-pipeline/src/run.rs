@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
+use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
+use netcap_decode::{decode_packet_defrag, flow_hash, DecodeOptions, Outcome, PacketInfo};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
-use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
+use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::flows::{EvictionBoard, WorkerFlows};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
@@ -72,6 +73,8 @@ pub struct CaptureConfig {
     pub side_outputs: bool,
     /// Connection tracking (None: off).
     pub flows: Option<netcap_flow::FlowConfig>,
+    /// IP reassembly (None: off, every fragment is decoded on its own).
+    pub defrag: Option<DefragConfig>,
 }
 
 /// Counters the caller can watch while the capture runs.
@@ -110,6 +113,8 @@ pub struct Summary {
     pub records: BTreeMap<String, u64>,
     /// Connections written early because the flow table was full.
     pub flows_evicted: u64,
+    /// IP reassembly counters (all zero when no fragment was seen or it is off).
+    pub fragments: DefragStats,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -178,7 +183,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
 
     std::thread::scope(|scope| {
         let reader_handle =
-            scope.spawn(|| read_batches(&mut source, to_workers, workers, progress));
+            scope.spawn(|| read_batches(&mut source, to_workers, workers, progress, cfg.defrag));
         let mut enabled = Vec::new();
         for t in &cfg.include {
             let idx = *t as usize;
@@ -245,6 +250,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             errors: tally.errors,
             records,
             flows_evicted,
+            fragments: read.fragments,
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -269,6 +275,7 @@ struct ReadStats {
     dropped: Option<u64>,
     interrupted: bool,
     warning: Option<String>,
+    fragments: DefragStats,
 }
 
 /// A live batch is handed on after this long even when not full, so that
@@ -281,8 +288,12 @@ fn read_batches(
     to_workers: Vec<Sender<Arc<Batch>>>,
     workers: usize,
     progress: &Progress,
+    defrag: Option<DefragConfig>,
 ) -> ReadStats {
     let hasher = RandomState::new();
+    // Reassembly runs here, where every packet passes in order on one thread,
+    // so what is reassembled or dropped does not depend on the worker count.
+    let mut defrag = defrag.map(Defragmenter::new);
     let bytes = match source {
         Source::File { reader, .. } => Some(reader.progress_counter()),
         Source::Live(_) => None,
@@ -295,6 +306,7 @@ fn read_batches(
             seq,
             data: Vec::with_capacity(256 * 1024),
             packets: Vec::with_capacity(BATCH_PACKETS),
+            reassembled: Vec::new(),
         };
         let batch_start = Instant::now();
         while batch.packets.len() < BATCH_PACKETS {
@@ -327,6 +339,12 @@ fn read_batches(
                     let end = batch.data.len();
                     let data = batch.data.get(start..end).unwrap_or_default();
                     let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
+                    let frag = match defrag.as_mut() {
+                        Some(d) => {
+                            defragment(d, meta.link_type, meta.ts_ns, data, &mut batch.reassembled)
+                        }
+                        None => FragSlot::None,
+                    };
                     batch.packets.push(PacketSlot {
                         number: meta.number,
                         ts_ns: meta.ts_ns,
@@ -335,6 +353,7 @@ fn read_batches(
                         start,
                         end,
                         shard,
+                        frag,
                     });
                 }
                 Ok(Poll::Idle) => {
@@ -379,7 +398,36 @@ fn read_batches(
     if let Source::Live(live) = source {
         stats.dropped = live.dropped();
     }
+    if let Some(d) = defrag.as_mut() {
+        stats.fragments = d.finish();
+    }
     stats
+}
+
+/// Hands the packet's outermost IP header to the defragmenter if it is a
+/// fragment; a completed datagram's payload is appended to `reassembled`.
+fn defragment(
+    d: &mut Defragmenter,
+    link_type: u32,
+    ts_ns: i64,
+    data: &[u8],
+    reassembled: &mut Vec<u8>,
+) -> FragSlot {
+    let Some(frag) = netcap_decode::flowkey::outer_ip(link_type, data)
+        .and_then(netcap_decode::defrag::ip_fragment)
+    else {
+        return FragSlot::None;
+    };
+    let start = reassembled.len();
+    match d.push(ts_ns, &frag, reassembled) {
+        Verdict::Whole => FragSlot::None,
+        Verdict::Complete { protocol, len } => FragSlot::Reassembled {
+            protocol,
+            start,
+            end: start + len,
+        },
+        Verdict::Buffered | Verdict::Dropped(_) => FragSlot::Taken,
+    }
 }
 
 /// Worker thread: decodes the packets of its shard and tracks their flows;
@@ -407,7 +455,7 @@ fn work(
                 data,
             };
             let before = out.set_packet(p.number);
-            let outcome = decode_packet(&info, opts, &mut out);
+            let outcome = decode_packet_defrag(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
                 f.packet(p, data);
             }
