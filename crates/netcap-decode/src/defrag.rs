@@ -260,11 +260,12 @@ impl Defragmenter {
     fn expire(&mut self) {
         while let Some((_, key)) = self.order.first_key_value() {
             let key = *key;
-            let expired = self
-                .pending
-                .get(&key)
-                .is_none_or(|p| p.deadline_ns < self.now_ns);
-            if !expired {
+            let Some(p) = self.pending.get(&key) else {
+                // Cannot happen (see `drop_key`); never loop on it.
+                self.order.pop_first();
+                continue;
+            };
+            if p.deadline_ns >= self.now_ns {
                 break;
             }
             self.drop_key(&key);
@@ -284,13 +285,11 @@ impl Defragmenter {
     }
 
     fn drop_key(&mut self, key: &FragKey) {
+        // `pending` and `order` change together, so a key absent from one is
+        // absent from the other.
         if let Some(p) = self.pending.remove(key) {
             self.order.remove(&p.seq);
             self.bytes = self.bytes.saturating_sub(p.cost);
-        } else {
-            // A key without a pending datagram can still sit in `order` only
-            // through a bug; keep both maps consistent regardless.
-            self.order.retain(|_, k| k != key);
         }
     }
 
@@ -368,6 +367,10 @@ impl Defragmenter {
                 break;
             };
             let key = *key;
+            if !self.pending.contains_key(&key) {
+                self.order.pop_first();
+                continue;
+            }
             self.drop_key(&key);
             if key == *current {
                 // Counted by `push`, like every dropped verdict.

@@ -56,7 +56,9 @@ fn reassembled_layers_are_on_the_completing_frame() {
     let udp = &recs["UDP"];
     assert_eq!(text(&udp[0].1, "Length"), "1157");
     assert!(
-        summary.contains("IP fragments 18: 5 datagrams reassembled, 1 dropped, 2 incomplete at the end"),
+        summary.contains(
+            "IP fragments 18: 5 datagrams reassembled, 1 dropped, 2 incomplete at the end"
+        ),
         "{summary}"
     );
     assert!(summary.contains("overlap             1"), "{summary}");
