@@ -638,6 +638,62 @@ mod tests {
     }
 
     #[test]
+    fn defragged_fragments() {
+        let decode = |data: &[u8], d: Defragged<'_>| {
+            let pkt = PacketInfo {
+                number: 9,
+                ts_ns: 1,
+                link_type: 1,
+                orig_len: 0,
+                data,
+            };
+            let mut sink = Collect::default();
+            let out = decode_packet_defrag(&pkt, &DecodeOptions::default(), d, &mut sink);
+            (out, sink)
+        };
+        let mut first = eth(0x0800);
+        first.extend(ipv4(6, 0x2000, &[], &tcp_seg(b"")));
+        // Taken: the first fragment's transport header is left for later.
+        let (out, c) = decode(&first, Defragged::Taken);
+        assert_eq!((out, c.names()), (Outcome::Decoded, vec!["Ethernet", "IPv4"]));
+        // Completing: its own layers, then the reassembled datagram's.
+        let seg = tcp_seg(b"hello");
+        let done = Defragged::Reassembled {
+            protocol: 6,
+            payload: &seg,
+        };
+        let (out, c) = decode(&first, done);
+        assert_eq!(out, Outcome::Decoded);
+        assert_eq!(c.names(), ["Ethernet", "IPv4", "TCP"]);
+        assert_eq!(c.one::<Tcp>().payload_size, 5);
+        // A reassembled payload that is not a valid header is an error.
+        let bad = Defragged::Reassembled {
+            protocol: 17,
+            payload: &[1, 2],
+        };
+        assert!(matches!(decode(&first, bad).0, Outcome::Error(_)));
+        // Without an IP header (the walk never met the fragment), the
+        // payload is not decoded.
+        let mut arp = eth(0x0806);
+        arp.extend_from_slice(&[0; 28]);
+        let (_, c) = decode(&arp, done);
+        assert!(!c.names().contains(&"TCP"));
+        // IPv6 destination options before the upper layer are skipped.
+        let mut dst_opts = vec![6, 0, 1, 4, 0, 0, 0, 0];
+        dst_opts.extend_from_slice(&seg);
+        let pkt = PacketInfo {
+            number: 3,
+            ts_ns: 1,
+            link_type: 101,
+            orig_len: 0,
+            data: &[],
+        };
+        let mut sink = Collect::default();
+        let out = decode_reassembled(&pkt, &DecodeOptions::default(), 60, &dst_opts, &mut sink);
+        assert_eq!((out, sink.names()), (Outcome::Decoded, vec!["TCP"]));
+    }
+
+    #[test]
     fn fragments_tunnels_and_icmp() {
         // First fragment (MF, offset 0): the transport header is there.
         let (out, c) = frame(228, &ipv4(6, 0x2000, &[], &tcp_seg(b"")));
