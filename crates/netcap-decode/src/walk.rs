@@ -655,7 +655,10 @@ mod tests {
         first.extend(ipv4(6, 0x2000, &[], &tcp_seg(b"")));
         // Taken: the first fragment's transport header is left for later.
         let (out, c) = decode(&first, Defragged::Taken);
-        assert_eq!((out, c.names()), (Outcome::Decoded, vec!["Ethernet", "IPv4"]));
+        assert_eq!(
+            (out, c.names()),
+            (Outcome::Decoded, vec!["Ethernet", "IPv4"])
+        );
         // Completing: its own layers, then the reassembled datagram's.
         let seg = tcp_seg(b"hello");
         let done = Defragged::Reassembled {
