@@ -34,7 +34,7 @@ def packets(path):
 
 def main():
     netcap = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "netcap")
-    for t in ("decode_packet", "capture_reader", "ncap_reader", "flow_table"):
+    for t in ("decode_packet", "capture_reader", "ncap_reader", "flow_table", "defrag"):
         (CORPUS / t).mkdir(parents=True, exist_ok=True)
     n = 0
     for p in sorted(PCAPS.glob("*.pcap*")):
@@ -54,6 +54,25 @@ def main():
         frame = pkt[:255]
         seq += struct.pack(">hB", 10, len(frame)) + frame
     (CORPUS / "flow_table" / "tcp-conversation").write_bytes(seq)
+    # defrag: IP packets of the fragment capture, framed as (time step,
+    # length, IP packet); those over 255 bytes are cut (and so not taken).
+    seq = b""
+    for lt, pkt in packets(PCAPS / "ip-fragments-dns-udp-icmp.pcap"):
+        ip = pkt[14:14 + 255]
+        seq += struct.pack(">hB", 1, len(ip)) + ip
+    (CORPUS / "defrag" / "fragments").write_bytes(seq)
+    # ... and small datagrams that complete: IPv4 (out of order) and IPv6.
+    udp = struct.pack(">HHHH", 53, 40000, 48, 0) + bytes(range(40))
+    seq = b""
+    for off in (16, 0, 32):
+        flags = (0x2000 if off < 32 else 0) | off // 8
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 36, 7, flags, 64, 17, 0, bytes(4), bytes([1] * 4)) + udp[off:off + 16]
+        seq += struct.pack(">hB", 1, len(ip)) + ip
+    for off in (0, 16, 32):
+        fh = struct.pack(">BBHI", 17, 0, off | (1 if off < 32 else 0), 9)
+        ip = struct.pack(">IHBB", 0x60000000, 24, 44, 64) + bytes(16) + bytes([1] * 16) + fh + udp[off:off + 16]
+        seq += struct.pack(">hB", 1, len(ip)) + ip
+    (CORPUS / "defrag" / "small-datagrams").write_bytes(seq)
     with tempfile.TemporaryDirectory() as out:
         cap = PCAPS / "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap"
         subprocess.run([netcap, "capture", "-q", "--no-compress", "-r", str(cap), "-o", out], check=True)

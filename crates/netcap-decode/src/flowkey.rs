@@ -120,6 +120,35 @@ impl FlowKey {
     }
 }
 
+/// The outermost IP packet of a frame, for IP reassembly: on Ethernet (after
+/// VLAN tags), Linux cooked, BSD loopback and raw IP link types only, where it
+/// is also the first IP header the decoder's walk meets.
+pub fn outer_ip(link_type: u32, data: &[u8]) -> Option<&[u8]> {
+    let (mut ethertype, mut rest) = match link_type {
+        1 => (u16::from_be_bytes(arr(data, 12)?), data.get(14..)?),
+        113 => (u16::from_be_bytes(arr(data, 14)?), data.get(16..)?),
+        276 => (u16::from_be_bytes(arr(data, 0)?), data.get(20..)?),
+        0 | 108 => return ip_only(data.get(4..)?),
+        12 | 14 | 101 | 228 | 229 => return ip_only(data),
+        _ => return None,
+    };
+    for _ in 0..8 {
+        match ethertype {
+            0x8100 | 0x88a8 | 0x9100 => {
+                ethertype = u16::from_be_bytes(arr(rest, 2)?);
+                rest = rest.get(4..)?;
+            }
+            0x0800 | 0x86dd => return ip_only(rest),
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn ip_only(data: &[u8]) -> Option<&[u8]> {
+    matches!(data.first()? >> 4, 4 | 6).then_some(data)
+}
+
 /// Symmetric flow hash of a packet: equal for both directions of a conversation.
 pub fn flow_hash<S: BuildHasher>(hasher: &S, link_type: u32, data: &[u8]) -> u64 {
     hasher.hash_one(FlowKey::of(link_type, data))

@@ -13,6 +13,7 @@ mod app;
 pub mod arp;
 pub mod cdp;
 pub mod ctp;
+pub mod defrag;
 pub mod dhcpv4;
 pub mod dhcpv6;
 pub mod dns;
@@ -52,7 +53,7 @@ pub mod vxlan;
 mod walk;
 
 pub use flowkey::{flow_hash, FlowKey};
-pub use walk::decode_packet;
+pub use walk::{decode_packet, decode_packet_defrag, decode_reassembled, Defragged};
 /// Address and byte text in the notation of the records (shared with the flow records).
 pub mod text {
     pub use crate::util::{colon_hex, hex, ip_text, ipv4_text};

@@ -42,33 +42,78 @@ pub fn decode_packet<S: RecordSink>(
     opts: &DecodeOptions,
     sink: &mut S,
 ) -> Outcome {
+    decode_packet_defrag(pkt, opts, Defragged::No, sink)
+}
+
+/// What IP reassembly did with a packet's outermost IP header (the one
+/// [`crate::flowkey::outer_ip`] finds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defragged<'a> {
+    /// Not a fragment, or reassembly is off: decode the packet as it is.
+    No,
+    /// A fragment taken by the defragmenter that did not complete a datagram:
+    /// its payload is part of a datagram, decoded (if ever) with the fragment
+    /// that completes it, as tshark does.
+    Taken,
+    /// The fragment that completed a datagram: after the packet's own layers,
+    /// the reassembled payload is decoded as `protocol`.
+    Reassembled {
+        /// IP protocol (IPv6 Next Header) of the payload.
+        protocol: u8,
+        /// The reassembled payload.
+        payload: &'a [u8],
+    },
+}
+
+/// Decodes one packet like [`decode_packet`], knowing what reassembly did
+/// with it: a fragment's own payload is not decoded, and a completed
+/// datagram's payload is decoded after the packet's layers, with its number.
+pub fn decode_packet_defrag<S: RecordSink>(
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+    defragged: Defragged<'_>,
+    sink: &mut S,
+) -> Outcome {
     let mut walker = Walker {
         pkt,
         opts,
         sink,
         tunnels: 0,
+        outer_fragment: defragged != Defragged::No,
     };
-    match classify(pkt.link_type, pkt.data) {
-        Ok(LinkNext::Ethernet(frame)) => walker.ethernet(frame),
-        Ok(LinkNext::Ppp { frame, hdlc }) => walker.ppp(frame, hdlc),
-        Ok(LinkNext::Dot11 { frame, radiotap }) => walker.dot11(frame, radiotap),
-        // Below 0x0600 a cooked capture's protocol is no EtherType; only 4
-        // (802.2 LLC frames) has a decoder.
-        Ok(LinkNext::Network { ether_type, .. }) if ether_type < 0x0600 && ether_type != 4 => {
-            Outcome::Unknown(UnknownLayer::EtherType(ether_type))
-        }
-        Ok(LinkNext::Network {
-            ether_type,
-            payload,
-        }) => walker.ether_type(ether_type, payload),
-        // A family that is not IP has no EtherType; report the family number
-        // there, since that is the protocol identifier the frame carries.
-        Ok(LinkNext::UnknownFamily(f)) => Outcome::Unknown(UnknownLayer::EtherType(
-            u16::try_from(f).unwrap_or(u16::MAX),
-        )),
-        Ok(LinkNext::Unsupported) => Outcome::Unknown(UnknownLayer::LinkType(pkt.link_type)),
-        Err(e) => Outcome::Error(e),
+    let outcome = walker.link();
+    let Defragged::Reassembled { protocol, payload } = defragged else {
+        return outcome;
+    };
+    // Only when the walk met the IP header the fragment was found in.
+    if walker.outer_fragment {
+        return outcome;
     }
+    let inner = walker.reassembled(protocol, payload);
+    match outcome {
+        Outcome::Decoded => inner,
+        other => other,
+    }
+}
+
+/// Decodes a reassembled IP payload of protocol `protocol` (UDP, TCP, ICMP,
+/// tunnels, ... and the application layers above), emitting its records with
+/// `pkt`'s number and time. `pkt.data` is not decoded.
+pub fn decode_reassembled<S: RecordSink>(
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+    protocol: u8,
+    payload: &[u8],
+    sink: &mut S,
+) -> Outcome {
+    let mut walker = Walker {
+        pkt,
+        opts,
+        sink,
+        tunnels: 0,
+        outer_fragment: false,
+    };
+    walker.reassembled(protocol, payload)
 }
 
 /// State of one packet's walk.
@@ -78,6 +123,9 @@ struct Walker<'w, 'p, S> {
     sink: &'w mut S,
     /// Encapsulations entered so far (see [`MAX_TUNNELS`]).
     tunnels: usize,
+    /// The first IP header met is a fragment the defragmenter took: its
+    /// payload is not decoded. Cleared when that header is met.
+    outer_fragment: bool,
 }
 
 /// Turns a view constructor's result into the view or the walk's end.
@@ -91,6 +139,50 @@ macro_rules! view_or_return {
 }
 
 impl<S: RecordSink> Walker<'_, '_, S> {
+    /// Decodes the packet from its link layer on.
+    fn link(&mut self) -> Outcome {
+        let pkt = self.pkt;
+        match classify(pkt.link_type, pkt.data) {
+            Ok(LinkNext::Ethernet(frame)) => self.ethernet(frame),
+            Ok(LinkNext::Ppp { frame, hdlc }) => self.ppp(frame, hdlc),
+            Ok(LinkNext::Dot11 { frame, radiotap }) => self.dot11(frame, radiotap),
+            // Below 0x0600 a cooked capture's protocol is no EtherType; only 4
+            // (802.2 LLC frames) has a decoder.
+            Ok(LinkNext::Network { ether_type, .. }) if ether_type < 0x0600 && ether_type != 4 => {
+                Outcome::Unknown(UnknownLayer::EtherType(ether_type))
+            }
+            Ok(LinkNext::Network {
+                ether_type,
+                payload,
+            }) => self.ether_type(ether_type, payload),
+            // A family that is not IP has no EtherType; report the family number
+            // there, since that is the protocol identifier the frame carries.
+            Ok(LinkNext::UnknownFamily(f)) => Outcome::Unknown(UnknownLayer::EtherType(
+                u16::try_from(f).unwrap_or(u16::MAX),
+            )),
+            Ok(LinkNext::Unsupported) => Outcome::Unknown(UnknownLayer::LinkType(pkt.link_type)),
+            Err(e) => Outcome::Error(e),
+        }
+    }
+
+    /// Decodes a reassembled payload as if it followed an IP header. An IPv6
+    /// payload may start with extension headers that came after the fragment
+    /// header (destination options): they are skipped.
+    fn reassembled(&mut self, mut protocol: u8, mut data: &[u8]) -> Outcome {
+        for _ in 0..ipv6::MAX_EXTENSION_HEADERS {
+            if !matches!(
+                protocol,
+                ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS
+            ) {
+                break;
+            }
+            let h = view_or_return!(ipv6::ExtHeaderView::new(protocol, data));
+            protocol = h.next_header();
+            data = h.payload();
+        }
+        self.ip_payload(protocol, data, data.len(), 1)
+    }
+
     fn ethernet(&mut self, frame: &[u8]) -> Outcome {
         let view = view_or_return!(EthernetView::new(frame));
         self.sink
@@ -130,9 +222,10 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 
     /// Decodes an IPv4 packet that is the `depth`-th IP header (0 = outermost).
     fn ipv4(&mut self, data: &[u8], depth: usize) -> Outcome {
+        let taken = std::mem::take(&mut self.outer_fragment);
         let view = view_or_return!(ipv4::Ipv4View::new(data));
         self.sink.emit(&ipv4::record(&view, self.pkt, self.opts));
-        if view.is_later_fragment() {
+        if view.is_later_fragment() || taken {
             // The transport header is in the first fragment; these bytes are
             // the middle of its payload.
             return Outcome::Decoded;
@@ -158,12 +251,13 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 
     /// Decodes an IPv6 packet that is the `depth`-th IP header (0 = outermost).
     fn ipv6(&mut self, data: &[u8], depth: usize) -> Outcome {
+        let taken = std::mem::take(&mut self.outer_fragment);
         let view = view_or_return!(ipv6::Ipv6View::new(data));
         let ext = view_or_return!(view.extensions());
         let rec = ipv6::record(&view, &ext, self.pkt, self.opts);
         self.sink.emit(&rec);
         self.ipv6_extension_records(&rec, &ext);
-        if ext.later_fragment {
+        if ext.later_fragment || taken {
             return Outcome::Decoded;
         }
         self.ip_payload(ext.upper_protocol, ext.payload, ext.payload_size, depth + 1)
@@ -541,6 +635,65 @@ mod tests {
             ["Ethernet", "IPv6", "IPv6HopByHop", "IPv6Fragment"]
         );
         assert_eq!(c.one::<IPv6>().upper_layer_protocol, 17);
+    }
+
+    #[test]
+    fn defragged_fragments() {
+        let decode = |data: &[u8], d: Defragged<'_>| {
+            let pkt = PacketInfo {
+                number: 9,
+                ts_ns: 1,
+                link_type: 1,
+                orig_len: 0,
+                data,
+            };
+            let mut sink = Collect::default();
+            let out = decode_packet_defrag(&pkt, &DecodeOptions::default(), d, &mut sink);
+            (out, sink)
+        };
+        let mut first = eth(0x0800);
+        first.extend(ipv4(6, 0x2000, &[], &tcp_seg(b"")));
+        // Taken: the first fragment's transport header is left for later.
+        let (out, c) = decode(&first, Defragged::Taken);
+        assert_eq!(
+            (out, c.names()),
+            (Outcome::Decoded, vec!["Ethernet", "IPv4"])
+        );
+        // Completing: its own layers, then the reassembled datagram's.
+        let seg = tcp_seg(b"hello");
+        let done = Defragged::Reassembled {
+            protocol: 6,
+            payload: &seg,
+        };
+        let (out, c) = decode(&first, done);
+        assert_eq!(out, Outcome::Decoded);
+        assert_eq!(c.names(), ["Ethernet", "IPv4", "TCP"]);
+        assert_eq!(c.one::<Tcp>().payload_size, 5);
+        // A reassembled payload that is not a valid header is an error.
+        let bad = Defragged::Reassembled {
+            protocol: 17,
+            payload: &[1, 2],
+        };
+        assert!(matches!(decode(&first, bad).0, Outcome::Error(_)));
+        // Without an IP header (the walk never met the fragment), the
+        // payload is not decoded.
+        let mut arp = eth(0x0806);
+        arp.extend_from_slice(&[0; 28]);
+        let (_, c) = decode(&arp, done);
+        assert!(!c.names().contains(&"TCP"));
+        // IPv6 destination options before the upper layer are skipped.
+        let mut dst_opts = vec![6, 0, 1, 4, 0, 0, 0, 0];
+        dst_opts.extend_from_slice(&seg);
+        let pkt = PacketInfo {
+            number: 3,
+            ts_ns: 1,
+            link_type: 101,
+            orig_len: 0,
+            data: &[],
+        };
+        let mut sink = Collect::default();
+        let out = decode_reassembled(&pkt, &DecodeOptions::default(), 60, &dst_opts, &mut sink);
+        assert_eq!((out, sink.names()), (Outcome::Decoded, vec!["TCP"]));
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub(crate) struct Batch {
     pub seq: u64,
     pub data: Vec<u8>,
     pub packets: Vec<PacketSlot>,
+    /// Payloads of the IP datagrams that packets of this batch completed.
+    pub reassembled: Vec<u8>,
 }
 
 /// One packet of a batch.
@@ -24,6 +26,42 @@ pub(crate) struct PacketSlot {
     pub end: usize,
     /// Worker that owns the packet's flow.
     pub shard: u32,
+    /// What IP reassembly did with the packet.
+    pub frag: FragSlot,
+}
+
+/// What IP reassembly (in the reader) did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FragSlot {
+    /// Not a fragment, or reassembly is off.
+    None,
+    /// A fragment that did not complete its datagram.
+    Taken,
+    /// The fragment that completed a datagram, whose payload is
+    /// `Batch::reassembled[start..end]`.
+    Reassembled {
+        protocol: u8,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl FragSlot {
+    /// The decoder's view of it, with the payload taken from `batch`.
+    pub fn defragged<'a>(&self, batch: &'a Batch) -> netcap_decode::Defragged<'a> {
+        match *self {
+            FragSlot::None => netcap_decode::Defragged::No,
+            FragSlot::Taken => netcap_decode::Defragged::Taken,
+            FragSlot::Reassembled {
+                protocol,
+                start,
+                end,
+            } => netcap_decode::Defragged::Reassembled {
+                protocol,
+                payload: batch.reassembled.get(start..end).unwrap_or_default(),
+            },
+        }
+    }
 }
 
 /// Length-delimited records of one type with the packet each came from.

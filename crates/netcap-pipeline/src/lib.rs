@@ -4,8 +4,8 @@
 //! reader ──Arc<Batch>──▶ worker 0..N ──WorkerOutput──▶ merger/writer
 //!  (sequential I/O,       (decode the packets        (reorders batches by
 //!   flow-hash shard        of their shard,            sequence number, merges
-//!   per packet)            encode records)            records in packet order,
-//!                                                     writes one file per type)
+//!   per packet, IP         encode records)            records in packet order,
+//!   reassembly)                                       writes one file per type)
 //! ```
 //!
 //! Every packet of a flow goes to the same worker (symmetric hash of its
@@ -21,6 +21,7 @@ mod merge;
 mod run;
 mod side;
 
+pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;

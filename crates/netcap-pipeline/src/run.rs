@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use netcap_decode::{decode_packet, flow_hash, DecodeOptions, Outcome, PacketInfo};
+use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
+use netcap_decode::{decode_packet_defrag, flow_hash, DecodeOptions, Outcome, PacketInfo};
 use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
-use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
+use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::flows::{EvictionBoard, WorkerFlows};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
@@ -72,6 +73,8 @@ pub struct CaptureConfig {
     pub side_outputs: bool,
     /// Connection tracking (None: off).
     pub flows: Option<netcap_flow::FlowConfig>,
+    /// IP reassembly (None: off, every fragment is decoded on its own).
+    pub defrag: Option<DefragConfig>,
 }
 
 /// Counters the caller can watch while the capture runs.
@@ -113,6 +116,8 @@ pub struct Summary {
     /// LinkFlow, NetworkFlow and TransportFlow records written early because
     /// their table was full.
     pub layer_flows_evicted: u64,
+    /// IP reassembly counters (all zero when no fragment was seen or it is off).
+    pub fragments: DefragStats,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -185,8 +190,16 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     let input_name = cfg.input.name();
 
     std::thread::scope(|scope| {
-        let reader_handle =
-            scope.spawn(|| read_batches(&mut source, to_workers, &recycle_rx, workers, progress));
+        let reader_handle = scope.spawn(|| {
+            read_batches(
+                &mut source,
+                to_workers,
+                &recycle_rx,
+                workers,
+                progress,
+                cfg.defrag,
+            )
+        });
         let mut enabled = Vec::new();
         for t in &cfg.include {
             let idx = *t as usize;
@@ -273,6 +286,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             records,
             flows_evicted,
             layer_flows_evicted,
+            fragments: read.fragments,
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -297,6 +311,7 @@ struct ReadStats {
     dropped: Option<u64>,
     interrupted: bool,
     warning: Option<String>,
+    fragments: DefragStats,
 }
 
 /// A live batch is handed on after this long even when not full, so that
@@ -310,9 +325,13 @@ fn read_batches(
     recycled: &Receiver<Batch>,
     workers: usize,
     progress: &Progress,
+    defrag: Option<DefragConfig>,
 ) -> ReadStats {
     // Seeded per run (flow keys are attacker-controlled), and 3x faster than SipHash.
     let hasher = foldhash::fast::RandomState::default();
+    // Reassembly runs here, where every packet passes in order on one thread,
+    // so what is reassembled or dropped does not depend on the worker count.
+    let mut defrag = defrag.map(Defragmenter::new);
     let bytes = match source {
         Source::File { reader, .. } => Some(reader.progress_counter()),
         Source::Live(_) => None,
@@ -326,12 +345,14 @@ fn read_batches(
                 b.seq = seq;
                 b.data.clear();
                 b.packets.clear();
+                b.reassembled.clear();
                 b
             }
             Err(_) => Batch {
                 seq,
                 data: Vec::with_capacity(1024 * 1024),
                 packets: Vec::with_capacity(BATCH_PACKETS),
+                reassembled: Vec::new(),
             },
         };
         let batch_start = Instant::now();
@@ -365,6 +386,12 @@ fn read_batches(
                     let end = batch.data.len();
                     let data = batch.data.get(start..end).unwrap_or_default();
                     let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
+                    let frag = match defrag.as_mut() {
+                        Some(d) => {
+                            defragment(d, meta.link_type, meta.ts_ns, data, &mut batch.reassembled)
+                        }
+                        None => FragSlot::None,
+                    };
                     batch.packets.push(PacketSlot {
                         number: meta.number,
                         ts_ns: meta.ts_ns,
@@ -373,6 +400,7 @@ fn read_batches(
                         start,
                         end,
                         shard,
+                        frag,
                     });
                 }
                 Ok(Poll::Idle) => {
@@ -417,6 +445,9 @@ fn read_batches(
     if let Source::Live(live) = source {
         stats.dropped = live.dropped();
     }
+    if let Some(d) = defrag.as_mut() {
+        stats.fragments = d.finish();
+    }
     stats
 }
 
@@ -426,6 +457,32 @@ struct Recycle {
     batches: Sender<Batch>,
     /// Output buffers the writer is done with.
     outputs: Receiver<WorkerOutput>,
+}
+
+/// Hands the packet's outermost IP header to the defragmenter if it is a
+/// fragment; a completed datagram's payload is appended to `reassembled`.
+fn defragment(
+    d: &mut Defragmenter,
+    link_type: u32,
+    ts_ns: i64,
+    data: &[u8],
+    reassembled: &mut Vec<u8>,
+) -> FragSlot {
+    let Some(frag) = netcap_decode::flowkey::outer_ip(link_type, data)
+        .and_then(netcap_decode::defrag::ip_fragment)
+    else {
+        return FragSlot::None;
+    };
+    let start = reassembled.len();
+    match d.push(ts_ns, &frag, reassembled) {
+        Verdict::Whole => FragSlot::None,
+        Verdict::Complete { protocol, len } => FragSlot::Reassembled {
+            protocol,
+            start,
+            end: start + len,
+        },
+        Verdict::Buffered | Verdict::Dropped(_) => FragSlot::Taken,
+    }
 }
 
 /// Worker thread: decodes the packets of its shard and tracks their flows;
@@ -461,7 +518,7 @@ fn work(
                 data,
             };
             let before = out.set_packet(p.number);
-            let outcome = decode_packet(&info, opts, &mut out);
+            let outcome = decode_packet_defrag(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
                 f.packet(p, data);
             }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
 use netcap_pipeline::{
@@ -83,6 +84,23 @@ fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
     }))
 }
 
+/// IP reassembly options (None with --no-defrag).
+fn defrag_config(args: &CaptureArgs) -> Result<Option<DefragConfig>> {
+    if args.no_defrag {
+        return Ok(None);
+    }
+    let s = args.frag_timeout;
+    anyhow::ensure!(
+        s.is_finite() && s > 0.0 && s < 1e9,
+        "--frag-timeout must be a positive number of seconds"
+    );
+    Ok(Some(DefragConfig {
+        timeout_ns: (s * 1e9) as i64,
+        max_bytes: args.frag_memory.saturating_mul(1 << 20),
+        ..DefragConfig::default()
+    }))
+}
+
 pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     let workers = args
         .workers
@@ -123,6 +141,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         include: selected_types(&args.include, &args.exclude)?,
         side_outputs: !args.no_side_outputs,
         flows: flow_config(args)?,
+        defrag: defrag_config(args)?,
     };
     let progress = Progress::default();
     let stop = std::sync::Arc::clone(&progress.stop);
@@ -233,6 +252,40 @@ fn print_summary(s: &Summary, workers: usize) {
             "  evicted  {:>10}  link/network/transport flows written early: more than --max-flows open",
             s.layer_flows_evicted
         );
+    }
+    let f = &s.fragments;
+    if f.fragments > 0 {
+        eprintln!(
+            "IP fragments {}: {} datagrams reassembled, {} dropped, {} incomplete at the end",
+            f.fragments,
+            f.reassembled,
+            f.dropped(),
+            f.incomplete
+        );
+        let reasons = [
+            ("timeout", f.timeout, "incomplete after --frag-timeout"),
+            (
+                "overlap",
+                f.overlap,
+                "fragments overlapping with different bytes",
+            ),
+            (
+                "memory",
+                f.cap,
+                "oldest dropped: over --frag-memory or 16384 pending",
+            ),
+            ("too big", f.too_big, "larger than 65,535 bytes"),
+            (
+                "malformed",
+                f.malformed,
+                "empty, misaligned or inconsistent fragments",
+            ),
+        ];
+        for (name, n, what) in reasons {
+            if n > 0 {
+                eprintln!("    {name:<10} {n:>10}  {what}");
+            }
+        }
     }
     eprintln!("records written:");
     let width = s.records.keys().map(String::len).max().unwrap_or(0);

@@ -129,6 +129,21 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_flows: bool,
 
+    /// Do not reassemble IP fragments: decode each fragment on its own (the
+    /// first one's transport header included, as tshark with reassembly off).
+    #[arg(long)]
+    pub no_defrag: bool,
+
+    /// Seconds (packet time) an IP datagram may stay incomplete before its
+    /// fragments are dropped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub frag_timeout: f64,
+
+    /// Most memory, in MiB, held by incomplete IP datagrams; past it the
+    /// oldest are dropped (counted in the summary).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub frag_memory: usize,
+
     /// Seconds without packets after which a connection ends (packet time).
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub flow_timeout: f64,

@@ -6,8 +6,10 @@
 //! into by timeouts or port reuse) must equal the frames of `tshark -q -z
 //! conv,tcp` / `-z conv,udp`, and the bytes per direction must print the same
 //! at tshark's precision (tshark shows "1234 bytes" below 10 000, then whole
-//! kB, MB: the exact byte count is not printed). Run with defragmentation off,
-//! like tshark_diff.rs. Every remaining difference is listed in `EXPLAINED`.
+//! kB, MB: the exact byte count is not printed). tshark runs with
+//! defragmentation off: connections are tracked from each frame's own headers
+//! (a first fragment counts with its ports, later ones portless), not from
+//! reassembled datagrams. Every remaining difference is listed in `EXPLAINED`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

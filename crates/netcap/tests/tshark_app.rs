@@ -534,17 +534,14 @@ const TYPES: &[(&str, Extract)] = &[
 ];
 
 fn run_tshark(pcap: &std::path::Path, fields: &[&str]) -> Frames {
-    // Reassembly off: each record describes its own packet.
-    tshark_fields(
-        pcap,
-        fields,
-        &[
-            "tcp.desegment_tcp_streams:FALSE",
-            "ip.defragment:FALSE",
-            "ipv6.defragment:FALSE",
-            "dns.desegment_dns_messages:FALSE",
-        ],
-    )
+    // TCP (and DNS, SCTP) reassembly off: each record describes its own
+    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
+    let mut prefs = vec![
+        "tcp.desegment_tcp_streams:FALSE",
+        "dns.desegment_dns_messages:FALSE",
+    ];
+    prefs.extend(ip_reassembly_prefs(pcap));
+    tshark_fields(pcap, fields, &prefs)
 }
 
 #[derive(Default)]

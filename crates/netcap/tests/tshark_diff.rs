@@ -251,18 +251,15 @@ fn maps() -> Vec<TypeMap> {
 }
 
 fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    // Reassembly off: each record describes its own packet.
-    tshark_fields(
-        pcap,
-        fields,
-        &[
-            "tcp.relative_sequence_numbers:FALSE",
-            "tcp.analyze_sequence_numbers:FALSE",
-            "tcp.desegment_tcp_streams:FALSE",
-            "ip.defragment:FALSE",
-            "ipv6.defragment:FALSE",
-        ],
-    )
+    // TCP (and DNS, SCTP) reassembly off: each record describes its own
+    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
+    let mut prefs = vec![
+        "tcp.relative_sequence_numbers:FALSE",
+        "tcp.analyze_sequence_numbers:FALSE",
+        "tcp.desegment_tcp_streams:FALSE",
+    ];
+    prefs.extend(ip_reassembly_prefs(pcap));
+    tshark_fields(pcap, fields, &prefs)
 }
 
 #[derive(Default)]

@@ -320,16 +320,11 @@ const EXPLAINED_MISSES: &[(&str, &str, u64)] = &[
 ];
 
 fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    // Reassembly off: each record describes its own packet.
-    tshark_fields(
-        pcap,
-        fields,
-        &[
-            "tcp.desegment_tcp_streams:FALSE",
-            "ip.defragment:FALSE",
-            "ipv6.defragment:FALSE",
-        ],
-    )
+    // TCP (and DNS, SCTP) reassembly off: each record describes its own
+    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
+    let mut prefs = vec!["tcp.desegment_tcp_streams:FALSE"];
+    prefs.extend(ip_reassembly_prefs(pcap));
+    tshark_fields(pcap, fields, &prefs)
 }
 
 #[derive(Default)]

@@ -163,3 +163,23 @@ pub fn tshark_fields(pcap: &Path, fields: &[&str], prefs: &[&str]) -> Frames {
     }
     frames
 }
+
+/// tshark's IP reassembly preferences for `pcap`. Reassembly stays on (tshark's
+/// default), like Netcap's: the layers of a fragmented datagram are on the
+/// frame that completes it, and a fragment's own payload is not decoded.
+///
+/// Netcap reassembles fragments of the outermost IP header only: fragments
+/// inside a tunnel are decoded on their own, the first one's transport header
+/// included, which is what tshark shows with reassembly off. So for the
+/// capture whose fragments are inside a tunnel (IPv4 in PPP in GRE), tshark
+/// runs with reassembly off.
+pub fn ip_reassembly_prefs(pcap: &Path) -> Vec<&'static str> {
+    if pcap
+        .file_name()
+        .is_some_and(|n| n == "ipv4-frag-gre-ppp-udp.pcap")
+    {
+        vec!["ip.defragment:FALSE", "ipv6.defragment:FALSE"]
+    } else {
+        Vec::new()
+    }
+}
