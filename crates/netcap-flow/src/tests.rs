@@ -515,3 +515,27 @@ fn flow_records_are_the_directions_in_first_packet_order() {
     assert_eq!(s2c.uid, format!("F{}1", &conn.uid[1..]));
     assert_eq!(flows[2].1.num_packets, 1);
 }
+
+/// The per-connection state is what a flow-flooding attack multiplies: keep
+/// it from growing unnoticed (`cargo test -p netcap-flow -- --nocapture sizes`).
+#[test]
+fn state_sizes_stay_small() {
+    use std::mem::size_of;
+    let sizes = [
+        ("Conn", size_of::<conn::Conn>()),
+        ("TcpConn", size_of::<conn::TcpConn>()),
+        ("Dir", size_of::<conn::Dir>()),
+        ("TcpDir", size_of::<conn::TcpDir>()),
+        ("Bulk", size_of::<conn::Bulk>()),
+        ("Running", size_of::<stats::Running>()),
+        ("ConnKey", size_of::<ConnKey>()),
+    ];
+    for (name, size) in sizes {
+        println!("size_of {name}: {size}");
+    }
+    // Before the split into lazily allocated parts a Conn was 1216 bytes.
+    assert!(size_of::<conn::Conn>() <= 256);
+    assert!(size_of::<conn::Dir>() <= 208);
+    assert!(size_of::<conn::TcpDir>() <= 192);
+    assert!(size_of::<conn::TcpConn>() <= 96);
+}
