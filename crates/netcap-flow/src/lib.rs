@@ -13,13 +13,13 @@ mod conn;
 pub mod packet;
 pub mod stats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
 pub use packet::FlowPacket;
 
 use conn::Conn;
-use netcap_schema::Record;
+use netcap_schema::{Flow, Record};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -77,6 +77,12 @@ pub struct FlowTable {
     /// and still seeded, since the keys come from (hostile) packets.
     open: HashMap<ConnKey, Box<Conn>, foldhash::fast::RandomState>,
     ended: Vec<(Box<Conn>, EndReason)>,
+    /// After [`FlowTable::finish_begin`]: the connections still to write,
+    /// ordered by first packet...
+    finishing: VecDeque<(Box<Conn>, EndReason)>,
+    /// ...and Flow records built with their connection but keyed past the
+    /// chunks written so far.
+    finishing_flows: BTreeMap<u64, Flow>,
     /// Highest packet time seen in any batch by any worker (shared by construction).
     clock: i64,
     /// Clock of the last expiry scan.
@@ -98,6 +104,8 @@ impl FlowTable {
             cfg,
             open: HashMap::default(),
             ended: Vec::new(),
+            finishing: VecDeque::new(),
+            finishing_flows: BTreeMap::new(),
             clock: i64::MIN,
             scanned: None,
             counts: FlowCounts::default(),
@@ -216,10 +224,56 @@ impl FlowTable {
     /// Ends every open connection ("end-of-capture") and writes them with
     /// the rest, ordered by first packet. `last_number`: the input's last packet.
     pub fn finish<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
+        self.finish_begin();
+        self.finish_upto(u64::MAX, last_number, sink);
+    }
+
+    /// Ends every open connection ("end-of-capture"); [`FlowTable::finish_upto`]
+    /// then writes them, with those ended but not written yet, in chunks, so
+    /// that the records of a full table are never all encoded at once.
+    pub fn finish_begin(&mut self) {
         let open = std::mem::take(&mut self.open);
-        self.ended
-            .extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
-        self.write(last_number, sink);
+        let mut ended = std::mem::take(&mut self.ended);
+        ended.extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
+        ended.sort_unstable_by_key(|(c, _)| c.first_num);
+        self.finishing = ended.into();
+    }
+
+    /// Writes the records, among those left by [`FlowTable::finish_begin`],
+    /// whose key (first packet number) is below `upto`, ordered by key; call
+    /// with increasing `upto`, the last time with `u64::MAX`. Chunks by key
+    /// range keep the order of a single write, and the same ranges on every
+    /// worker keep the merged output independent of the number of workers.
+    pub fn finish_upto<S: FlowSink>(&mut self, upto: u64, last_number: u64, sink: &mut S) {
+        let clock = self.clock;
+        let later = self.finishing_flows.split_off(&upto);
+        let mut flows: Vec<(u64, Flow)> = std::mem::replace(&mut self.finishing_flows, later)
+            .into_iter()
+            .collect();
+        while self.finishing.front().is_some_and(|(c, _)| c.first_num < upto) {
+            let Some((c, reason)) = self.finishing.pop_front() else {
+                break;
+            };
+            let rec = c.record(reason, clock, last_number);
+            sink.emit_keyed(c.first_num, &rec);
+            // A direction that started later may belong to a later chunk.
+            for (key, flow) in c.flow_records(&rec) {
+                if key < upto {
+                    flows.push((key, flow));
+                } else {
+                    self.finishing_flows.insert(key, flow);
+                }
+            }
+            self.counts.connections += 1;
+        }
+        flows.sort_unstable_by_key(|f| f.0);
+        for (key, flow) in &flows {
+            sink.emit_keyed(*key, flow);
+        }
+        if self.finishing.is_empty() {
+            // Give the queue's memory back once done.
+            self.finishing = VecDeque::new();
+        }
     }
 
     fn write<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {

@@ -28,6 +28,16 @@ use crate::batch::{Batch, PacketSlot, WorkerOutput};
 /// worker queues, so that a worker rarely waits for a slower one.
 const LAG: u64 = 32;
 
+/// The connections still open at the end are written in chunks by the packet
+/// number of their first packet, this many packet numbers per chunk, so at
+/// most this many Connection (and Flow) records across all workers per chunk.
+/// Every worker knows the last packet number, so all make the same chunks.
+const FINAL_CHUNK_PACKETS: u64 = 4096;
+/// How many outputs past the last one written a worker may send while writing
+/// its final chunks: a worker that is done early must not pile up its chunks
+/// in the writer while it waits for a slower worker's.
+const FINAL_AHEAD: u64 = 32;
+
 impl FlowSink for WorkerOutput {
     fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R) {
         // The key orders the records of one type within the batch (merge.rs).
@@ -202,13 +212,31 @@ impl WorkerFlows {
         }
     }
 
-    /// After the last batch: every open connection, as the batch after the last.
-    pub fn finish(&mut self, out: &mut WorkerOutput) {
+    /// After the last batch: ends every open connection. Their records are
+    /// then written by [`WorkerFlows::finish_chunk`] for each of
+    /// [`WorkerFlows::final_chunks`], as the batches after the last.
+    pub fn finish_begin(&mut self) {
         self.done = true;
-        self.table.finish(self.last_number, out);
+        self.table.finish_begin();
     }
 
-    /// Sequence number of the output that carries [`WorkerFlows::finish`].
+    /// Number of final outputs: the same on every worker.
+    pub fn final_chunks(&self) -> u64 {
+        self.last_number / FINAL_CHUNK_PACKETS + 1
+    }
+
+    /// Writes final chunk `k` (`0..final_chunks()`), whose sequence number is
+    /// `final_seq() + k`: the records keyed below the chunk's end.
+    pub fn finish_chunk(&mut self, k: u64, out: &mut WorkerOutput) {
+        let upto = if k + 1 >= self.final_chunks() {
+            u64::MAX
+        } else {
+            (k + 1) * FINAL_CHUNK_PACKETS
+        };
+        self.table.finish_upto(upto, self.last_number, out);
+    }
+
+    /// Sequence number of the first output of [`WorkerFlows::finish_chunk`].
     pub fn final_seq(&self) -> u64 {
         self.last_seq.map_or(0, |s| s + 1)
     }
@@ -216,6 +244,45 @@ impl WorkerFlows {
     /// Connections written early because the table was full.
     pub fn evicted(&self) -> u64 {
         self.table.counts().evicted
+    }
+}
+
+/// How far the writer got: workers writing their final chunks wait on it
+/// (see [`FINAL_AHEAD`]).
+#[derive(Debug, Default)]
+pub(crate) struct WriteGate {
+    /// Next sequence number the writer merges; `u64::MAX` once it stopped.
+    next: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl WriteGate {
+    /// The writer merged every output before `next`.
+    pub fn advance(&self, next: u64) {
+        if let Ok(mut n) = self.next.lock() {
+            *n = (*n).max(next);
+        }
+        self.changed.notify_all();
+    }
+
+    /// The writer stopped: nobody waits any longer.
+    pub fn close(&self) {
+        self.advance(u64::MAX);
+    }
+
+    /// Waits until an output of sequence number `seq` may be sent. The worker
+    /// furthest behind never waits (its next output is at most the writer's
+    /// next), so this cannot deadlock.
+    pub fn wait(&self, seq: u64) {
+        let Ok(mut n) = self.next.lock() else {
+            return;
+        };
+        while n.saturating_add(FINAL_AHEAD) < seq {
+            match self.changed.wait(n) {
+                Ok(g) => n = g,
+                Err(_) => return,
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
-use crate::flows::{EvictionBoard, WorkerFlows};
+use crate::flows::{EvictionBoard, WorkerFlows, WriteGate};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
 
@@ -175,6 +175,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     }
     let (out_tx, out_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
     let input_name = cfg.input.name();
+    let gate = WriteGate::default();
 
     std::thread::scope(|scope| {
         let reader_handle =
@@ -198,6 +199,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         });
         let enabled = Arc::new(enabled);
         let board = EvictionBoard::new(workers);
+        let gate = &gate;
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
@@ -205,12 +207,14 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
             let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board)));
-            worker_handles
-                .push(scope.spawn(move || work(id as u32, &rx, &tx, &opts, &enabled, side, flows)));
+            worker_handles.push(scope.spawn(move || {
+                work(id as u32, &rx, &tx, &opts, &enabled, side, flows, gate)
+            }));
         }
         drop(out_tx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, workers);
+        let written = write_outputs(cfg, &input_name, &out_rx, workers, gate);
+        gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
         let mut tally = Tally::default();
@@ -384,6 +388,7 @@ fn read_batches(
 
 /// Worker thread: decodes the packets of its shard and tracks their flows;
 /// returns its tallies and the number of evicted connections.
+#[allow(clippy::too_many_arguments)]
 fn work(
     id: u32,
     rx: &Receiver<Arc<Batch>>,
@@ -392,6 +397,7 @@ fn work(
     enabled: &Arc<Vec<bool>>,
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
+    gate: &WriteGate,
 ) -> (Tally, u64) {
     let mut tally = Tally::default();
     let mut stopped = false;
@@ -440,17 +446,21 @@ fn work(
             break;
         }
     }
-    // Every worker sends one last output, as the batch after the last: the
-    // connections still open at the end of the input.
+    // Every worker sends the same number of final outputs, as the batches
+    // after the last: the connections still open at the end of the input, in
+    // chunks so that they are never all encoded at once.
     let evicted = flows.as_ref().map_or(0, WorkerFlows::evicted);
-    if !stopped {
-        let seq = flows.as_ref().map_or(0, WorkerFlows::final_seq);
-        let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
-        if let Some(f) = flows.as_mut() {
-            f.finish(&mut out);
-        }
-        if flows.is_some() {
-            let _ = tx.send(out);
+    if let (false, Some(f)) = (stopped, flows.as_mut()) {
+        let first = f.final_seq();
+        f.finish_begin();
+        for k in 0..f.final_chunks() {
+            let seq = first + k;
+            let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
+            f.finish_chunk(k, &mut out);
+            gate.wait(seq);
+            if tx.send(out).is_err() {
+                break;
+            }
         }
     }
     (tally, evicted)
@@ -465,6 +475,7 @@ fn write_outputs(
     input_name: &str,
     rx: &Receiver<WorkerOutput>,
     workers: usize,
+    gate: &WriteGate,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
@@ -486,6 +497,7 @@ fn write_outputs(
                 break;
             }
             next_seq += 1;
+            gate.advance(next_seq);
         }
         if result.is_err() {
             break;
