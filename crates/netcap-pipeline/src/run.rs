@@ -207,9 +207,9 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
             let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board)));
-            worker_handles.push(scope.spawn(move || {
-                work(id as u32, &rx, &tx, &opts, &enabled, side, flows, gate)
-            }));
+            worker_handles.push(
+                scope.spawn(move || work(id as u32, &rx, &tx, &opts, &enabled, side, flows, gate)),
+            );
         }
         drop(out_tx);
 
