@@ -213,19 +213,26 @@ impl FlowTable {
         self.write(last_number, sink);
     }
 
-    /// Number of open connections idle for at least each of `thresholds` (ns)
-    /// at the current clock: what the pipeline shares to decide evictions.
+    /// Number of open connections idle for at least each of `thresholds` (ns,
+    /// in descending order) at the current clock: what the pipeline shares to
+    /// decide evictions.
     pub fn idle_histogram(&self, thresholds: &[i64]) -> Vec<u64> {
-        let mut out = vec![0u64; thresholds.len()];
+        // Per connection, the thresholds it passes are a suffix of the list:
+        // count where each suffix starts, then sum up (N log T, not N T).
+        let mut starts = vec![0u64; thresholds.len()];
         for c in self.open.values() {
             let idle = self.clock.saturating_sub(c.last_ts);
-            for (o, &t) in out.iter_mut().zip(thresholds) {
-                if idle >= t {
-                    *o += 1;
-                }
+            let first = thresholds.partition_point(|&t| t > idle);
+            if let Some(n) = starts.get_mut(first) {
+                *n += 1;
             }
         }
-        out
+        let mut sum = 0;
+        for n in &mut starts {
+            sum += *n;
+            *n = sum;
+        }
+        starts
     }
 
     /// Ends, as "evicted", every open connection idle for at least `min_idle_ns`.

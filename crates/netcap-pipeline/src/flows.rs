@@ -12,7 +12,7 @@
 //! If it was over the cap, all workers post how many of their connections are
 //! idle for at least each of a ladder of thresholds, wait for each other
 //! (a barrier only on such batches), and evict the connections idle for at
-//! least the largest threshold that brings the total back to 90% of the cap.
+//! least the largest threshold that brings the total back to 95% of the cap.
 //! Every input of that decision is the same whatever the number of workers.
 
 use std::collections::BTreeMap;
@@ -139,12 +139,15 @@ pub(crate) struct WorkerFlows {
 
 impl WorkerFlows {
     pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>) -> Self {
-        // Idle thresholds from the idle timeout down by halves to 1 µs, then 0.
+        // Idle thresholds from the idle timeout down by steps of 1/12 to 1 µs,
+        // then 0 (about 215 steps for 120 s). The steps bound how many more
+        // than needed one eviction takes (halving steps took up to half the
+        // table at once under a flood, all encoded into one batch output).
         let mut thresholds = Vec::new();
         let mut t = cfg.idle_timeout_ns.max(1);
-        while t >= 1_000 && thresholds.len() < 40 {
+        while t >= 1_000 && thresholds.len() < 400 {
             thresholds.push(t);
-            t /= 2;
+            t -= (t / 12).max(1);
         }
         thresholds.push(0);
         WorkerFlows {
@@ -199,7 +202,10 @@ impl WorkerFlows {
             return;
         };
         let open = idle.last().copied().unwrap_or(0);
-        let target = self.cap / 10 * 9;
+        // 95%: each eviction's records are encoded into one batch output, so
+        // evicting much at once costs memory; evicting little means evicting
+        // often, each time a barrier between workers.
+        let target = self.cap / 20 * 19;
         // Largest threshold whose eviction brings the total to the target.
         let pick = self
             .thresholds
