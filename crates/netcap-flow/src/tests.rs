@@ -561,7 +561,8 @@ fn finish_in_chunks_equals_one_finish() {
     let mut whole = Run::new();
     play(&mut whole);
     whole.table.finish(whole.n, &mut whole.sink);
-    let encode = |s: &Sink| -> (Vec<(u64, Vec<u8>)>, Vec<(u64, Vec<u8>)>) {
+    type Keyed = Vec<(u64, Vec<u8>)>;
+    let encode = |s: &Sink| -> (Keyed, Keyed) {
         (
             s.0.iter().map(|(k, c)| (*k, c.encode_to_vec())).collect(),
             s.1.iter().map(|(k, f)| (*k, f.encode_to_vec())).collect(),
