@@ -292,6 +292,19 @@ impl WriteGate {
     }
 }
 
+/// Opens a [`WriteGate`] for good when a worker panics: the writer then waits
+/// for outputs that never come, and workers waiting on the gate must not keep
+/// it (and so the capture) from ending.
+pub(crate) struct OpenGateOnPanic<'a>(pub &'a WriteGate);
+
+impl Drop for OpenGateOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
+}
+
 impl Drop for WorkerFlows {
     fn drop(&mut self) {
         // A worker that stops early must not leave the others waiting; one

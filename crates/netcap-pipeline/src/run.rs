@@ -14,7 +14,7 @@ use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, PacketSlot, SidePacket, Tally, WorkerOutput};
-use crate::flows::{EvictionBoard, WorkerFlows, WriteGate};
+use crate::flows::{EvictionBoard, OpenGateOnPanic, WorkerFlows, WriteGate};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
 
@@ -399,6 +399,7 @@ fn work(
     mut flows: Option<WorkerFlows>,
     gate: &WriteGate,
 ) -> (Tally, u64) {
+    let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
     let mut stopped = false;
     for batch in rx {
