@@ -133,6 +133,8 @@ pub(crate) struct WorkerFlows {
     thresholds: Vec<i64>,
     last_seq: Option<u64>,
     last_number: u64,
+    /// Batch at whose end the workers last evicted (the same on every worker).
+    evicted_at: Option<u64>,
     /// Set once the worker processed every batch.
     done: bool,
 }
@@ -157,6 +159,7 @@ impl WorkerFlows {
             thresholds,
             last_seq: None,
             last_number: 0,
+            evicted_at: None,
             done: false,
         }
     }
@@ -193,9 +196,12 @@ impl WorkerFlows {
             .sum(false, before)
             .and_then(|v| v.first().copied())
             .unwrap_or(0);
-        if total <= self.cap {
+        // Totals posted up to the last eviction predate it: acting on them
+        // again would scan the table every batch for nothing.
+        if total <= self.cap || self.evicted_at.is_some_and(|e| before <= e) {
             return;
         }
+        self.evicted_at = Some(seq);
         let mine = self.table.idle_histogram(&self.thresholds);
         self.board.post(true, seq, &mine);
         let Some(idle) = self.board.sum(true, seq) else {
