@@ -65,25 +65,37 @@ impl ConnKey {
     }
 }
 
-/// Counters of one direction.
+/// Counters of one direction, allocated with the direction's first packet:
+/// one-way connections (scans, floods) never pay for the other.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dir {
     pub packets: u64,
     pub bytes: u64,
     pub payload: u64,
-    pub flags: [u64; 9],
     pub size: Running,
     pub iat: Running,
-    pub last_ts: Option<i64>,
     pub first_ts: i64,
+    /// Latest packet time seen this way.
+    pub last_ts: i64,
     pub first_num: u64,
     pub last_num: u64,
     /// (source, destination) MAC of the direction's first packet.
     pub mac: Option<([u8; 6], [u8; 6])>,
-    pub tcp: TcpDir,
-    pub bulk: Bulk,
     /// History letters seen (bit per letter of [`HISTORY`]).
     pub history: u8,
+    pub bulk: Bulk,
+    /// TCP bookkeeping, allocated with the direction's first TCP segment.
+    pub tcp: Option<Box<TcpDir>>,
+}
+
+impl Dir {
+    /// Count of the TCP flag at `index` of [`flag::ALL`].
+    fn flag(&self, index: usize) -> i64 {
+        self.tcp
+            .as_ref()
+            .and_then(|t| t.flags.get(index))
+            .map_or(0, |&v| to_i64(v))
+    }
 }
 
 /// History letters in Zeek's meaning (client upper case, server lower case).
@@ -97,9 +109,11 @@ const BULK_MIN_PACKETS: u64 = 4;
 /// ...with at most this gap between them.
 const BULK_MAX_GAP_NS: i64 = 1_000_000_000;
 
-/// Sequence-space bookkeeping of one TCP direction.
+/// Sequence-space bookkeeping and flag counts of one TCP direction.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TcpDir {
+    /// Per flag of [`flag::ALL`].
+    pub flags: [u64; 9],
     pub init_window: Option<u16>,
     pub window: Running,
     /// End of the highest segment seen (sequence + length).
@@ -111,6 +125,19 @@ pub(crate) struct TcpDir {
     pub zero_windows: u64,
     pub dup_acks: u64,
     pub last_ack: Option<(u32, u16)>,
+}
+
+/// TCP state of the connection as a whole, allocated with its first TCP segment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TcpConn {
+    pub window_all: Running,
+    pub syn_ts: Option<i64>,
+    pub rtt: Option<i64>,
+    /// Packet time at which the connection closed (both FINs or an RST).
+    pub closed_at: Option<i64>,
+    pub syn_ack: bool,
+    pub fin: [bool; 2],
+    pub rst: bool,
 }
 
 /// `a` comes before `b` in sequence space (RFC 1982 arithmetic).
@@ -212,41 +239,103 @@ impl Bulk {
     }
 }
 
-/// An open connection.
+/// One entry of the first-packets sequence, packed into 12 bytes (a tuple of
+/// the three would take 16): frame length, and the gap in nanoseconds with
+/// the direction in its sign bit (the gap is never negative).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstPacket([u32; 3]);
+
+impl FirstPacket {
+    fn new(wire_len: u32, to_server: bool, gap: i64) -> FirstPacket {
+        let v = if to_server { gap } else { !gap } as u64;
+        FirstPacket([wire_len, v as u32, (v >> 32) as u32])
+    }
+
+    fn wire_len(self) -> u32 {
+        self.0[0]
+    }
+
+    fn packed_gap(self) -> i64 {
+        (u64::from(self.0[1]) | u64::from(self.0[2]) << 32) as i64
+    }
+
+    fn to_server(self) -> bool {
+        self.packed_gap() >= 0
+    }
+
+    fn gap(self) -> i64 {
+        let v = self.packed_gap();
+        if v >= 0 {
+            v
+        } else {
+            !v
+        }
+    }
+}
+
+/// Zeek history letters in the order they first appeared, four bits each
+/// (letter index + 6 for the server side + 1; 0 ends the string). Each letter
+/// appears at most once per side, so 12 of the 16 slots suffice.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct History(u64);
+
+impl History {
+    fn push(&mut self, letter: usize, server: bool) {
+        let used = (64 - self.0.leading_zeros()).div_ceil(4);
+        let code = letter as u64 + if server { 7 } else { 1 };
+        if used < 16 && code < 16 {
+            self.0 |= code << (4 * used);
+        }
+    }
+
+    fn text(self) -> String {
+        let mut s = String::new();
+        let mut v = self.0;
+        while v != 0 {
+            let code = (v & 0xf) as usize;
+            v >>= 4;
+            let (i, server) = if code > 6 {
+                (code - 7, true)
+            } else {
+                (code.saturating_sub(1), false)
+            };
+            if let Some(l) = HISTORY.get(i) {
+                s.push(if server { l.to_ascii_lowercase() } else { *l });
+            }
+        }
+        s
+    }
+}
+
+/// An open connection. Parts most connections do not need (the second
+/// direction, TCP state, active/idle periods) are allocated when first used:
+/// a flood of one-packet connections costs a few hundred bytes each.
 #[derive(Debug, Clone)]
 pub(crate) struct Conn {
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
-    pub proto: u8,
-    pub v6: bool,
-    pub one_way: bool,
-    pub has_ports: bool,
     pub link: &'static str,
-    pub vlan: u16,
     pub first_ts: i64,
     pub last_ts: i64,
     pub first_num: u64,
     pub last_num: u64,
-    /// Index 0: client to server.
-    pub dir: [Dir; 2],
     pub size: Running,
     pub iat: Running,
-    pub fin: [bool; 2],
-    pub rst: bool,
-    /// Packet time at which the connection closed (both FINs or an RST).
-    pub closed_at: Option<i64>,
-    /// First packets: (frame length, client to server, nanoseconds since the previous).
-    pub first: Vec<(u32, bool, i64)>,
-    pub first_max: usize,
-    pub window_all: Running,
-    pub syn_ts: Option<i64>,
-    pub syn_ack: bool,
-    pub rtt: Option<i64>,
     pub active_start: i64,
-    pub active: Running,
-    pub idle: Running,
+    /// Active and idle periods, allocated with the first idle gap.
+    pub periods: Option<Box<[Running; 2]>>,
+    /// Index 0: client to server.
+    pub dir: [Option<Box<Dir>>; 2],
+    pub tcp: Option<Box<TcpConn>>,
+    /// First packets (at most the configured number, allocated as they come).
+    pub first: Vec<FirstPacket>,
     /// Zeek history string, built as letters first appear.
-    pub history: String,
+    pub history: History,
+    pub vlan: u16,
+    pub proto: u8,
+    pub v6: bool,
+    pub one_way: bool,
+    pub has_ports: bool,
 }
 
 fn elapsed(from: i64, to: i64) -> i64 {
@@ -256,12 +345,7 @@ fn elapsed(from: i64, to: i64) -> i64 {
 impl Conn {
     /// Opens a connection with its first packet. `client` carries the
     /// orientation over when a connection is split by the active timeout.
-    pub fn new(
-        p: &FlowPacket,
-        ip: &IpInfo,
-        client: Option<(IpAddr, u16)>,
-        first_max: usize,
-    ) -> Conn {
+    pub fn new(p: &FlowPacket, ip: &IpInfo, client: Option<(IpAddr, u16)>) -> Conn {
         let sender = (ip.src, ip.sport);
         let receiver = (ip.dst, ip.dport);
         let syn_ack = ip
@@ -277,33 +361,29 @@ impl Conn {
         Conn {
             client,
             server,
-            proto: ip.proto,
-            v6: ip.src.is_ipv6(),
-            one_way: ip.one_way,
-            has_ports: ip.has_ports,
             link: p.link,
-            vlan: p.vlan,
             first_ts: p.ts_ns,
             last_ts: p.ts_ns,
             first_num: p.number,
             last_num: p.number,
-            dir: Default::default(),
             size: Running::default(),
             iat: Running::default(),
-            fin: [false; 2],
-            rst: false,
-            closed_at: None,
-            first: Vec::new(),
-            first_max,
-            window_all: Running::default(),
-            syn_ts: None,
-            syn_ack: false,
-            rtt: None,
             active_start: p.ts_ns,
-            active: Running::default(),
-            idle: Running::default(),
-            history: String::new(),
+            periods: None,
+            dir: [None, None],
+            tcp: None,
+            first: Vec::new(),
+            history: History::default(),
+            vlan: p.vlan,
+            proto: ip.proto,
+            v6: ip.src.is_ipv6(),
+            one_way: ip.one_way,
+            has_ports: ip.has_ports,
         }
+    }
+
+    fn closed_at(&self) -> Option<i64> {
+        self.tcp.as_ref().and_then(|t| t.closed_at)
     }
 
     /// Why the connection must end before `p` is added to it, if it must.
@@ -313,7 +393,7 @@ impl Conn {
         ip: &IpInfo,
         cfg: &crate::FlowConfig,
     ) -> Option<EndReason> {
-        if let Some(at) = self.closed_at {
+        if let Some(at) = self.closed_at() {
             let new_syn = ip
                 .tcp
                 .is_some_and(|t| t.flags & (flag::SYN | flag::ACK) == flag::SYN);
@@ -332,7 +412,7 @@ impl Conn {
 
     /// Why the connection ends at flow clock `clock`, if it does.
     pub fn ends_at(&self, clock: i64, cfg: &crate::FlowConfig) -> Option<EndReason> {
-        if let Some(at) = self.closed_at {
+        if let Some(at) = self.closed_at() {
             if elapsed(at, clock) > cfg.linger_ns {
                 return Some(self.close_reason());
             }
@@ -347,15 +427,16 @@ impl Conn {
     }
 
     fn close_reason(&self) -> EndReason {
-        if self.rst {
+        if self.tcp.as_ref().is_some_and(|t| t.rst) {
             EndReason::Rst
         } else {
             EndReason::Fin
         }
     }
 
-    /// Adds a packet of this connection.
-    pub fn add(&mut self, p: &FlowPacket, ip: &IpInfo) {
+    /// Adds a packet of this connection; `first_max` packets are kept in the
+    /// first-packets sequence.
+    pub fn add(&mut self, p: &FlowPacket, ip: &IpInfo, first_max: usize) {
         let d = usize::from((ip.src, ip.sport) != self.client || (ip.dst, ip.dport) != self.server);
         let ts = p.ts_ns;
         // Time going backwards in the capture counts as no time passing.
@@ -367,37 +448,45 @@ impl Conn {
             0
         };
         if gap > ACTIVITY_TIMEOUT_NS {
-            self.active
-                .add(elapsed(self.active_start, self.last_ts) as f64);
-            self.idle.add(gap as f64);
+            let [active, idle] = &mut **self.periods.get_or_insert_with(Default::default);
+            active.add(elapsed(self.active_start, self.last_ts) as f64);
+            idle.add(gap as f64);
             self.active_start = ts;
         }
-        if self.first.len() < self.first_max {
-            self.first.push((p.wire_len, d == 0, gap));
+        let len = self.first.len();
+        if len < first_max {
+            if len == self.first.capacity() {
+                // Grow 4, 8, ... up to exactly `first_max`, not to a power of two.
+                self.first.reserve_exact(len.max(4).min(first_max - len));
+            }
+            self.first.push(FirstPacket::new(p.wire_len, d == 0, gap));
         }
         self.size.add(f64::from(p.wire_len));
         self.last_ts = self.last_ts.max(ts);
         self.last_num = p.number;
         let Conn {
             dir: dirs,
-            window_all,
-            syn_ts,
-            syn_ack,
-            rtt,
+            tcp,
             history,
             ..
         } = self;
-        let Some(dir) = dirs.get_mut(d) else {
+        let Some(slot) = dirs.get_mut(d) else {
             return;
         };
-        if let Some(prev) = dir.last_ts {
-            dir.iat.add(elapsed(prev, ts).max(0) as f64);
-        } else {
-            dir.first_ts = ts;
-            dir.first_num = p.number;
-            dir.mac = p.macs;
-        }
-        dir.last_ts = Some(dir.last_ts.map_or(ts, |l| l.max(ts)));
+        let dir = match slot {
+            Some(dir) => {
+                dir.iat.add(elapsed(dir.last_ts, ts).max(0) as f64);
+                dir.last_ts = dir.last_ts.max(ts);
+                dir
+            }
+            None => slot.insert(Box::new(Dir {
+                first_ts: ts,
+                last_ts: ts,
+                first_num: p.number,
+                mac: p.macs,
+                ..Dir::default()
+            })),
+        };
         dir.last_num = p.number;
         dir.packets += 1;
         dir.bytes += u64::from(p.wire_len);
@@ -413,10 +502,11 @@ impl Conn {
             let ack = t.flags & flag::ACK != 0;
             let fin = t.flags & flag::FIN != 0;
             let rst = t.flags & flag::RST != 0;
-            let td = &mut dir.tcp;
+            let tc = tcp.get_or_insert_with(Default::default);
+            let td = dir.tcp.get_or_insert_with(Default::default);
             td.init_window.get_or_insert(t.window);
             td.window.add(f64::from(t.window));
-            window_all.add(f64::from(t.window));
+            tc.window_all.add(f64::from(t.window));
             if t.window == 0 && !rst {
                 td.zero_windows += 1;
             }
@@ -438,22 +528,22 @@ impl Conn {
                     letters |= 1;
                     // A retransmitted SYN restarts the measurement: the RTT
                     // is that of the exchange that succeeded (as Wireshark's).
-                    if d == 0 && !*syn_ack {
-                        *syn_ts = Some(ts);
+                    if d == 0 && !tc.syn_ack {
+                        tc.syn_ts = Some(ts);
                     }
                 }
                 (true, true) => {
                     letters |= 1 << 1;
                     if d == 1 {
-                        *syn_ack = true;
+                        tc.syn_ack = true;
                     }
                 }
                 (false, true) => {
                     if seg_len == 0 && !rst {
                         letters |= 1 << 2;
                     }
-                    if d == 0 && *syn_ack && rtt.is_none() {
-                        *rtt = syn_ts.map(|s| elapsed(s, ts).max(0));
+                    if d == 0 && tc.syn_ack && tc.rtt.is_none() {
+                        tc.rtt = tc.syn_ts.map(|s| elapsed(s, ts).max(0));
                     }
                 }
                 (false, false) => {}
@@ -464,46 +554,46 @@ impl Conn {
             if rst {
                 letters |= 1 << 5;
             }
-        }
-        let new = letters & !dir.history;
-        dir.history |= letters;
-        for (i, l) in HISTORY.iter().enumerate() {
-            if new & (1 << i) != 0 {
-                history.push(if d == 0 { *l } else { l.to_ascii_lowercase() });
-            }
-        }
-        // Data this way ends a bulk run the other way.
-        if ip.payload_len > 0 {
-            if let Some(other) = self.dir.get_mut(1 - d) {
-                other.bulk.close();
-            }
-        }
-        let Some(dir) = self.dir.get_mut(d) else {
-            return;
-        };
-        if let Some(t) = ip.tcp {
-            for (count, bit) in dir.flags.iter_mut().zip(flag::ALL) {
+            for (count, bit) in td.flags.iter_mut().zip(flag::ALL) {
                 if t.flags & bit != 0 {
                     *count += 1;
                 }
             }
-            if t.flags & flag::RST != 0 {
-                self.rst = true;
+            if rst {
+                tc.rst = true;
             }
-            if t.flags & flag::FIN != 0 {
-                if let Some(f) = self.fin.get_mut(d) {
+            if fin {
+                if let Some(f) = tc.fin.get_mut(d) {
                     *f = true;
                 }
             }
-            if self.closed_at.is_none() && (self.rst || self.fin == [true, true]) {
-                self.closed_at = Some(ts);
+            if tc.closed_at.is_none() && (tc.rst || tc.fin == [true, true]) {
+                tc.closed_at = Some(ts);
+            }
+        }
+        let new = letters & !dir.history;
+        dir.history |= letters;
+        for i in 0..HISTORY.len() {
+            if new & (1 << i) != 0 {
+                history.push(i, d == 1);
+            }
+        }
+        // Data this way ends a bulk run the other way.
+        if ip.payload_len > 0 {
+            if let Some(Some(other)) = dirs.get_mut(1 - d) {
+                other.bulk.close();
             }
         }
     }
 
     /// Builds the record. `written_ts`/`written_num`: flow clock and last packet read.
     pub fn record(&self, reason: EndReason, written_ts: i64, written_num: u64) -> Connection {
+        let empty = Dir::default();
         let [c2s, s2c] = &self.dir;
+        let (c2s, s2c) = (
+            c2s.as_deref().unwrap_or(&empty),
+            s2c.as_deref().unwrap_or(&empty),
+        );
         let total = |f: fn(&Dir) -> u64| to_i64(f(c2s).saturating_add(f(s2c)));
         let ports = self.has_ports.then_some((self.client.1, self.server.1));
         let mut r = Connection {
@@ -546,7 +636,7 @@ impl Conn {
             payload_bytes_server_to_client: to_i64(s2c.payload),
             ..Default::default()
         };
-        let f = |d: &Dir, i: usize| to_i64(d.flags.get(i).copied().unwrap_or(0));
+        let f = |d: &Dir, i: usize| d.flag(i);
         let both = |i: usize| f(c2s, i).saturating_add(f(s2c, i));
         r.num_fin_flags = both(0);
         r.num_syn_flags = both(1);
@@ -585,17 +675,17 @@ impl Conn {
     pub fn flow_records(&self, conn: &Connection) -> Vec<(u64, Flow)> {
         let mut out = Vec::with_capacity(2);
         for (i, d) in self.dir.iter().enumerate() {
-            if d.packets == 0 {
+            let Some(d) = d.as_deref() else {
                 continue;
-            }
+            };
             let from_client = i == 0;
             let (src, dst) = if from_client {
                 (self.client, self.server)
             } else {
                 (self.server, self.client)
             };
-            let flag = |k: usize| to_i64(d.flags.get(k).copied().unwrap_or(0));
-            let last_ts = d.last_ts.unwrap_or(d.first_ts);
+            let flag = |k: usize| d.flag(k);
+            let last_ts = d.last_ts;
             out.push((
                 d.first_num,
                 Flow {
@@ -647,7 +737,19 @@ impl Conn {
     }
 
     fn fill_stats(&self, r: &mut Connection) {
+        let empty = Dir::default();
         let [c2s, s2c] = &self.dir;
+        let (c2s, s2c) = (
+            c2s.as_deref().unwrap_or(&empty),
+            s2c.as_deref().unwrap_or(&empty),
+        );
+        let no_tcp = TcpDir::default();
+        let (c2s_tcp, s2c_tcp) = (
+            c2s.tcp.as_deref().unwrap_or(&no_tcp),
+            s2c.tcp.as_deref().unwrap_or(&no_tcp),
+        );
+        let no_conn = TcpConn::default();
+        let tcp = self.tcp.as_deref().unwrap_or(&no_conn);
         let st = |x: &Running| [x.min(), x.max(), x.mean(), x.stddev()];
         [
             r.packet_size_min,
@@ -683,40 +785,40 @@ impl Conn {
         r.first_packet_sizes = self
             .first
             .iter()
-            .map(|f| i32::try_from(f.0).unwrap_or(i32::MAX))
+            .map(|f| i32::try_from(f.wire_len()).unwrap_or(i32::MAX))
             .collect();
-        r.first_packet_directions = self.first.iter().map(|f| f.1).collect();
-        r.first_packet_ia_ts = self.first.iter().map(|f| f.2).collect();
-        r.init_window_client_to_server = c2s.tcp.init_window.map_or(0, i32::from);
-        r.init_window_server_to_client = s2c.tcp.init_window.map_or(0, i32::from);
+        r.first_packet_directions = self.first.iter().map(|f| f.to_server()).collect();
+        r.first_packet_ia_ts = self.first.iter().map(|f| f.gap()).collect();
+        r.init_window_client_to_server = c2s_tcp.init_window.map_or(0, i32::from);
+        r.init_window_server_to_client = s2c_tcp.init_window.map_or(0, i32::from);
         let w = |x: &Running| [x.min(), x.max(), x.mean()];
         [
             r.window_min_client_to_server,
             r.window_max_client_to_server,
             r.window_mean_client_to_server,
-        ] = w(&c2s.tcp.window);
+        ] = w(&c2s_tcp.window);
         [
             r.window_min_server_to_client,
             r.window_max_server_to_client,
             r.window_mean_server_to_client,
-        ] = w(&s2c.tcp.window);
-        r.mean_window_size = self.window_all.mean();
-        r.retransmissions_client_to_server = to_i64(c2s.tcp.retransmissions);
-        r.retransmissions_server_to_client = to_i64(s2c.tcp.retransmissions);
-        r.out_of_order_client_to_server = to_i64(c2s.tcp.out_of_order);
-        r.out_of_order_server_to_client = to_i64(s2c.tcp.out_of_order);
-        r.zero_windows_client_to_server = to_i64(c2s.tcp.zero_windows);
-        r.zero_windows_server_to_client = to_i64(s2c.tcp.zero_windows);
-        r.duplicate_ac_ks_client_to_server = to_i64(c2s.tcp.dup_acks);
-        r.duplicate_ac_ks_server_to_client = to_i64(s2c.tcp.dup_acks);
-        r.handshake_rtt = self.rtt.unwrap_or(0);
+        ] = w(&s2c_tcp.window);
+        r.mean_window_size = tcp.window_all.mean();
+        r.retransmissions_client_to_server = to_i64(c2s_tcp.retransmissions);
+        r.retransmissions_server_to_client = to_i64(s2c_tcp.retransmissions);
+        r.out_of_order_client_to_server = to_i64(c2s_tcp.out_of_order);
+        r.out_of_order_server_to_client = to_i64(s2c_tcp.out_of_order);
+        r.zero_windows_client_to_server = to_i64(c2s_tcp.zero_windows);
+        r.zero_windows_server_to_client = to_i64(s2c_tcp.zero_windows);
+        r.duplicate_ac_ks_client_to_server = to_i64(c2s_tcp.dup_acks);
+        r.duplicate_ac_ks_server_to_client = to_i64(s2c_tcp.dup_acks);
+        r.handshake_rtt = tcp.rtt.unwrap_or(0);
         r.conn_state = self.conn_state().to_string();
-        r.history = self.history.clone();
+        r.history = self.history.text();
         // The last active period ends with the last packet.
-        let mut active = self.active;
+        let [mut active, idle] = self.periods.as_deref().copied().unwrap_or_default();
         active.add(elapsed(self.active_start, self.last_ts).max(0) as f64);
         [r.active_min, r.active_max, r.active_mean, r.active_std] = st(&active);
-        [r.idle_min, r.idle_max, r.idle_mean, r.idle_std] = st(&self.idle);
+        [r.idle_min, r.idle_max, r.idle_mean, r.idle_std] = st(&idle);
         let mut bulk = [c2s.bulk.clone(), s2c.bulk.clone()];
         for b in &mut bulk {
             b.close();
@@ -732,7 +834,12 @@ impl Conn {
 
     /// Zeek's conn_state from the flags each side sent.
     fn conn_state(&self) -> &'static str {
+        let empty = Dir::default();
         let [c, s] = &self.dir;
+        let (c, s) = (
+            c.as_deref().unwrap_or(&empty),
+            s.as_deref().unwrap_or(&empty),
+        );
         let has = |d: &Dir, letter: usize| d.history & (1 << letter) != 0;
         if self.proto != PROTO_TCP {
             return match (c.packets > 0, s.packets > 0) {
@@ -844,5 +951,43 @@ pub fn app_proto(proto: u8, client_port: u16, server_port: u16) -> &'static str 
     match by_port(server_port) {
         "" => by_port(client_port),
         s => s,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_packets_pack_losslessly() {
+        for (len, to_server, gap) in [
+            (0, true, 0),
+            (60, false, 0),
+            (u32::MAX, true, i64::MAX),
+            (1514, false, i64::MAX),
+            (9000, false, 123_456_789_012),
+        ] {
+            let f = FirstPacket::new(len, to_server, gap);
+            assert_eq!(
+                (f.wire_len(), f.to_server(), f.gap()),
+                (len, to_server, gap)
+            );
+        }
+    }
+
+    #[test]
+    fn history_keeps_order_of_all_twelve_letters() {
+        let mut h = History::default();
+        let mut want = String::new();
+        for i in [3, 0, 5, 1, 4, 2] {
+            for server in [true, false] {
+                h.push(i, server);
+                let l = HISTORY[i];
+                want.push(if server { l.to_ascii_lowercase() } else { l });
+            }
+        }
+        assert_eq!(h.text(), want);
+        assert_eq!(History::default().text(), "");
     }
 }

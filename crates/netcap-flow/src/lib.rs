@@ -14,14 +14,14 @@ pub mod layer;
 pub mod packet;
 pub mod stats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
 pub use layer::{LayerCounts, LayerFlowTable, LayerObs, LayerSelect};
 pub use packet::FlowPacket;
 
 use conn::Conn;
-use netcap_schema::Record;
+use netcap_schema::{Flow, Record};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -36,20 +36,46 @@ pub struct FlowConfig {
     /// connection (retransmitted FINs, final ACKs).
     pub linger_ns: i64,
     /// Most open connections across all workers; past it the least recently
-    /// active are written early ("evicted"). 0: no limit.
+    /// active are written early ("evicted"). 0: no limit. The default is
+    /// what fits in [`FlowConfig::DEFAULT_MEMORY_MIB`].
     pub max_flows: u64,
     /// Packets recorded in the first-packets sequences.
     pub first_packets: usize,
 }
 
+impl FlowConfig {
+    /// Default memory budget of the open connections, MiB (`--flow-memory`):
+    /// keeps a default capture well under 1 GB even when every packet of a
+    /// flood opens a connection.
+    pub const DEFAULT_MEMORY_MIB: u64 = 512;
+
+    /// Upper estimate of the memory of one open connection, in bytes: every
+    /// part allocated (both directions, TCP state, idle periods, a full
+    /// first-packets list, sequence holes), allocator overhead and its table
+    /// slot. Measured on floods of one-packet connections: about 620 bytes per
+    /// UDP connection, 950 per SYN (`bench.py --attacks`).
+    pub fn conn_memory(first_packets: usize) -> u64 {
+        1_600 + 12 * first_packets as u64
+    }
+
+    /// The cap on open connections whose memory fits in `mib` MiB (0: no limit).
+    pub fn max_flows_for_memory(mib: u64, first_packets: usize) -> u64 {
+        if mib == 0 {
+            return 0;
+        }
+        (mib.saturating_mul(1 << 20) / Self::conn_memory(first_packets)).max(1)
+    }
+}
+
 impl Default for FlowConfig {
     fn default() -> Self {
+        let first_packets = 10;
         FlowConfig {
             idle_timeout_ns: 120 * SECOND,
             active_timeout_ns: 1800 * SECOND,
             linger_ns: 5 * SECOND,
-            max_flows: 1_000_000,
-            first_packets: 10,
+            max_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets),
+            first_packets,
         }
     }
 }
@@ -74,10 +100,17 @@ pub struct FlowCounts {
 #[derive(Debug)]
 pub struct FlowTable {
     cfg: FlowConfig,
-    /// Boxed: a connection's state is about 1.2 kB, and the table's slots are
-    /// moved when it grows.
-    open: HashMap<ConnKey, Box<Conn>>,
+    /// Boxed: the table's slots are moved when it grows, and stay small.
+    /// foldhash with a random seed per table: about twice as fast as SipHash
+    /// and still seeded, since the keys come from (hostile) packets.
+    open: HashMap<ConnKey, Box<Conn>, foldhash::fast::RandomState>,
     ended: Vec<(Box<Conn>, EndReason)>,
+    /// After [`FlowTable::finish_begin`]: the connections still to write,
+    /// ordered by first packet...
+    finishing: VecDeque<(Box<Conn>, EndReason)>,
+    /// ...and Flow records built with their connection but keyed past the
+    /// chunks written so far.
+    finishing_flows: BTreeMap<u64, Flow>,
     /// Highest packet time seen in any batch by any worker (shared by construction).
     clock: i64,
     /// Clock of the last expiry scan.
@@ -97,8 +130,10 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
         FlowTable {
             cfg,
-            open: HashMap::new(),
+            open: HashMap::default(),
             ended: Vec::new(),
+            finishing: VecDeque::new(),
+            finishing_flows: BTreeMap::new(),
             clock: i64::MIN,
             scanned: None,
             counts: FlowCounts::default(),
@@ -137,16 +172,16 @@ impl FlowTable {
                 if let Some(old) = self.open.remove(&key) {
                     self.ended.push((old, reason));
                 }
-                let mut fresh = Conn::new(p, ip, carry, self.cfg.first_packets);
-                fresh.add(p, ip);
+                let mut fresh = Conn::new(p, ip, carry);
+                fresh.add(p, ip, self.cfg.first_packets);
                 self.open.insert(key, Box::new(fresh));
             } else {
-                c.add(p, ip);
+                c.add(p, ip, self.cfg.first_packets);
             }
             return;
         }
-        let mut c = Conn::new(p, ip, None, self.cfg.first_packets);
-        c.add(p, ip);
+        let mut c = Conn::new(p, ip, None);
+        c.add(p, ip, self.cfg.first_packets);
         self.open.insert(key, Box::new(c));
     }
 
@@ -180,19 +215,26 @@ impl FlowTable {
         self.write(last_number, sink);
     }
 
-    /// Number of open connections idle for at least each of `thresholds` (ns)
-    /// at the current clock: what the pipeline shares to decide evictions.
+    /// Number of open connections idle for at least each of `thresholds` (ns,
+    /// in descending order) at the current clock: what the pipeline shares to
+    /// decide evictions.
     pub fn idle_histogram(&self, thresholds: &[i64]) -> Vec<u64> {
-        let mut out = vec![0u64; thresholds.len()];
+        // Per connection, the thresholds it passes are a suffix of the list:
+        // count where each suffix starts, then sum up (N log T, not N T).
+        let mut starts = vec![0u64; thresholds.len()];
         for c in self.open.values() {
             let idle = self.clock.saturating_sub(c.last_ts);
-            for (o, &t) in out.iter_mut().zip(thresholds) {
-                if idle >= t {
-                    *o += 1;
-                }
+            let first = thresholds.partition_point(|&t| t > idle);
+            if let Some(n) = starts.get_mut(first) {
+                *n += 1;
             }
         }
-        out
+        let mut sum = 0;
+        for n in &mut starts {
+            sum += *n;
+            *n = sum;
+        }
+        starts
     }
 
     /// Ends, as "evicted", every open connection idle for at least `min_idle_ns`.
@@ -217,10 +259,60 @@ impl FlowTable {
     /// Ends every open connection ("end-of-capture") and writes them with
     /// the rest, ordered by first packet. `last_number`: the input's last packet.
     pub fn finish<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
+        self.finish_begin();
+        self.finish_upto(u64::MAX, last_number, sink);
+    }
+
+    /// Ends every open connection ("end-of-capture"); [`FlowTable::finish_upto`]
+    /// then writes them, with those ended but not written yet, in chunks, so
+    /// that the records of a full table are never all encoded at once.
+    pub fn finish_begin(&mut self) {
         let open = std::mem::take(&mut self.open);
-        self.ended
-            .extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
-        self.write(last_number, sink);
+        let mut ended = std::mem::take(&mut self.ended);
+        ended.extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
+        ended.sort_unstable_by_key(|(c, _)| c.first_num);
+        self.finishing = ended.into();
+    }
+
+    /// Writes the records, among those left by [`FlowTable::finish_begin`],
+    /// whose key (first packet number) is below `upto`, ordered by key; call
+    /// with increasing `upto`, the last time with `u64::MAX`. Chunks by key
+    /// range keep the order of a single write, and the same ranges on every
+    /// worker keep the merged output independent of the number of workers.
+    pub fn finish_upto<S: FlowSink>(&mut self, upto: u64, last_number: u64, sink: &mut S) {
+        let clock = self.clock;
+        let later = self.finishing_flows.split_off(&upto);
+        let mut flows: Vec<(u64, Flow)> = std::mem::replace(&mut self.finishing_flows, later)
+            .into_iter()
+            .collect();
+        while self
+            .finishing
+            .front()
+            .is_some_and(|(c, _)| c.first_num < upto)
+        {
+            let Some((c, reason)) = self.finishing.pop_front() else {
+                break;
+            };
+            let rec = c.record(reason, clock, last_number);
+            sink.emit_keyed(c.first_num, &rec);
+            // A direction that started later may belong to a later chunk.
+            for (key, flow) in c.flow_records(&rec) {
+                if key < upto {
+                    flows.push((key, flow));
+                } else {
+                    self.finishing_flows.insert(key, flow);
+                }
+            }
+            self.counts.connections += 1;
+        }
+        flows.sort_unstable_by_key(|f| f.0);
+        for (key, flow) in &flows {
+            sink.emit_keyed(*key, flow);
+        }
+        if self.finishing.is_empty() {
+            // Give the queue's memory back once done.
+            self.finishing = VecDeque::new();
+        }
     }
 
     fn write<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {

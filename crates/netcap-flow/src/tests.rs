@@ -515,3 +515,73 @@ fn flow_records_are_the_directions_in_first_packet_order() {
     assert_eq!(s2c.uid, format!("F{}1", &conn.uid[1..]));
     assert_eq!(flows[2].1.num_packets, 1);
 }
+
+/// The per-connection state is what a flow-flooding attack multiplies: keep
+/// it from growing unnoticed (`cargo test -p netcap-flow -- --nocapture sizes`).
+#[test]
+fn state_sizes_stay_small() {
+    use std::mem::size_of;
+    let sizes = [
+        ("Conn", size_of::<conn::Conn>()),
+        ("TcpConn", size_of::<conn::TcpConn>()),
+        ("Dir", size_of::<conn::Dir>()),
+        ("TcpDir", size_of::<conn::TcpDir>()),
+        ("Bulk", size_of::<conn::Bulk>()),
+        ("Running", size_of::<stats::Running>()),
+        ("ConnKey", size_of::<ConnKey>()),
+    ];
+    for (name, size) in sizes {
+        println!("size_of {name}: {size}");
+    }
+    // Before the split into lazily allocated parts a Conn was 1216 bytes.
+    assert!(size_of::<conn::Conn>() <= 256);
+    assert!(size_of::<conn::Dir>() <= 208);
+    assert!(size_of::<conn::TcpDir>() <= 192);
+    assert!(size_of::<conn::TcpConn>() <= 96);
+}
+
+/// Writing the end-of-capture records in chunks by key range gives the
+/// records of one write, in the same order, whatever the ranges.
+#[test]
+fn finish_in_chunks_equals_one_finish() {
+    let play = |r: &mut Run| {
+        // 40 UDP exchanges whose answers come up to 30 packets later, so that
+        // a connection's second direction often falls into a later chunk.
+        for i in 0..40u16 {
+            r.frame(i64::from(i), &udp_frame(A, B, 5000 + i, 53, 20));
+            if i >= 3 && i % 2 == 1 {
+                let j = i - 3;
+                r.frame(i64::from(i), &udp_frame(B, A, 53, 5000 + j, 60));
+            }
+        }
+        for i in 0..10u16 {
+            r.frame(50, &udp_frame(B, A, 53, 5000 + i * 4, 70));
+        }
+    };
+    let mut whole = Run::new();
+    play(&mut whole);
+    whole.table.finish(whole.n, &mut whole.sink);
+    type Keyed = Vec<(u64, Vec<u8>)>;
+    let encode = |s: &Sink| -> (Keyed, Keyed) {
+        (
+            s.0.iter().map(|(k, c)| (*k, c.encode_to_vec())).collect(),
+            s.1.iter().map(|(k, f)| (*k, f.encode_to_vec())).collect(),
+        )
+    };
+    let want = encode(&whole.sink);
+    assert_eq!(want.0.len(), 40);
+    assert!(want.1.len() > 40);
+    for width in [1u64, 2, 3, 7, 16, 1000] {
+        let mut r = Run::new();
+        play(&mut r);
+        r.table.finish_begin();
+        let mut upto = width;
+        while upto <= r.n {
+            r.table.finish_upto(upto, r.n, &mut r.sink);
+            upto += width;
+        }
+        r.table.finish_upto(u64::MAX, r.n, &mut r.sink);
+        assert_eq!(encode(&r.sink), want, "chunks of {width} packets");
+        assert_eq!(r.table.counts().connections, 40);
+    }
+}

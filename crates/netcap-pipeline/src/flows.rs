@@ -12,7 +12,7 @@
 //! If it was over the cap, all workers post how many of their connections are
 //! idle for at least each of a ladder of thresholds, wait for each other
 //! (a barrier only on such batches), and evict the connections idle for at
-//! least the largest threshold that brings the total back to 90% of the cap.
+//! least the largest threshold that brings the total back to 95% of the cap.
 //! Every input of that decision is the same whatever the number of workers.
 
 use std::collections::BTreeMap;
@@ -27,6 +27,16 @@ use crate::batch::{Batch, PacketSlot, WorkerOutput};
 /// Batches between posting a table size and acting on it: as deep as the
 /// worker queues, so that a worker rarely waits for a slower one.
 const LAG: u64 = 32;
+
+/// The connections still open at the end are written in chunks by the packet
+/// number of their first packet, this many packet numbers per chunk, so at
+/// most this many Connection (and Flow) records across all workers per chunk.
+/// Every worker knows the last packet number, so all make the same chunks.
+const FINAL_CHUNK_PACKETS: u64 = 4096;
+/// How many outputs past the last one written a worker may send while writing
+/// its final chunks: a worker that is done early must not pile up its chunks
+/// in the writer while it waits for a slower worker's.
+const FINAL_AHEAD: u64 = 32;
 
 impl FlowSink for WorkerOutput {
     fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R) {
@@ -123,6 +133,8 @@ pub(crate) struct WorkerFlows {
     thresholds: Vec<i64>,
     last_seq: Option<u64>,
     last_number: u64,
+    /// Batch at whose end the workers last evicted (the same on every worker).
+    evicted_at: Option<u64>,
     /// Set once the worker processed every batch.
     done: bool,
     /// Track connections (Connection, Flow records).
@@ -134,12 +146,15 @@ pub(crate) struct WorkerFlows {
 impl WorkerFlows {
     /// `conns`: track connections; `layer`: collect layer flow observations.
     pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>, conns: bool, layer: bool) -> Self {
-        // Idle thresholds from the idle timeout down by halves to 1 µs, then 0.
+        // Idle thresholds from the idle timeout down by steps of 1/12 to 1 µs,
+        // then 0 (about 215 steps for 120 s). The steps bound how many more
+        // than needed one eviction takes (halving steps took up to half the
+        // table at once under a flood, all encoded into one batch output).
         let mut thresholds = Vec::new();
         let mut t = cfg.idle_timeout_ns.max(1);
-        while t >= 1_000 && thresholds.len() < 40 {
+        while t >= 1_000 && thresholds.len() < 400 {
             thresholds.push(t);
-            t /= 2;
+            t -= (t / 12).max(1);
         }
         thresholds.push(0);
         WorkerFlows {
@@ -149,6 +164,7 @@ impl WorkerFlows {
             thresholds,
             last_seq: None,
             last_number: 0,
+            evicted_at: None,
             done: false,
             conns,
             layer: layer.then(Vec::new),
@@ -197,16 +213,22 @@ impl WorkerFlows {
             .sum(false, before)
             .and_then(|v| v.first().copied())
             .unwrap_or(0);
-        if total <= self.cap {
+        // Totals posted up to the last eviction predate it: acting on them
+        // again would scan the table every batch for nothing.
+        if total <= self.cap || self.evicted_at.is_some_and(|e| before <= e) {
             return;
         }
+        self.evicted_at = Some(seq);
         let mine = self.table.idle_histogram(&self.thresholds);
         self.board.post(true, seq, &mine);
         let Some(idle) = self.board.sum(true, seq) else {
             return;
         };
         let open = idle.last().copied().unwrap_or(0);
-        let target = self.cap / 10 * 9;
+        // 95%: each eviction's records are encoded into one batch output, so
+        // evicting much at once costs memory; evicting little means evicting
+        // often, each time a barrier between workers.
+        let target = self.cap / 20 * 19;
         // Largest threshold whose eviction brings the total to the target.
         let pick = self
             .thresholds
@@ -219,13 +241,31 @@ impl WorkerFlows {
         }
     }
 
-    /// After the last batch: every open connection, as the batch after the last.
-    pub fn finish(&mut self, out: &mut WorkerOutput) {
+    /// After the last batch: ends every open connection. Their records are
+    /// then written by [`WorkerFlows::finish_chunk`] for each of
+    /// [`WorkerFlows::final_chunks`], as the batches after the last.
+    pub fn finish_begin(&mut self) {
         self.done = true;
-        self.table.finish(self.last_number, out);
+        self.table.finish_begin();
     }
 
-    /// Sequence number of the output that carries [`WorkerFlows::finish`].
+    /// Number of final outputs: the same on every worker.
+    pub fn final_chunks(&self) -> u64 {
+        self.last_number / FINAL_CHUNK_PACKETS + 1
+    }
+
+    /// Writes final chunk `k` (`0..final_chunks()`), whose sequence number is
+    /// `final_seq() + k`: the records keyed below the chunk's end.
+    pub fn finish_chunk(&mut self, k: u64, out: &mut WorkerOutput) {
+        let upto = if k + 1 >= self.final_chunks() {
+            u64::MAX
+        } else {
+            (k + 1) * FINAL_CHUNK_PACKETS
+        };
+        self.table.finish_upto(upto, self.last_number, out);
+    }
+
+    /// Sequence number of the first output of [`WorkerFlows::finish_chunk`].
     pub fn final_seq(&self) -> u64 {
         self.last_seq.map_or(0, |s| s + 1)
     }
@@ -233,6 +273,58 @@ impl WorkerFlows {
     /// Connections written early because the table was full.
     pub fn evicted(&self) -> u64 {
         self.table.counts().evicted
+    }
+}
+
+/// How far the writer got: workers writing their final chunks wait on it
+/// (see [`FINAL_AHEAD`]).
+#[derive(Debug, Default)]
+pub(crate) struct WriteGate {
+    /// Next sequence number the writer merges; `u64::MAX` once it stopped.
+    next: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl WriteGate {
+    /// The writer merged every output before `next`.
+    pub fn advance(&self, next: u64) {
+        if let Ok(mut n) = self.next.lock() {
+            *n = (*n).max(next);
+        }
+        self.changed.notify_all();
+    }
+
+    /// The writer stopped: nobody waits any longer.
+    pub fn close(&self) {
+        self.advance(u64::MAX);
+    }
+
+    /// Waits until an output of sequence number `seq` may be sent. The worker
+    /// furthest behind never waits (its next output is at most the writer's
+    /// next), so this cannot deadlock.
+    pub fn wait(&self, seq: u64) {
+        let Ok(mut n) = self.next.lock() else {
+            return;
+        };
+        while n.saturating_add(FINAL_AHEAD) < seq {
+            match self.changed.wait(n) {
+                Ok(g) => n = g,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Opens a [`WriteGate`] for good when a worker panics: the writer then waits
+/// for outputs that never come, and workers waiting on the gate must not keep
+/// it (and so the capture) from ending.
+pub(crate) struct OpenGateOnPanic<'a>(pub &'a WriteGate);
+
+impl Drop for OpenGateOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput};
-use crate::flows::{EvictionBoard, WorkerFlows};
+use crate::flows::{EvictionBoard, OpenGateOnPanic, WorkerFlows, WriteGate};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
 
@@ -188,6 +188,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     // Likewise the workers' output buffers come back from the writer.
     let (spare_tx, spare_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
     let input_name = cfg.input.name();
+    let gate = WriteGate::default();
 
     std::thread::scope(|scope| {
         let reader_handle = scope.spawn(|| {
@@ -229,6 +230,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             last_number: 0,
         });
         let board = EvictionBoard::new(workers);
+        let gate = &gate;
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
@@ -240,17 +242,18 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                 batches: recycle_tx.clone(),
                 outputs: spare_rx.clone(),
             };
-            worker_handles.push(
-                scope.spawn(move || {
-                    work(id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows)
-                }),
-            );
+            worker_handles.push(scope.spawn(move || {
+                work(
+                    id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate,
+                )
+            }));
         }
         drop(out_tx);
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, layer);
+        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, layer, gate);
+        gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
         let mut tally = Tally::default();
@@ -497,7 +500,9 @@ fn work(
     enabled: &Arc<Vec<bool>>,
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
+    gate: &WriteGate,
 ) -> (Tally, u64) {
+    let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
     let mut stopped = false;
     for batch in rx {
@@ -555,17 +560,21 @@ fn work(
             break;
         }
     }
-    // Every worker sends one last output, as the batch after the last: the
-    // connections still open at the end of the input.
+    // Every worker sends the same number of final outputs, as the batches
+    // after the last: the connections still open at the end of the input, in
+    // chunks so that they are never all encoded at once.
     let evicted = flows.as_ref().map_or(0, WorkerFlows::evicted);
-    if !stopped {
-        let seq = flows.as_ref().map_or(0, WorkerFlows::final_seq);
-        let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
-        if let Some(f) = flows.as_mut() {
-            f.finish(&mut out);
-        }
-        if flows.is_some() {
-            let _ = tx.send(out);
+    if let (false, Some(f)) = (stopped, flows.as_mut()) {
+        let first = f.final_seq();
+        f.finish_begin();
+        for k in 0..f.final_chunks() {
+            let seq = first + k;
+            let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
+            f.finish_chunk(k, &mut out);
+            gate.wait(seq);
+            if tx.send(out).is_err() {
+                break;
+            }
         }
     }
     (tally, evicted)
@@ -624,6 +633,7 @@ fn write_outputs(
     spare: &Sender<WorkerOutput>,
     workers: usize,
     mut layer: Option<LayerFlows>,
+    gate: &WriteGate,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
@@ -654,6 +664,7 @@ fn write_outputs(
                 let _ = spare.try_send(o);
             }
             next_seq += 1;
+            gate.advance(next_seq);
         }
         if result.is_err() {
             break;

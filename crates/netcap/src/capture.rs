@@ -75,11 +75,14 @@ fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
         );
         Ok((s * 1e9) as i64)
     };
+    let first_packets = args.first_packets.min(1000);
     Ok(Some(FlowConfig {
         idle_timeout_ns: ns("--flow-timeout", args.flow_timeout)?,
         active_timeout_ns: ns("--flow-active-timeout", args.flow_active_timeout)?,
-        max_flows: args.max_flows,
-        first_packets: args.first_packets.min(1000),
+        max_flows: args
+            .max_flows
+            .unwrap_or_else(|| FlowConfig::max_flows_for_memory(args.flow_memory, first_packets)),
+        first_packets,
         ..FlowConfig::default()
     }))
 }
@@ -243,7 +246,7 @@ fn print_summary(s: &Summary, workers: usize) {
     }
     if s.flows_evicted > 0 {
         eprintln!(
-            "  evicted  {:>10}  connections written early: more than --max-flows open",
+            "  evicted  {:>10}  connections written early: table full (--flow-memory, --max-flows)",
             s.flows_evicted
         );
     }

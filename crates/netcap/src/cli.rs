@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use netcap_pipeline::FlowConfig;
 
 /// Netcap turns network packets into typed, structured audit records: one file
 /// of Protocol Buffers records per protocol (Ethernet.ncap.gz, TCP.ncap.gz, ...),
@@ -152,10 +153,18 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 1800.0)]
     pub flow_active_timeout: f64,
 
-    /// Most connections held open; past it the least recently active are
-    /// written early with end reason "evicted" (0: no limit).
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub max_flows: u64,
+    /// Memory for open connections, MiB. Caps them at this divided by an
+    /// upper estimate of one connection's memory (1.7 kB with the default
+    /// --first-packets: 312 134 connections for 512 MiB); past the cap the
+    /// least recently active are written early with end reason "evicted"
+    /// (0: no limit).
+    #[arg(long, value_name = "MIB", default_value_t = FlowConfig::DEFAULT_MEMORY_MIB)]
+    pub flow_memory: u64,
+
+    /// Most connections held open, instead of the cap derived from
+    /// --flow-memory (0: no limit).
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<u64>,
 
     /// Packets kept in the first-packets sequences of Connection records.
     #[arg(long, value_name = "N", default_value_t = 10)]

@@ -442,7 +442,7 @@ fn table_cap_evicts_deterministically() {
         }
         // Here every flow's first packet is evicted before its second one
         // arrives (the cap is a tenth of the open flows and eviction keeps
-        // the 90% most recently active): each packet ends up alone.
+        // the 95% most recently active): each packet ends up alone.
         assert_eq!(conns.len() as u64, 2 * u64::from(n));
         // The cap holds up to the lag of LAG batches of 1024 packets.
         assert!(evicted >= u64::from(n) - 5000 - 32 * 1024, "{evicted}");
