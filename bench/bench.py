@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Netcap benchmark against its peers, measured side by side in one run.
 
-usage: bench/bench.py [--runs N] [--peers a,b,...] [CAPTURE]
+usage: bench/bench.py [--runs N] [--peers a,b,...] [--no-nfstream] [CAPTURE]
+       bench/bench.py --attacks
 
 Without CAPTURE it builds the standard workload once into bench-work/:
 ../shared/bench/ndpi_mix.pcap repeated 12 times, each copy shifted in time
-(1,033,452 packets). Each tool runs N times (default 3), the tools alternating
+(1,033,452 packets). It installs what it runs (tshark, tcpdump via
+scripts/setup.sh --bench; NFStream from PyPI into bench-work/nfstream-venv).
+Each tool runs N times (default 3), the tools alternating
 within each round, and the table gives the median wall time, CPU time
 (user+sys), packets/s, peak memory, output size, and each tool's wall time
 divided by Netcap's. Times are ratios from one run on a shared machine: compare
@@ -23,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench-work"
 NETCAP = ROOT / "target" / "release" / "netcap"
+NO_NFSTREAM = "--no-nfstream" in sys.argv
 
 TSHARK_FIELDS = [
     "frame.number", "frame.time_epoch", "frame.len", "eth.src", "eth.dst", "ip.src", "ip.dst",
@@ -51,7 +55,7 @@ def tools(capture: Path, out: Path):
         ("tcpdump read", ["tcpdump", "-nr", str(capture), "-w", "/dev/null"], None),
     ]
     venv_py = WORK / "nfstream-venv" / "bin" / "python"
-    if venv_py.exists():
+    if venv_py.exists() and not NO_NFSTREAM:
         script = ("import sys\nfrom nfstream import NFStreamer\n"
                   "NFStreamer(source=sys.argv[1], n_meters=1).to_csv(path=sys.argv[2])\n")
         t.append(("nfstream", [str(venv_py), "-c", script, str(capture), str(out / "nfstream.csv")],
@@ -84,7 +88,8 @@ def main() -> None:
     ap.add_argument("capture", nargs="?")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peers", help="comma-separated subset of tool names to run")
-    ap.add_argument("--nfstream", action="store_true", help="install NFStream into bench-work/nfstream-venv")
+    ap.add_argument("--no-nfstream", action="store_true",
+                    help="skip NFStream (by default it is installed from PyPI into bench-work/nfstream-venv)")
     ap.add_argument("--attacks", action="store_true",
                     help="instead: peak memory of netcap on the hostile captures of bench/make_attacks.py")
     args = ap.parse_args()
@@ -93,6 +98,7 @@ def main() -> None:
         return
 
     WORK.mkdir(exist_ok=True)
+    subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh"), "--bench"], check=True)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "netcap"], cwd=ROOT, check=True)
     if args.capture:
         capture = Path(args.capture).resolve()
@@ -101,9 +107,14 @@ def main() -> None:
         if not capture.exists():
             subprocess.run([sys.executable, str(ROOT / "bench" / "make_workload.py"),
                             str(ROOT.parent / "shared" / "bench" / "ndpi_mix.pcap"), str(capture)], check=True)
-    if args.nfstream and not (WORK / "nfstream-venv").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(WORK / "nfstream-venv")], check=True)
-        subprocess.run([str(WORK / "nfstream-venv" / "bin" / "pip"), "install", "-q", "nfstream"], check=True)
+    venv = WORK / "nfstream-venv"
+    if not args.no_nfstream and not (venv / "bin" / "python").exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "nfstream"], check=True)
+        except subprocess.CalledProcessError as e:
+            shutil.rmtree(venv, ignore_errors=True)
+            print(f"warning: NFStream could not be installed ({e}); measuring without it", file=sys.stderr)
 
     packets = count_packets(capture)
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")

@@ -3,13 +3,19 @@
 #   scripts/setup.sh          build dependencies: libpcap-dev (live capture, BPF)
 #   scripts/setup.sh --test   also tshark (the reference decoder of the
 #                             differential tests) and capinfos
+#   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
 need=()
 [ -e /usr/include/pcap.h ] || [ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v tshark >/dev/null 2>&1 || need+=(tshark)
   command -v capinfos >/dev/null 2>&1 || need+=(wireshark-common)
+fi
+if [ "${1:-}" = "--bench" ]; then
+  command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+  [ -x /usr/bin/time ] || need+=(time)
+  python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

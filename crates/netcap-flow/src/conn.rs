@@ -8,7 +8,7 @@ use netcap_decode::text::{colon_hex, hex, ip_text};
 
 use crate::community::{community_id, sha1};
 use crate::packet::{
-    flag, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+    flag, DecodedApp, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
 };
 use crate::stats::Running;
 
@@ -336,6 +336,8 @@ pub(crate) struct Conn {
     pub v6: bool,
     pub one_way: bool,
     pub has_ports: bool,
+    /// First application protocol a decoder found in the connection.
+    pub app: Option<DecodedApp>,
 }
 
 fn elapsed(from: i64, to: i64) -> i64 {
@@ -379,6 +381,7 @@ impl Conn {
             v6: ip.src.is_ipv6(),
             one_way: ip.one_way,
             has_ports: ip.has_ports,
+            app: None,
         }
     }
 
@@ -439,6 +442,11 @@ impl Conn {
     pub fn add(&mut self, p: &FlowPacket, ip: &IpInfo, first_max: usize) {
         let d = usize::from((ip.src, ip.sport) != self.client || (ip.dst, ip.dport) != self.server);
         let ts = p.ts_ns;
+        // Only a packet with ports names the connection's protocol: a later
+        // IP fragment completing a datagram carries its payload's records.
+        if self.app.is_none() && self.has_ports {
+            self.app = p.app;
+        }
         // Time going backwards in the capture counts as no time passing.
         let gap = if self.size.count() > 0 {
             let g = elapsed(self.last_ts, ts).max(0);
@@ -602,7 +610,13 @@ impl Conn {
             link_proto: self.link.to_string(),
             network_proto: if self.v6 { "IPv6" } else { "IPv4" }.to_string(),
             transport_proto: transport_name(self.proto),
-            application_proto: app_proto(self.proto, self.client.1, self.server.1).to_string(),
+            application_proto: self
+                .app
+                .map_or_else(
+                    || app_proto(self.proto, self.client.1, self.server.1),
+                    DecodedApp::name,
+                )
+                .to_string(),
             src_mac: mac_text(c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
             dst_mac: mac_text(c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
             src_ip: ip_text(self.client.0),

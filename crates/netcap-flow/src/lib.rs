@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
 pub use layer::{LayerCounts, LayerFlowTable, LayerObs, LayerSelect};
-pub use packet::FlowPacket;
+pub use packet::{DecodedApp, FlowPacket};
 
 use conn::Conn;
 use netcap_schema::{Flow, Record};

@@ -103,6 +103,55 @@ pub struct FlowPacket {
     pub vlan: u16,
     /// IP part, when the packet carries IPv4 or IPv6.
     pub ip: Option<IpInfo>,
+    /// Application protocol the decoders found in this packet (set by the
+    /// caller; `extract` leaves it `None`).
+    pub app: Option<DecodedApp>,
+}
+
+/// Application protocols Netcap's decoders recognise, as a connection's
+/// `ApplicationProto` names them (one byte in the connection state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodedApp {
+    /// DNS, mDNS, LLMNR.
+    Dns,
+    /// DHCP for IPv4.
+    Dhcp,
+    /// DHCP for IPv6.
+    Dhcpv6,
+    /// NTP.
+    Ntp,
+    /// SIP.
+    Sip,
+    /// Modbus/TCP.
+    Modbus,
+}
+
+impl DecodedApp {
+    /// The application protocol of a record type, if it is one.
+    pub fn of_type(t: netcap_schema::Type) -> Option<DecodedApp> {
+        use netcap_schema::Type as T;
+        Some(match t {
+            T::NcDns => DecodedApp::Dns,
+            T::NcDhcPv4 => DecodedApp::Dhcp,
+            T::NcDhcPv6 => DecodedApp::Dhcpv6,
+            T::NcNtp => DecodedApp::Ntp,
+            T::NcSip => DecodedApp::Sip,
+            T::NcModbus => DecodedApp::Modbus,
+            _ => return None,
+        })
+    }
+
+    /// The name written into records (as the port table names it).
+    pub fn name(self) -> &'static str {
+        match self {
+            DecodedApp::Dns => "DNS",
+            DecodedApp::Dhcp => "DHCP",
+            DecodedApp::Dhcpv6 => "DHCPv6",
+            DecodedApp::Ntp => "NTP",
+            DecodedApp::Sip => "SIP",
+            DecodedApp::Modbus => "Modbus",
+        }
+    }
 }
 
 fn link_name(link_type: u32) -> &'static str {
@@ -135,6 +184,7 @@ impl FlowPacket {
         data: &[u8],
     ) -> Option<FlowPacket> {
         let mut p = FlowPacket {
+            app: None,
             number,
             ts_ns,
             wire_len: orig_len,

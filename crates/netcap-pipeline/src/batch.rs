@@ -1,7 +1,8 @@
 //! Batches of packets (reader → workers) and of encoded records (workers → writer).
 
 use netcap_decode::{Outcome, RecordSink};
-use netcap_schema::Record;
+use netcap_flow::DecodedApp;
+use netcap_schema::{Record, Type};
 use std::collections::BTreeMap;
 
 /// Packets read in sequence, stored back to back in one buffer.
@@ -177,6 +178,10 @@ pub(crate) struct WorkerOutput {
     enabled: std::sync::Arc<Vec<bool>>,
     current_packet: u64,
     emitted: u64,
+    /// Application protocol decoded in the current packet.
+    pub app: Option<DecodedApp>,
+    /// IPv4/IPv6 records of the current packet (more than one: a tunnel).
+    ip_records: u32,
 }
 
 impl WorkerOutput {
@@ -216,6 +221,8 @@ impl WorkerOutput {
     /// Starts a packet; returns the number of records emitted so far.
     pub fn set_packet(&mut self, number: u64) -> u64 {
         self.current_packet = number;
+        self.app = None;
+        self.ip_records = 0;
         self.emitted
     }
 
@@ -229,6 +236,13 @@ impl RecordSink for WorkerOutput {
     fn emit<R: Record>(&mut self, rec: &R) {
         let idx = R::TYPE as usize;
         self.emitted += 1;
+        // The application protocol of the packet's own connection: not one
+        // found inside a tunnel (after a second IP header).
+        match R::TYPE {
+            Type::NcIPv4 | Type::NcIPv6 => self.ip_records += 1,
+            t if self.app.is_none() && self.ip_records == 1 => self.app = DecodedApp::of_type(t),
+            _ => {}
+        }
         if !self.enabled.is_empty() && !self.enabled.get(idx).copied().unwrap_or(false) {
             return;
         }

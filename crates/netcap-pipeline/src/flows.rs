@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use netcap_decode::RecordSink;
-use netcap_flow::{FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs};
+use netcap_flow::{DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs};
 use netcap_schema::Record;
 
 use crate::batch::{Batch, PacketSlot, WorkerOutput};
@@ -172,8 +172,10 @@ impl WorkerFlows {
     }
 
     /// Adds a packet of this worker's shard.
-    pub fn packet(&mut self, p: &PacketSlot, data: &[u8]) {
-        if let Some(fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data) {
+    /// `app`: the application protocol the decoders found in the packet.
+    pub fn packet(&mut self, p: &PacketSlot, data: &[u8], app: Option<DecodedApp>) {
+        if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data) {
+            fp.app = app;
             if self.conns {
                 self.table.packet(&fp);
             }

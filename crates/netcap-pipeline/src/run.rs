@@ -525,7 +525,7 @@ fn work(
             let before = out.set_packet(p.number);
             let outcome = decode_packet_defrag(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
-                f.packet(p, data);
+                f.packet(p, data, out.app);
             }
             let emitted = out.emitted() > before;
             if let Some((class, _)) = out.tally.count(outcome, emitted) {

@@ -857,3 +857,26 @@ fn layer_flows_agree_with_tshark_conversations() {
         "too few compared: {compared:?}"
     );
 }
+
+/// ApplicationProto names what was decoded: mDNS connections (UDP 5353, which
+/// the port table calls "MDNS") carry DNS records, so they say "DNS".
+#[test]
+fn application_proto_comes_from_decoded_records() {
+    let dir = tempfile::tempdir().unwrap();
+    capture(
+        &pcaps_dir().join("mixed-lan-wireshark-samples.pcapng"),
+        dir.path(),
+        &["--quiet"],
+    );
+    let recs = load_records(dir.path());
+    let mdns: Vec<String> = recs["Connection"]
+        .iter()
+        .filter(|(_, c)| {
+            text(c, "TransportProto") == "UDP"
+                && (text(c, "SrcPort") == "5353" || text(c, "DstPort") == "5353")
+        })
+        .map(|(_, c)| text(c, "ApplicationProto"))
+        .collect();
+    assert!(!mdns.is_empty());
+    assert!(mdns.iter().all(|a| a == "DNS"), "{mdns:?}");
+}
