@@ -712,6 +712,10 @@ const LAYER_EXPLAINED: &[(&str, &str)] = &[
         "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap",
         "tshark omits later IPv6 fragments",
     ),
+    (
+        "ip-fragments-dns-udp-icmp.pcap",
+        "tshark omits later IPv6 fragments",
+    ),
     // A malformed IPv6 packet (hop-by-hop header past the captured data):
     // tshark stops before its conversation tap, Netcap counts the packet in
     // the pair of its fixed header.
