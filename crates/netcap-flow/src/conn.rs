@@ -8,7 +8,8 @@ use netcap_decode::text::{colon_hex, hex, ip_text};
 
 use crate::community::{community_id, sha1};
 use crate::packet::{
-    flag, DecodedApp, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+    flag, DecodedApp, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP,
+    PROTO_UDP,
 };
 use crate::stats::Running;
 

@@ -591,7 +591,7 @@ fn finish_in_chunks_equals_one_finish() {
 #[test]
 fn application_proto_prefers_decoded_protocol() {
     let mut r = Run::new();
-    let mut app_frame = |r: &mut Run, ts: i64, f: &[u8], app: Option<DecodedApp>| {
+    let app_frame = |r: &mut Run, ts: i64, f: &[u8], app: Option<DecodedApp>| {
         r.n += 1;
         let mut p = FlowPacket::extract(r.n, ts, 1, f.len() as u32, f).unwrap();
         p.app = app;
@@ -599,15 +599,40 @@ fn application_proto_prefers_decoded_protocol() {
     };
     // DNS on a port the table does not know; nothing decoded in its first packet.
     app_frame(&mut r, 0, &udp_frame(A, B, 40000, 9953, 30), None);
-    app_frame(&mut r, 10, &udp_frame(B, A, 9953, 40000, 30), Some(DecodedApp::Dns));
-    app_frame(&mut r, 20, &udp_frame(A, B, 40000, 9953, 30), Some(DecodedApp::Sip));
+    app_frame(
+        &mut r,
+        10,
+        &udp_frame(B, A, 9953, 40000, 30),
+        Some(DecodedApp::Dns),
+    );
+    app_frame(
+        &mut r,
+        20,
+        &udp_frame(A, B, 40000, 9953, 30),
+        Some(DecodedApp::Sip),
+    );
     // Port 123 with nothing decoded: the port table's name.
     app_frame(&mut r, 30, &udp_frame(A, B, 40001, 123, 30), None);
     // mDNS decoded as DNS, where the port table would say MDNS.
-    app_frame(&mut r, 40, &udp_frame(A, B, 5353, 5353, 30), Some(DecodedApp::Dns));
+    app_frame(
+        &mut r,
+        40,
+        &udp_frame(A, B, 5353, 5353, 30),
+        Some(DecodedApp::Dns),
+    );
     r.table.finish(r.n, &mut r.sink);
-    let apps: Vec<&str> = r.sink.0.iter().map(|c| c.1.application_proto.as_str()).collect();
+    let apps: Vec<&str> = r
+        .sink
+        .0
+        .iter()
+        .map(|c| c.1.application_proto.as_str())
+        .collect();
     assert_eq!(apps, ["DNS", "NTP", "DNS"]);
-    let flows: Vec<&str> = r.sink.1.iter().map(|f| f.1.application_proto.as_str()).collect();
+    let flows: Vec<&str> = r
+        .sink
+        .1
+        .iter()
+        .map(|f| f.1.application_proto.as_str())
+        .collect();
     assert_eq!(flows, ["DNS", "DNS", "NTP", "DNS"]);
 }

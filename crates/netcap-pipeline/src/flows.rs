@@ -174,7 +174,8 @@ impl WorkerFlows {
     /// Adds a packet of this worker's shard.
     /// `app`: the application protocol the decoders found in the packet.
     pub fn packet(&mut self, p: &PacketSlot, data: &[u8], app: Option<DecodedApp>) {
-        if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data) {
+        if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data)
+        {
             fp.app = app;
             if self.conns {
                 self.table.packet(&fp);
