@@ -184,7 +184,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     let (out_tx, out_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
     // Batches come back from the workers for reuse: fresh buffers for every
     // batch cost page faults and reallocation copies on the reader thread.
-    let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_DEPTH);
+    let (recycle_tx, recycle_rx) = bounded::<Batch>(8);
     // Likewise the workers' output buffers come back from the writer.
     let (spare_tx, spare_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
     let input_name = cfg.input.name();
@@ -353,7 +353,7 @@ fn read_batches(
             }
             Err(_) => Batch {
                 seq,
-                data: Vec::with_capacity(1024 * 1024),
+                data: Vec::with_capacity(512 * 1024),
                 packets: Vec::with_capacity(BATCH_PACKETS),
                 reassembled: Vec::new(),
             },
