@@ -321,8 +321,8 @@ impl<E: Copy + Eq + Ord + Hash> Table<E> {
             e.add(src, o);
             return;
         }
-        if cfg.max_flows > 0 && self.open.len() as u64 >= cfg.max_flows {
-            self.evict(cfg.max_flows);
+        if cfg.max_layer_flows > 0 && self.open.len() as u64 >= cfg.max_layer_flows {
+            self.evict(cfg.max_layer_flows);
         }
         let mut e = Entry::new(src, dst, proto, o);
         e.add(src, o);
@@ -405,8 +405,8 @@ pub struct LayerFlowTable {
 }
 
 impl LayerFlowTable {
-    /// An empty table building the `select`ed record types. `cfg.max_flows`
-    /// caps each layer's open flows (0: no cap).
+    /// An empty table building the `select`ed record types.
+    /// `cfg.max_layer_flows` caps each layer's open flows (0: no cap).
     pub fn new(cfg: FlowConfig, select: LayerSelect) -> Self {
         LayerFlowTable {
             cfg,

@@ -39,6 +39,11 @@ pub struct FlowConfig {
     /// active are written early ("evicted"). 0: no limit. The default is
     /// what fits in [`FlowConfig::DEFAULT_MEMORY_MIB`].
     pub max_flows: u64,
+    /// Most open flows of each layer-flow table (LinkFlow, NetworkFlow,
+    /// TransportFlow); past it the least recently active are written early.
+    /// 0: no limit. By default a quarter of the connection cap: a layer flow
+    /// is smaller, and under a flood two layers grow with the connections.
+    pub max_layer_flows: u64,
     /// Packets recorded in the first-packets sequences.
     pub first_packets: usize,
 }
@@ -75,6 +80,7 @@ impl Default for FlowConfig {
             active_timeout_ns: 1800 * SECOND,
             linger_ns: 5 * SECOND,
             max_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets),
+            max_layer_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets) / 4,
             first_packets,
         }
     }

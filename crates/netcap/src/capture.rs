@@ -82,6 +82,11 @@ fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
         max_flows: args
             .max_flows
             .unwrap_or_else(|| FlowConfig::max_flows_for_memory(args.flow_memory, first_packets)),
+        // --max-flows caps every table alike; the memory budget gives each
+        // layer-flow table a quarter of the connections' cap.
+        max_layer_flows: args.max_flows.unwrap_or_else(|| {
+            FlowConfig::max_flows_for_memory(args.flow_memory, first_packets) / 4
+        }),
         first_packets,
         ..FlowConfig::default()
     }))

@@ -156,12 +156,14 @@ pub struct CaptureArgs {
     /// Memory for open connections, MiB. Caps them at this divided by an
     /// upper estimate of one connection's memory (1.7 kB with the default
     /// --first-packets: 312 134 connections for 512 MiB); past the cap the
-    /// least recently active are written early with end reason "evicted"
-    /// (0: no limit).
+    /// least recently active are written early with end reason "evicted".
+    /// Each layer-flow table (LinkFlow, NetworkFlow, TransportFlow) is capped
+    /// at a quarter of that number (0: no limit).
     #[arg(long, value_name = "MIB", default_value_t = FlowConfig::DEFAULT_MEMORY_MIB)]
     pub flow_memory: u64,
 
-    /// Most connections held open, instead of the cap derived from
+    /// Most connections held open, and most flows of each of LinkFlow,
+    /// NetworkFlow and TransportFlow, instead of the caps derived from
     /// --flow-memory (0: no limit).
     #[arg(long, value_name = "N")]
     pub max_flows: Option<u64>,

@@ -207,7 +207,7 @@ fn active_timeout_splits_and_keeps_src() {
 #[test]
 fn cap_evicts_the_least_recently_active() {
     let cfg = FlowConfig {
-        max_flows: 2,
+        max_layer_flows: 2,
         ..FlowConfig::default()
     };
     let mut r = Run::with(cfg);
@@ -238,7 +238,7 @@ fn cap_evicts_the_least_recently_active() {
 #[test]
 fn cap_of_ten_keeps_nine_most_recent() {
     let cfg = FlowConfig {
-        max_flows: 10,
+        max_layer_flows: 10,
         ..FlowConfig::default()
     };
     let mut t = LayerFlowTable::new(
