@@ -1,10 +1,13 @@
-//! The connection table: a sequence of packets (each: 2-byte time step that may
-//! go backwards, 1-byte length, bytes of an Ethernet frame) through packet
-//! extraction, the table, batch-end expiry and eviction, and the final flush.
+//! The connection and layer-flow tables: a sequence of packets (each: 2-byte
+//! time step that may go backwards, 1-byte length, bytes of an Ethernet frame)
+//! through packet extraction, the tables, batch-end expiry and eviction, and
+//! the final flush.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netcap_flow::{FlowConfig, FlowPacket, FlowSink, FlowTable};
+use netcap_flow::{
+    DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerFlowTable, LayerObs, LayerSelect,
+};
 use netcap_schema::Record;
 
 struct Encode(Vec<u8>);
@@ -22,9 +25,16 @@ fuzz_target!(|data: &[u8]| {
         active_timeout_ns: 50_000_000,
         linger_ns: 1_000_000,
         max_flows: 64,
+        max_layer_flows: 16,
         first_packets: 4,
     };
     let mut table = FlowTable::new(cfg);
+    let all = LayerSelect {
+        link: true,
+        network: true,
+        transport: true,
+    };
+    let mut layers = LayerFlowTable::new(cfg, all);
     let mut sink = Encode(Vec::new());
     let mut ts: i64 = 1_600_000_000_000_000_000;
     let mut rest = data;
@@ -36,15 +46,20 @@ fuzz_target!(|data: &[u8]| {
         let (frame, next) = tail.split_at(n);
         rest = next;
         number += 1;
-        if let Some(p) = FlowPacket::extract(number, ts, 1, u32::try_from(n).unwrap_or(0), frame) {
+        if let Some(mut p) = FlowPacket::extract(number, ts, 1, u32::try_from(n).unwrap_or(0), frame)
+        {
+            p.app = (*len % 3 == 0).then_some(DecodedApp::Dns);
             table.packet(&p);
+            layers.packet(&LayerObs::of(&p));
         }
         if number % 8 == 0 {
             table.end_batch(ts, number, &mut sink);
+            layers.end_batch(ts, number, &mut sink);
             if table.len() > 64 {
                 table.evict_idle(0);
             }
         }
     }
     table.finish(number, &mut sink);
+    layers.finish(number, &mut sink);
 });
