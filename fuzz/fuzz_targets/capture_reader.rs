@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use netcap_source::CaptureReader;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut r) = CaptureReader::from_read(std::io::Cursor::new(data.to_vec()), "fuzz") else { return };
+    let Ok(mut r) = CaptureReader::from_read(std::io::Cursor::new(data.to_vec()), "fuzz") else {
+        return;
+    };
     let mut buf = Vec::new();
     for _ in 0..100_000 {
         buf.clear();

@@ -19,7 +19,9 @@ impl RecordSink for Encode {
 const LINK_TYPES: [u32; 14] = [1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 127, 147];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let link_type = LINK_TYPES[usize::from(sel) % LINK_TYPES.len()];
     let pkt = PacketInfo {
         number: 1,
@@ -29,6 +31,12 @@ fuzz_target!(|data: &[u8]| {
         data: rest,
     };
     let mut sink = Encode(Vec::new());
-    let _ = decode_packet(&pkt, &DecodeOptions { entropy: sel & 0x80 != 0 }, &mut sink);
+    let _ = decode_packet(
+        &pkt,
+        &DecodeOptions {
+            entropy: sel & 0x80 != 0,
+        },
+        &mut sink,
+    );
     let _ = FlowKey::of(link_type, rest);
 });

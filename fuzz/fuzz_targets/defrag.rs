@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
         let (ip, next) = tail.split_at(n);
         rest = next;
         number += 1;
-        let Some(frag) = ip_fragment(ip) else { continue };
+        let Some(frag) = ip_fragment(ip) else {
+            continue;
+        };
         out.clear();
         let verdict = d.push(ts, &frag, &mut out);
         assert!(d.buffered_bytes() <= cfg.max_bytes, "over the byte cap");

@@ -46,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
         let (frame, next) = tail.split_at(n);
         rest = next;
         number += 1;
-        if let Some(mut p) = FlowPacket::extract(number, ts, 1, u32::try_from(n).unwrap_or(0), frame)
+        if let Some(mut p) =
+            FlowPacket::extract(number, ts, 1, u32::try_from(n).unwrap_or(0), frame)
         {
             p.app = (*len % 3 == 0).then_some(DecodedApp::Dns);
             table.packet(&p);

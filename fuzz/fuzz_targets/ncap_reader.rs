@@ -5,7 +5,10 @@ use libfuzzer_sys::fuzz_target;
 use netcap_format::FileReader;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut r) = FileReader::from_reader(std::io::Cursor::new(data.to_vec()), "fuzz".into()) else { return };
+    let Ok(mut r) = FileReader::from_reader(std::io::Cursor::new(data.to_vec()), "fuzz".into())
+    else {
+        return;
+    };
     let Ok(desc) = r.descriptor() else { return };
     for _ in 0..100_000 {
         match r.next_dynamic(&desc) {

@@ -80,7 +80,8 @@ impl Default for FlowConfig {
             active_timeout_ns: 1800 * SECOND,
             linger_ns: 5 * SECOND,
             max_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets),
-            max_layer_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets) / 4,
+            max_layer_flows: Self::max_flows_for_memory(Self::DEFAULT_MEMORY_MIB, first_packets)
+                / 4,
             first_packets,
         }
     }
