@@ -54,67 +54,30 @@ fn ip_key(data: &[u8]) -> Option<FlowKey> {
     }
 }
 
-/// Key from an EtherType-dispatched payload, after skipping VLAN tags.
-fn ether_key(mut ethertype: u16, mut data: &[u8], macs: Option<(&[u8; 6], &[u8; 6])>) -> FlowKey {
-    for _ in 0..8 {
-        match ethertype {
-            0x8100 | 0x88a8 | 0x9100 => {
-                let Some(next) = arr::<2>(data, 2) else { break };
-                ethertype = u16::from_be_bytes(next);
-                data = data.get(4..).unwrap_or_default();
-            }
-            0x0800 | 0x86dd => {
-                if let Some(k) = ip_key(data) {
-                    return k;
-                }
-                break;
-            }
-            _ => break,
-        }
-    }
-    match macs {
-        Some((a, b)) => {
-            let (a, b) = ordered(*a, *b);
-            FlowKey::Mac(a, b)
-        }
-        None => FlowKey::None,
-    }
-}
-
 impl FlowKey {
     /// Extracts the key of a packet captured on link type `link_type`
     /// (1 Ethernet, 113 Linux SLL, 276 SLL2, 0/108 BSD loopback, others raw IP).
     pub fn of(link_type: u32, data: &[u8]) -> FlowKey {
+        FlowKey::with_outer_ip(link_type, data, outer_ip(link_type, data))
+    }
+
+    /// The key when the caller already has the frame's [`outer_ip`] (the
+    /// reader needs it for reassembly too): the IP address pair, else the MAC
+    /// pair of an Ethernet frame.
+    pub fn with_outer_ip(link_type: u32, data: &[u8], ip: Option<&[u8]>) -> FlowKey {
+        if let Some(k) = ip.and_then(ip_key) {
+            return k;
+        }
         match link_type {
-            1 => {
-                let (Some(dst), Some(src), Some(et)) =
-                    (arr::<6>(data, 0), arr::<6>(data, 6), arr::<2>(data, 12))
-                else {
-                    return FlowKey::None;
-                };
-                ether_key(
-                    u16::from_be_bytes(et),
-                    data.get(14..).unwrap_or_default(),
-                    Some((&dst, &src)),
-                )
-            }
-            113 => match arr::<2>(data, 14) {
-                Some(et) => ether_key(
-                    u16::from_be_bytes(et),
-                    data.get(16..).unwrap_or_default(),
-                    None,
-                ),
-                None => FlowKey::None,
+            1 => match (arr::<6>(data, 0), arr::<6>(data, 6), arr::<2>(data, 12)) {
+                (Some(dst), Some(src), Some(_)) => {
+                    let (a, b) = ordered(dst, src);
+                    FlowKey::Mac(a, b)
+                }
+                _ => FlowKey::None,
             },
-            276 => match arr::<2>(data, 0) {
-                Some(et) => ether_key(
-                    u16::from_be_bytes(et),
-                    data.get(20..).unwrap_or_default(),
-                    None,
-                ),
-                None => FlowKey::None,
-            },
-            0 | 108 => ip_key(data.get(4..).unwrap_or_default()).unwrap_or(FlowKey::None),
+            // Link types without a walk of their own: tried as raw IP.
+            0 | 108 | 113 | 276 | 12 | 14 | 101 | 228 | 229 => FlowKey::None,
             _ => ip_key(data).unwrap_or(FlowKey::None),
         }
     }

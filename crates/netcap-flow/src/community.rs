@@ -156,6 +156,17 @@ pub fn community_id(
     format!("1:{}", base64(&sha1(&buf)))
 }
 
+/// A record UID: `prefix` + 16 hex digits of SHA-1 over `key`, the same on
+/// every run over the same input.
+pub(crate) fn short_uid(prefix: char, key: &[u8]) -> String {
+    let mut s = String::with_capacity(17);
+    s.push(prefix);
+    s.push_str(&netcap_decode::text::hex(
+        sha1(key).get(..8).unwrap_or_default(),
+    ));
+    s
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,9 +4,9 @@ use std::net::IpAddr;
 
 use netcap_schema::{Connection, Flow};
 
-use netcap_decode::text::{colon_hex, hex, ip_text};
+use netcap_decode::text::{colon_hex, ip_text};
 
-use crate::community::{community_id, sha1};
+use crate::community::{community_id, short_uid};
 use crate::packet::{
     flag, DecodedApp, FlowPacket, IpInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP,
     PROTO_UDP,
@@ -896,10 +896,7 @@ impl Conn {
         }
         buf.push(self.proto);
         buf.extend_from_slice(&self.first_ts.to_be_bytes());
-        let h = sha1(&buf);
-        let mut s = String::from("C");
-        s.push_str(&hex(h.get(..8).unwrap_or_default()));
-        s
+        short_uid('C', &buf)
     }
 }
 

@@ -20,10 +20,11 @@ use std::net::IpAddr;
 
 use netcap_schema::{LinkFlow, NetworkFlow, Record, TransportFlow};
 
-use crate::community::sha1;
+use crate::community::short_uid as uid;
 use crate::conn::{mac_text, transport_name, EndReason};
 use crate::packet::{FlowPacket, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 use crate::{FlowConfig, FlowSink};
+use netcap_decode::text::ip_text;
 
 /// Expiry scans run when the clock moved this far since the last one (as in
 /// the connection table): a flow is written at most this late.
@@ -264,16 +265,6 @@ struct Common {
 }
 
 /// "prefix" + 16 hex digits of SHA-1 over `bytes`.
-fn uid(prefix: char, bytes: &[u8]) -> String {
-    let h = sha1(bytes);
-    let mut s = String::with_capacity(17);
-    s.push(prefix);
-    for b in h.iter().take(8) {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 fn ip_bytes(buf: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
@@ -543,8 +534,8 @@ impl LayerFlowTable {
                     timestamp_first: c.first_ts,
                     timestamp_last: c.last_ts,
                     proto: if e.src.is_ipv6() { "IPv6" } else { "IPv4" }.to_string(),
-                    src_ip: e.src.to_string(),
-                    dst_ip: e.dst.to_string(),
+                    src_ip: ip_text(e.src),
+                    dst_ip: ip_text(e.dst),
                     size: c.size,
                     num_packets: c.packets,
                     uid: uid('N', &buf),

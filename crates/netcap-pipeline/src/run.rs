@@ -1,6 +1,7 @@
 //! Running a capture from a file through the pipeline.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
-use netcap_decode::{decode_packet_defrag, flow_hash, DecodeOptions, Outcome, PacketInfo};
+use netcap_decode::flowkey::outer_ip;
+use netcap_decode::{decode_packet_defrag, DecodeOptions, FlowKey, Outcome, PacketInfo};
 use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
@@ -388,12 +390,15 @@ fn read_batches(
                     stats.packets += 1;
                     let end = batch.data.len();
                     let data = batch.data.get(start..end).unwrap_or_default();
-                    let shard = (flow_hash(&hasher, meta.link_type, data) % workers as u64) as u32;
-                    let frag = match defrag.as_mut() {
-                        Some(d) => {
-                            defragment(d, meta.link_type, meta.ts_ns, data, &mut batch.reassembled)
+                    // One walk to the outermost IP header serves sharding and reassembly.
+                    let ip = outer_ip(meta.link_type, data);
+                    let key = FlowKey::with_outer_ip(meta.link_type, data, ip);
+                    let shard = (hasher.hash_one(key) % workers as u64) as u32;
+                    let frag = match (defrag.as_mut(), ip) {
+                        (Some(d), Some(ip)) => {
+                            defragment(d, meta.ts_ns, ip, &mut batch.reassembled)
                         }
-                        None => FragSlot::None,
+                        _ => FragSlot::None,
                     };
                     batch.packets.push(PacketSlot {
                         number: meta.number,
@@ -464,16 +469,8 @@ struct Recycle {
 
 /// Hands the packet's outermost IP header to the defragmenter if it is a
 /// fragment; a completed datagram's payload is appended to `reassembled`.
-fn defragment(
-    d: &mut Defragmenter,
-    link_type: u32,
-    ts_ns: i64,
-    data: &[u8],
-    reassembled: &mut Vec<u8>,
-) -> FragSlot {
-    let Some(frag) = netcap_decode::flowkey::outer_ip(link_type, data)
-        .and_then(netcap_decode::defrag::ip_fragment)
-    else {
+fn defragment(d: &mut Defragmenter, ts_ns: i64, ip: &[u8], reassembled: &mut Vec<u8>) -> FragSlot {
+    let Some(frag) = netcap_decode::defrag::ip_fragment(ip) else {
         return FragSlot::None;
     };
     let start = reassembled.len();
