@@ -2,7 +2,7 @@
 
 use netcap_schema::Ethernet;
 
-use crate::util::{array_at, be16, clamp, colon_hex, entropy_if, size_i32};
+use crate::util::{array_at, be16, clamp, colon_hex_into, entropy_if, size_i32};
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
 
 /// Record type name used in errors.
@@ -68,16 +68,32 @@ impl<'a> EthernetView<'a> {
 /// `PayloadSize` is the wire length minus the header, so a snap length does not
 /// shrink it; it includes any trailer or padding like tshark's `eth` payload.
 pub fn record(view: &EthernetView<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -> Ethernet {
+    let mut rec = Ethernet::default();
+    fill_record(&mut rec, view, pkt, opts);
+    rec
+}
+
+/// [`record`] into `rec`, reusing the memory of its strings.
+pub fn fill_record(
+    rec: &mut Ethernet,
+    view: &EthernetView<'_>,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) {
     let wire = usize::try_from(pkt.orig_len).unwrap_or(usize::MAX);
-    Ethernet {
+    let mut src_mac = std::mem::take(&mut rec.src_mac);
+    let mut dst_mac = std::mem::take(&mut rec.dst_mac);
+    colon_hex_into(&mut src_mac, &view.src());
+    colon_hex_into(&mut dst_mac, &view.dst());
+    *rec = Ethernet {
         timestamp: pkt.ts_ns,
-        src_mac: colon_hex(&view.src()),
-        dst_mac: colon_hex(&view.dst()),
+        src_mac,
+        dst_mac,
         ethernet_type: i32::from(view.ether_type()),
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(wire.saturating_sub(HEADER_LEN)),
         packet_number: pkt.number,
-    }
+    };
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use netcap_schema::{IPv4, IPv4Option};
+use netcap_schema::IPv4;
 
 use crate::util::{
-    array_at, be16, clamp, entropy_if, ipv4_text, parse_tlv_options, size_i32, u8_at,
+    array_at, be16, clamp, entropy_if, fill_tlv_options, ipv4_text_into, size_i32, u8_at,
 };
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
 
@@ -158,8 +158,26 @@ impl<'a> Ipv4View<'a> {
 
 /// Builds the `IPv4` record of `view`.
 pub fn record(view: &Ipv4View<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -> IPv4 {
-    let (options, padding) = parse_tlv_options(view.options());
-    IPv4 {
+    let mut rec = IPv4::default();
+    fill_record(&mut rec, view, pkt, opts);
+    rec
+}
+
+/// [`record`] into `rec`, reusing the memory of its strings and options.
+pub fn fill_record(
+    rec: &mut IPv4,
+    view: &Ipv4View<'_>,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) {
+    let mut src_ip = std::mem::take(&mut rec.src_ip);
+    let mut dst_ip = std::mem::take(&mut rec.dst_ip);
+    let mut options = std::mem::take(&mut rec.options);
+    let mut padding = std::mem::take(&mut rec.padding);
+    ipv4_text_into(&mut src_ip, view.src_addr().octets());
+    ipv4_text_into(&mut dst_ip, view.dst_addr().octets());
+    fill_tlv_options(&mut options, &mut padding, view.options());
+    *rec = IPv4 {
         timestamp: pkt.ts_ns,
         version: i32::from(view.version()),
         ihl: i32::from(view.ihl()),
@@ -171,21 +189,14 @@ pub fn record(view: &Ipv4View<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) -
         ttl: i32::from(view.ttl()),
         protocol: i32::from(view.protocol()),
         checksum: i32::from(view.checksum()),
-        src_ip: ipv4_text(view.src_addr().octets()),
-        dst_ip: ipv4_text(view.dst_addr().octets()),
-        padding: padding.to_vec(),
-        options: options
-            .iter()
-            .map(|o| IPv4Option {
-                option_type: i32::from(o.kind),
-                option_length: i32::from(o.len),
-                option_data: o.data.to_vec(),
-            })
-            .collect(),
+        src_ip,
+        dst_ip,
+        padding,
+        options,
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(view.payload_size()),
         packet_number: pkt.number,
-    }
+    };
 }
 
 #[cfg(test)]

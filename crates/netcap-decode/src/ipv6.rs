@@ -291,6 +291,27 @@ pub fn record(
     pkt: &PacketInfo<'_>,
     opts: &DecodeOptions,
 ) -> IPv6 {
+    let mut rec = IPv6::default();
+    fill_record(&mut rec, view, ext, pkt, opts);
+    rec
+}
+
+/// [`record`] into `rec`, reusing the memory of its address strings.
+pub fn fill_record(
+    rec: &mut IPv6,
+    view: &Ipv6View<'_>,
+    ext: &Extensions<'_>,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) {
+    use std::fmt::Write;
+    let mut src_ip = std::mem::take(&mut rec.src_ip);
+    let mut dst_ip = std::mem::take(&mut rec.dst_ip);
+    src_ip.clear();
+    dst_ip.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(src_ip, "{}", view.src_addr());
+    let _ = write!(dst_ip, "{}", view.dst_addr());
     let hop_by_hop = ext
         .headers
         .first()
@@ -300,7 +321,7 @@ pub fn record(
             options: parse_tlv_options(h.data()),
             packet_number: pkt.number,
         });
-    IPv6 {
+    *rec = IPv6 {
         timestamp: pkt.ts_ns,
         version: i32::from(view.version()),
         traffic_class: i32::from(view.traffic_class()),
@@ -308,8 +329,8 @@ pub fn record(
         length: i32::from(view.payload_len()),
         next_header: i32::from(view.next_header()),
         hop_limit: i32::from(view.hop_limit()),
-        src_ip: view.src_addr().to_string(),
-        dst_ip: view.dst_addr().to_string(),
+        src_ip,
+        dst_ip,
         payload_entropy: entropy_if(opts, ext.payload),
         payload_size: size_i32(ext.payload_size),
         hop_by_hop,
@@ -325,7 +346,7 @@ pub fn record(
             })
             .collect(),
         upper_layer_protocol: i32::from(ext.upper_protocol),
-    }
+    };
 }
 
 #[cfg(test)]

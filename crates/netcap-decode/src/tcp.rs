@@ -1,8 +1,8 @@
 //! Transmission Control Protocol (RFC 9293), header and options.
 
-use netcap_schema::{Tcp, TcpOption};
+use netcap_schema::Tcp;
 
-use crate::util::{be16, be32, clamp, entropy_if, parse_tlv_options, size_i32, u8_at};
+use crate::util::{be16, be32, clamp, entropy_if, fill_tlv_options, size_i32, u8_at};
 use crate::{need, DecodeError, DecodeOptions, PacketInfo};
 
 /// Record type name used in errors.
@@ -149,8 +149,23 @@ pub fn record(
     pkt: &PacketInfo<'_>,
     opts: &DecodeOptions,
 ) -> Tcp {
-    let (options, padding) = parse_tlv_options(view.options());
-    Tcp {
+    let mut rec = Tcp::default();
+    fill_record(&mut rec, view, ip_payload_size, pkt, opts);
+    rec
+}
+
+/// [`record`] into `rec`, reusing the memory of its options.
+pub fn fill_record(
+    rec: &mut Tcp,
+    view: &TcpView<'_>,
+    ip_payload_size: usize,
+    pkt: &PacketInfo<'_>,
+    opts: &DecodeOptions,
+) {
+    let mut options = std::mem::take(&mut rec.options);
+    let mut padding = std::mem::take(&mut rec.padding);
+    fill_tlv_options(&mut options, &mut padding, view.options());
+    *rec = Tcp {
         timestamp: pkt.ts_ns,
         src_port: i32::from(view.src_port()),
         dst_port: i32::from(view.dst_port()),
@@ -169,19 +184,12 @@ pub fn record(
         window: i32::from(view.window()),
         checksum: i32::from(view.checksum()),
         urgent: i32::from(view.urgent()),
-        padding: padding.to_vec(),
-        options: options
-            .iter()
-            .map(|o| TcpOption {
-                option_type: i32::from(o.kind),
-                option_length: i32::from(o.len),
-                option_data: o.data.to_vec(),
-            })
-            .collect(),
+        padding,
+        options,
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(ip_payload_size.saturating_sub(view.header_len())),
         packet_number: pkt.number,
-    }
+    };
 }
 
 #[cfg(test)]

@@ -55,24 +55,64 @@ pub(crate) fn entropy_if(opts: &DecodeOptions, payload: &[u8]) -> f64 {
 
 /// Lowercase colon-separated hex, the notation tshark uses for MAC addresses.
 pub fn colon_hex(bytes: &[u8]) -> String {
-    // Hot path (two MAC addresses per frame): no fmt machinery.
-    let mut s = String::with_capacity(bytes.len().saturating_mul(3));
+    let mut s = String::new();
+    colon_hex_into(&mut s, bytes);
+    s
+}
+
+/// [`colon_hex`] into `s`, replacing its text and keeping its memory.
+pub fn colon_hex_into(s: &mut String, bytes: &[u8]) {
+    s.clear();
+    // Hot path (two MAC addresses per frame): a MAC's text is built on the
+    // stack and appended at once; no fmt machinery.
+    if let Ok(mac) = <[u8; 6]>::try_from(bytes) {
+        let mut text = [b':'; 17];
+        for (chunk, b) in text.chunks_mut(3).zip(mac) {
+            if let [hi, lo, ..] = chunk {
+                *hi = hex_byte(b >> 4);
+                *lo = hex_byte(b & 0x0f);
+            }
+        }
+        s.push_str(std::str::from_utf8(&text).unwrap_or_default());
+        return;
+    }
+    s.reserve(bytes.len().saturating_mul(3));
     for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             s.push(':');
         }
-        // Nibbles are below 16, so from_digit always succeeds.
-        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        s.push(char::from_digit(u32::from(b & 0x0f), 16).unwrap_or('0'));
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0x0f));
     }
-    s
+}
+
+const HEX_DIGITS: [u8; 16] = *b"0123456789abcdef";
+
+/// The lowercase hex digit of a nibble (0–15).
+fn hex_digit(nibble: u8) -> char {
+    char::from(hex_byte(nibble))
+}
+
+/// [`hex_digit`] as an ASCII byte.
+fn hex_byte(nibble: u8) -> u8 {
+    HEX_DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')
 }
 
 /// Dotted-quad text of an IPv4 address, as `Ipv4Addr`'s Display writes it,
 /// without the fmt machinery (two addresses per packet).
 pub fn ipv4_text(a: [u8; 4]) -> String {
-    let mut s = String::with_capacity(15);
-    for (i, &octet) in a.iter().enumerate() {
+    let mut s = String::new();
+    ipv4_text_into(&mut s, a);
+    s
+}
+
+/// [`ipv4_text`] into `s`, replacing its text and keeping its memory.
+pub fn ipv4_text_into(s: &mut String, a: [u8; 4]) {
+    // Char pushes measured fewer instructions than building the text on the
+    // stack and validating it as UTF-8 to append it.
+    s.clear();
+    s.reserve(15);
+    for (i, octet) in a.into_iter().enumerate() {
         if i > 0 {
             s.push('.');
         }
@@ -84,7 +124,6 @@ pub fn ipv4_text(a: [u8; 4]) -> String {
         }
         s.push(char::from(b'0' + octet % 10));
     }
-    s
 }
 
 /// Text of an IP address as its Display writes it; IPv4 without the fmt
@@ -100,8 +139,8 @@ pub fn ip_text(a: std::net::IpAddr) -> String {
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len().saturating_mul(2));
     for &b in bytes {
-        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        s.push(char::from_digit(u32::from(b & 0x0f), 16).unwrap_or('0'));
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0x0f));
     }
     s
 }
@@ -124,20 +163,31 @@ pub(crate) struct RawOption<'a> {
 /// or, when an option's length is unusable (< 2 or past the header end), the
 /// bytes from that option on. A bad option is not an error: tshark also shows
 /// the header and stops interpreting the options.
-pub(crate) fn parse_tlv_options(mut rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) {
+#[cfg(test)]
+pub(crate) fn parse_tlv_options(rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) {
     let mut opts = Vec::new();
+    let padding = for_each_tlv_option(rest, |o| opts.push(o));
+    (opts, padding)
+}
+
+/// Calls `f` on each option of `rest` as [`parse_tlv_options`] splits them,
+/// without collecting them; returns the padding.
+pub(crate) fn for_each_tlv_option<'a>(
+    mut rest: &'a [u8],
+    mut f: impl FnMut(RawOption<'a>),
+) -> &'a [u8] {
     while let Some((&kind, after)) = rest.split_first() {
         match kind {
             0 => {
-                opts.push(RawOption {
+                f(RawOption {
                     kind,
                     len: 1,
                     data: &[],
                 });
-                return (opts, after);
+                return after;
             }
             1 => {
-                opts.push(RawOption {
+                f(RawOption {
                     kind,
                     len: 1,
                     data: &[],
@@ -146,15 +196,15 @@ pub(crate) fn parse_tlv_options(mut rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) 
             }
             _ => {
                 let Some(&len) = after.first() else {
-                    return (opts, rest);
+                    return rest;
                 };
                 let Some((whole, tail)) = rest.split_at_checked(usize::from(len)) else {
-                    return (opts, rest);
+                    return rest;
                 };
                 if len < 2 {
-                    return (opts, rest);
+                    return rest;
                 }
-                opts.push(RawOption {
+                f(RawOption {
                     kind,
                     len,
                     data: whole.get(2..).unwrap_or_default(),
@@ -163,7 +213,57 @@ pub(crate) fn parse_tlv_options(mut rest: &[u8]) -> (Vec<RawOption<'_>>, &[u8]) 
             }
         }
     }
-    (opts, rest)
+    rest
+}
+
+/// A record of one type-length-value option (`IPv4Option`, `TcpOption`).
+pub(crate) trait TlvOptionRecord: Default {
+    /// The option's data buffer, to be refilled.
+    fn data_mut(&mut self) -> &mut Vec<u8>;
+    /// Sets the type and length fields.
+    fn set_header(&mut self, kind: u8, len: u8);
+}
+
+macro_rules! tlv_option_record {
+    ($t:ty) => {
+        impl TlvOptionRecord for $t {
+            fn data_mut(&mut self) -> &mut Vec<u8> {
+                &mut self.option_data
+            }
+            fn set_header(&mut self, kind: u8, len: u8) {
+                self.option_type = i32::from(kind);
+                self.option_length = i32::from(len);
+            }
+        }
+    };
+}
+tlv_option_record!(netcap_schema::IPv4Option);
+tlv_option_record!(netcap_schema::TcpOption);
+
+/// Replaces `options` with the options of `raw` and `padding` with what
+/// follows them, reusing the memory of the records already there (a packet
+/// stream repeats the same few options).
+pub(crate) fn fill_tlv_options<T: TlvOptionRecord>(
+    options: &mut Vec<T>,
+    padding: &mut Vec<u8>,
+    raw: &[u8],
+) {
+    let mut n = 0;
+    let pad = for_each_tlv_option(raw, |o| {
+        if options.len() <= n {
+            options.push(T::default());
+        }
+        if let Some(rec) = options.get_mut(n) {
+            rec.set_header(o.kind, o.len);
+            let data = rec.data_mut();
+            data.clear();
+            data.extend_from_slice(o.data);
+        }
+        n += 1;
+    });
+    options.truncate(n);
+    padding.clear();
+    padding.extend_from_slice(pad);
 }
 
 #[cfg(test)]

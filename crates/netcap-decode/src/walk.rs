@@ -36,6 +36,63 @@ mod proto {
     pub const NO_NEXT_HEADER: u8 = 59;
 }
 
+/// Records of the layers almost every packet has, kept from packet to packet
+/// so that their strings and option lists are refilled instead of allocated
+/// anew (several allocations per packet otherwise).
+#[derive(Debug, Default)]
+struct RecordCache {
+    ethernet: netcap_schema::Ethernet,
+    ipv4: netcap_schema::IPv4,
+    ipv6: netcap_schema::IPv6,
+    tcp: netcap_schema::Tcp,
+}
+
+/// Decodes packets one after another, reusing the memory of the records it
+/// builds: what a long-running worker should use. The free functions
+/// [`decode_packet`] and [`decode_packet_defrag`] do the same for one packet.
+#[derive(Debug, Default)]
+pub struct PacketDecoder {
+    cache: RecordCache,
+}
+
+impl PacketDecoder {
+    /// A decoder with empty record buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one packet as [`decode_packet_defrag`] does.
+    pub fn decode<S: RecordSink>(
+        &mut self,
+        pkt: &PacketInfo<'_>,
+        opts: &DecodeOptions,
+        defragged: Defragged<'_>,
+        sink: &mut S,
+    ) -> Outcome {
+        let mut walker = Walker {
+            pkt,
+            opts,
+            sink,
+            cache: &mut self.cache,
+            tunnels: 0,
+            outer_fragment: defragged != Defragged::No,
+        };
+        let outcome = walker.link();
+        let Defragged::Reassembled { protocol, payload } = defragged else {
+            return outcome;
+        };
+        // Only when the walk met the IP header the fragment was found in.
+        if walker.outer_fragment {
+            return outcome;
+        }
+        let inner = walker.reassembled(protocol, payload);
+        match outcome {
+            Outcome::Decoded => inner,
+            other => other,
+        }
+    }
+}
+
 /// Decodes one packet, emitting its records into `sink` outer layer first.
 pub fn decode_packet<S: RecordSink>(
     pkt: &PacketInfo<'_>,
@@ -74,26 +131,7 @@ pub fn decode_packet_defrag<S: RecordSink>(
     defragged: Defragged<'_>,
     sink: &mut S,
 ) -> Outcome {
-    let mut walker = Walker {
-        pkt,
-        opts,
-        sink,
-        tunnels: 0,
-        outer_fragment: defragged != Defragged::No,
-    };
-    let outcome = walker.link();
-    let Defragged::Reassembled { protocol, payload } = defragged else {
-        return outcome;
-    };
-    // Only when the walk met the IP header the fragment was found in.
-    if walker.outer_fragment {
-        return outcome;
-    }
-    let inner = walker.reassembled(protocol, payload);
-    match outcome {
-        Outcome::Decoded => inner,
-        other => other,
-    }
+    PacketDecoder::new().decode(pkt, opts, defragged, sink)
 }
 
 /// Decodes a reassembled IP payload of protocol `protocol` (UDP, TCP, ICMP,
@@ -110,6 +148,7 @@ pub fn decode_reassembled<S: RecordSink>(
         pkt,
         opts,
         sink,
+        cache: &mut RecordCache::default(),
         tunnels: 0,
         outer_fragment: false,
     };
@@ -121,6 +160,7 @@ struct Walker<'w, 'p, S> {
     pkt: &'w PacketInfo<'p>,
     opts: &'w DecodeOptions,
     sink: &'w mut S,
+    cache: &'w mut RecordCache,
     /// Encapsulations entered so far (see [`MAX_TUNNELS`]).
     tunnels: usize,
     /// The first IP header met is a fragment the defragmenter took: its
@@ -185,8 +225,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
 
     fn ethernet(&mut self, frame: &[u8]) -> Outcome {
         let view = view_or_return!(EthernetView::new(frame));
-        self.sink
-            .emit(&ethernet::record(&view, self.pkt, self.opts));
+        let rec = &mut self.cache.ethernet;
+        ethernet::fill_record(rec, &view, self.pkt, self.opts);
+        self.sink.emit(rec);
         self.ether_type(view.ether_type(), view.payload())
     }
 
@@ -224,7 +265,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
     fn ipv4(&mut self, data: &[u8], depth: usize) -> Outcome {
         let taken = std::mem::take(&mut self.outer_fragment);
         let view = view_or_return!(ipv4::Ipv4View::new(data));
-        self.sink.emit(&ipv4::record(&view, self.pkt, self.opts));
+        let rec = &mut self.cache.ipv4;
+        ipv4::fill_record(rec, &view, self.pkt, self.opts);
+        self.sink.emit(rec);
         if view.is_later_fragment() || taken {
             // The transport header is in the first fragment; these bytes are
             // the middle of its payload.
@@ -254,9 +297,11 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         let taken = std::mem::take(&mut self.outer_fragment);
         let view = view_or_return!(ipv6::Ipv6View::new(data));
         let ext = view_or_return!(view.extensions());
-        let rec = ipv6::record(&view, &ext, self.pkt, self.opts);
+        let mut rec = std::mem::take(&mut self.cache.ipv6);
+        ipv6::fill_record(&mut rec, &view, &ext, self.pkt, self.opts);
         self.sink.emit(&rec);
         self.ipv6_extension_records(&rec, &ext);
+        self.cache.ipv6 = rec;
         if ext.later_fragment || taken {
             return Outcome::Decoded;
         }
@@ -269,8 +314,9 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         match protocol {
             proto::TCP => {
                 let view = view_or_return!(tcp::TcpView::new(data));
-                self.sink
-                    .emit(&tcp::record(&view, wire_len, self.pkt, self.opts));
+                let rec = &mut self.cache.tcp;
+                tcp::fill_record(rec, &view, wire_len, self.pkt, self.opts);
+                self.sink.emit(rec);
                 let (sp, dp, payload) = (view.src_port(), view.dst_port(), view.payload());
                 if let Some(o) = modbus::on_tcp(sp, dp, payload, self.pkt, self.sink) {
                     return o;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
 use netcap_decode::flowkey::outer_ip;
-use netcap_decode::{decode_packet_defrag, DecodeOptions, FlowKey, Outcome, PacketInfo};
+use netcap_decode::{DecodeOptions, FlowKey, Outcome, PacketDecoder, PacketInfo};
 use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
@@ -502,6 +502,7 @@ fn work(
     let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
     let mut stopped = false;
+    let mut decoder = PacketDecoder::new();
     for batch in rx {
         let mut out = match recycle.outputs.try_recv() {
             Ok(mut o) => {
@@ -520,7 +521,7 @@ fn work(
                 data,
             };
             let before = out.set_packet(p.number);
-            let outcome = decode_packet_defrag(&info, opts, p.frag.defragged(&batch), &mut out);
+            let outcome = decoder.decode(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
                 f.packet(p, data, out.app);
             }

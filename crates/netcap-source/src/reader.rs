@@ -202,7 +202,10 @@ impl CaptureReader {
             };
             match step {
                 Ok((used, meta)) => {
-                    self.inner.consume(used);
+                    // No shift here: `refill` shifts the few bytes left, where
+                    // `consume` would move half the buffer every time it passes
+                    // the middle.
+                    self.inner.consume_noshift(used);
                     self.offset += used as u64;
                     match meta {
                         Ok(Record::Packet(mut m)) => {
