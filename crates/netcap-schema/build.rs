@@ -170,11 +170,11 @@ fn fast_encoders(
                     key(2)
                 ),
                 (MESSAGE, false) => format!(
-                    "if let Some(m) = &self.{id} {{ {} crate::put_varint(buf, prost::Message::encoded_len(m) as u64); m.encode_fast_raw(buf); }}",
+                    "if let Some(m) = &self.{id} {{ {} crate::FastEncode::encode_fast_delimited(m, buf); }}",
                     key(2)
                 ),
                 (MESSAGE, true) => format!(
-                    "for m in &self.{id} {{ {} crate::put_varint(buf, prost::Message::encoded_len(m) as u64); m.encode_fast_raw(buf); }}",
+                    "for m in &self.{id} {{ {} crate::FastEncode::encode_fast_delimited(m, buf); }}",
                     key(2)
                 ),
                 (STRING | BYTES, true) => format!(

@@ -48,10 +48,47 @@ pub trait FastEncode: prost::Message {
     /// Appends the message with its varint length prefix, like
     /// `prost::Message::encode_length_delimited`.
     fn encode_fast_delimited(&self, buf: &mut Vec<u8>) {
-        let len = self.encoded_len();
-        buf.reserve(len + 10);
-        put_varint(buf, len as u64);
+        // The length is patched in after the fields are written: computing
+        // `encoded_len` first walks every field a second time.
+        let start = buf.len();
+        buf.push(0);
         self.encode_fast_raw(buf);
+        patch_length_prefix(buf, start);
+    }
+}
+
+/// Writes the length of `buf[start + 1..]` as a varint into the one byte
+/// reserved at `start`, moving the message up when the varint needs more.
+#[inline]
+fn patch_length_prefix(buf: &mut Vec<u8>, start: usize) {
+    let len = buf.len() - start - 1;
+    if len < 0x80 {
+        if let Some(b) = buf.get_mut(start) {
+            *b = len as u8;
+        }
+    } else {
+        patch_long_prefix(buf, start, len as u64);
+    }
+}
+
+#[inline(never)]
+fn patch_long_prefix(buf: &mut Vec<u8>, start: usize, mut len: u64) {
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    for slot in &mut prefix {
+        n += 1;
+        if len < 0x80 {
+            *slot = len as u8;
+            break;
+        }
+        *slot = (len as u8) | 0x80;
+        len >>= 7;
+    }
+    let end = buf.len();
+    buf.resize(end + n - 1, 0);
+    buf.copy_within(start + 1..end, start + n);
+    if let (Some(dst), Some(src)) = (buf.get_mut(start..start + n), prefix.get(..n)) {
+        dst.copy_from_slice(src);
     }
 }
 
