@@ -25,6 +25,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
+use common::diff::finish_report;
 use common::*;
 
 type End = (IpAddr, u16);
@@ -69,32 +70,72 @@ fn key(a: End, b: End) -> (Key, bool) {
     }
 }
 
-/// tshark's conversations of `proto` (tcp or udp): frames exact, bytes as printed.
-fn tshark_convs(pcap: &Path, proto: &str) -> BTreeMap<Key, ([u64; 2], [String; 2])> {
-    let out = Command::new("tshark")
-        .args([
-            "-n",
-            "-q",
-            "-o",
-            "ip.defragment:FALSE",
-            "-o",
-            "ipv6.defragment:FALSE",
-        ])
-        .args(["-z", &format!("conv,{proto}"), "-r"])
+/// A row of a tshark conversation table: the table's title ("Ethernet",
+/// "IPv4", "TCP", ...), the endpoints as printed, and the frames and bytes (as
+/// printed) towards each.
+struct ConvRow {
+    section: String,
+    a: String,
+    b: String,
+    to_a: (u64, String),
+    to_b: (u64, String),
+}
+
+/// The rows of tshark's conversation tables `tables` (`eth`, `ip`, `tcp`...)
+/// of `pcap`, from one run. tshark runs with defragmentation off.
+fn tshark_conv_rows(pcap: &Path, tables: &[&str]) -> Vec<ConvRow> {
+    let mut cmd = Command::new("tshark");
+    cmd.args([
+        "-n",
+        "-q",
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "ipv6.defragment:FALSE",
+    ]);
+    for t in tables {
+        cmd.args(["-z", &format!("conv,{t}")]);
+    }
+    let out = cmd
+        .arg("-r")
         .arg(pcap)
         .output()
         .expect("tshark is installed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut convs: BTreeMap<Key, Row> = BTreeMap::new();
-    for line in text.lines().filter(|l| l.contains(" <-> ")) {
-        let t: Vec<&str> = line.split_whitespace().collect();
+    let mut rows = Vec::new();
+    let mut section = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(title) = line.strip_suffix(" Conversations") {
+            section = title.to_string();
+            continue;
+        }
+        if !line.contains(" <-> ") {
+            continue;
+        }
         // A <-> B, then frames and bytes B→A ("<-"), A→B ("->"), total, start, duration.
-        let (a, b) = (endpoint(t[0]), endpoint(t[2]));
-        let (k, swapped) = key(a, b);
-        let to_a = (t[3].parse::<u64>().unwrap(), format!("{} {}", t[4], t[5]));
-        let to_b = (t[6].parse::<u64>().unwrap(), format!("{} {}", t[7], t[8]));
+        let t: Vec<&str> = line.split_whitespace().collect();
+        rows.push(ConvRow {
+            section: section.clone(),
+            a: t[0].to_string(),
+            b: t[2].to_string(),
+            to_a: (t[3].parse().unwrap(), format!("{} {}", t[4], t[5])),
+            to_b: (t[6].parse().unwrap(), format!("{} {}", t[7], t[8])),
+        });
+    }
+    rows
+}
+
+/// tshark's conversations of table `section` (TCP or UDP): frames exact,
+/// bytes as printed.
+fn tshark_convs(rows: &[ConvRow], section: &str) -> BTreeMap<Key, ([u64; 2], [String; 2])> {
+    let mut convs: BTreeMap<Key, Row> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.section == section) {
+        let (k, swapped) = key(endpoint(&r.a), endpoint(&r.b));
         // Index 0: lower → higher.
-        let (lo_hi, hi_lo) = if swapped { (to_a, to_b) } else { (to_b, to_a) };
+        let (lo_hi, hi_lo) = if swapped {
+            (&r.to_a, &r.to_b)
+        } else {
+            (&r.to_b, &r.to_a)
+        };
         let e = convs.entry(k).or_default();
         if e.0 != [0, 0] {
             // The same 5-tuple twice (port reuse): tshark's bytes cannot be
@@ -111,8 +152,7 @@ fn tshark_convs(pcap: &Path, proto: &str) -> BTreeMap<Key, ([u64; 2], [String; 2
 
 /// Our connections of `proto` (TCP or UDP) summed per 5-tuple; portless
 /// connections (later IP fragments) are left out.
-fn our_convs(dir: &Path, proto: &str) -> (BTreeMap<Key, Counts>, usize) {
-    let recs = load_records(dir);
+fn our_convs(recs: &Records, proto: &str) -> (BTreeMap<Key, Counts>, usize) {
     let mut out: BTreeMap<Key, Counts> = BTreeMap::new();
     let mut n = 0;
     for (_, m) in recs
@@ -176,20 +216,21 @@ const EXPLAINED: &[(&str, &str)] = &[
 /// Captures where ICMP errors quote a transport header that tshark counts as
 /// a packet of that conversation.
 fn quoted_by_icmp(pcap: &Path) -> bool {
+    tshark_count(
+        pcap,
+        "icmp.type == 3 || icmp.type == 11 || icmpv6.type <= 4",
+    ) > 0
+}
+
+/// How many frames of `pcap` match the display filter `filter`.
+fn tshark_count(pcap: &Path, filter: &str) -> u64 {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(pcap)
-        .args([
-            "-Y",
-            "icmp.type == 3 || icmp.type == 11 || icmpv6.type <= 4",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-        ])
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
         .output()
-        .unwrap();
-    !out.stdout.is_empty()
+        .expect("tshark is installed");
+    String::from_utf8_lossy(&out.stdout).lines().count() as u64
 }
 
 #[test]
@@ -200,14 +241,14 @@ fn conversations_agree_with_tshark() {
     let mut failures = Vec::new();
     let mut totals = [0usize; 6];
     for pcap in all_pcaps() {
-        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
-        let dir = tempfile::tempdir().unwrap();
-        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        let rows = tshark_conv_rows(&pcap, &["tcp", "udp"]);
         let icmp_quotes = quoted_by_icmp(&pcap);
         let explained = EXPLAINED.iter().find(|e| e.0 == name).map(|e| e.1);
         for (tp, ours_name) in [("tcp", "TCP"), ("udp", "UDP")] {
-            let theirs = tshark_convs(&pcap, tp);
-            let (ours, _) = our_convs(dir.path(), ours_name);
+            let theirs = tshark_convs(&rows, ours_name);
+            let (ours, _) = our_convs(&recs, ours_name);
             let (mut agree, mut fdiff, mut bdiff, mut missing, mut extra) = (0, 0, 0, 0, 0);
             for (k, (frames, bytes)) in &theirs {
                 let Some(o) = ours.get(k) else {
@@ -281,15 +322,7 @@ fn conversations_agree_with_tshark() {
         totals[0], totals[1], totals[2], totals[3], totals[4], totals[5]
     )
     .unwrap();
-    println!("{report}");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flows_vs_tshark.txt");
-    std::fs::write(&out, &report).unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} unexplained differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    finish_report("flows_vs_tshark.txt", &report, &failures);
     assert!(totals[2] > 50, "too few conversations compared: {report}");
 }
 
@@ -455,9 +488,7 @@ fn table_cap_evicts_deterministically() {
 #[test]
 fn no_flows_turns_connections_off() {
     let pcap = pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap");
-    let dir = tempfile::tempdir().unwrap();
-    capture(&pcap, dir.path(), &["--quiet", "--no-flows"]);
-    let recs = load_records(dir.path());
+    let recs = records_with(&pcap, &["--quiet", "--no-flows"]);
     for ty in [
         "Connection",
         "Flow",
@@ -473,13 +504,10 @@ fn no_flows_turns_connections_off() {
 /// `--include NetworkFlow` alone writes network flows (and only them).
 #[test]
 fn include_network_flow_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    capture(
+    let recs = records_with(
         &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
-        dir.path(),
         &["--quiet", "--include", "NetworkFlow"],
     );
-    let recs = load_records(dir.path());
     assert_eq!(recs.keys().collect::<Vec<_>>(), ["NetworkFlow"]);
     assert!(recs["NetworkFlow"].len() > 10);
 }
@@ -493,27 +521,11 @@ fn include_network_flow_alone() {
 #[test]
 fn tcp_quality_agrees_with_tshark_analysis() {
     let pcap = pcaps_dir().join("tcp-syn-retransmit-ooo-http-vlan.pcap");
-    let dir = tempfile::tempdir().unwrap();
-    capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
-    let recs = load_records(dir.path());
+    let recs = records_of(&pcap);
     let c = &recs["Connection"][0].1;
     let n = |f: &str| text(c, f).parse::<u64>().unwrap();
-    let tshark = |filter: &str, src: &str| -> u64 {
-        let o = Command::new("tshark")
-            .args(["-n", "-r"])
-            .arg(&pcap)
-            .args([
-                "-Y",
-                &format!("({filter}) && ip.src == {src}"),
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).lines().count() as u64
-    };
+    let tshark =
+        |filter: &str, src: &str| tshark_count(&pcap, &format!("({filter}) && ip.src == {src}"));
     let (cl, sv) = (text(c, "SrcIP"), text(c, "DstIP"));
     let retrans = "tcp.analysis.retransmission || tcp.analysis.fast_retransmission";
     assert_eq!(n("RetransmissionsClientToServer"), tshark(retrans, &cl));
@@ -539,13 +551,7 @@ fn tcp_quality_agrees_with_tshark_analysis() {
 /// up to the connection's, with sender and receiver the right way round.
 #[test]
 fn flow_records_are_the_directions_of_connections() {
-    let dir = tempfile::tempdir().unwrap();
-    capture(
-        &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
-        dir.path(),
-        &["--quiet", "--no-compress"],
-    );
-    let recs = load_records(dir.path());
+    let recs = records_of(&pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"));
     let conns = &recs["Connection"];
     let flows = &recs["Flow"];
     assert!(conns.len() > 5);
@@ -582,13 +588,10 @@ fn flow_records_are_the_directions_of_connections() {
 /// `--include Flow` alone still tracks flows (it does not need Connection).
 #[test]
 fn include_flow_alone_writes_flows() {
-    let dir = tempfile::tempdir().unwrap();
-    capture(
+    let recs = records_with(
         &pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
-        dir.path(),
         &["--quiet", "--include", "Flow"],
     );
-    let recs = load_records(dir.path());
     assert_eq!(recs.keys().collect::<Vec<_>>(), ["Flow"]);
     assert!(recs["Flow"].len() > 10);
 }
@@ -602,42 +605,13 @@ type PairCounts = ([u64; 2], [u64; 2]);
 type TsharkTables = BTreeMap<String, BTreeMap<(String, String), ([u64; 2], [String; 2])>>;
 
 fn tshark_tables(pcap: &Path, tables: &[&str]) -> TsharkTables {
-    let mut cmd = Command::new("tshark");
-    cmd.args([
-        "-n",
-        "-q",
-        "-o",
-        "ip.defragment:FALSE",
-        "-o",
-        "ipv6.defragment:FALSE",
-    ]);
-    for t in tables {
-        cmd.args(["-z", &format!("conv,{t}")]);
-    }
-    let out = cmd
-        .arg("-r")
-        .arg(pcap)
-        .output()
-        .expect("tshark is installed");
     let mut all = TsharkTables::new();
-    let mut section = String::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(title) = line.strip_suffix(" Conversations") {
-            section = title.to_string();
-            continue;
-        }
-        if !line.contains(" <-> ") {
-            continue;
-        }
-        let t: Vec<&str> = line.split_whitespace().collect();
-        let (a, b) = (t[0].to_string(), t[2].to_string());
-        let to_a = (t[3].parse::<u64>().unwrap(), format!("{} {}", t[4], t[5]));
-        let to_b = (t[6].parse::<u64>().unwrap(), format!("{} {}", t[7], t[8]));
-        let e = all.entry(section.clone()).or_default();
-        let row = if order_key(&a) <= order_key(&b) {
-            ((a, b), [to_b.0, to_a.0], [to_b.1, to_a.1])
+    for r in tshark_conv_rows(pcap, tables) {
+        let e = all.entry(r.section).or_default();
+        let row = if order_key(&r.a) <= order_key(&r.b) {
+            ((r.a, r.b), [r.to_b.0, r.to_a.0], [r.to_b.1, r.to_a.1])
         } else {
-            ((b, a), [to_a.0, to_b.0], [to_a.1, to_b.1])
+            ((r.b, r.a), [r.to_a.0, r.to_b.0], [r.to_a.1, r.to_b.1])
         };
         let prev = e.insert(row.0, (row.1, row.2));
         assert!(prev.is_none(), "{}: a pair twice in tshark", pcap.display());
@@ -653,7 +627,7 @@ fn order_key(s: &str) -> (Option<IpAddr>, String) {
 
 /// Our records of `ty` summed per endpoint pair (lower first, as `order_key`).
 fn our_pairs(
-    recs: &BTreeMap<String, Vec<(u64, prost_reflect::DynamicMessage)>>,
+    recs: &Records,
     ty: &str,
     src: &str,
     dst: &str,
@@ -732,11 +706,9 @@ fn layer_flows_agree_with_tshark_conversations() {
     let mut report = String::new();
     let mut compared = [0usize; 3];
     for pcap in all_pcaps() {
-        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let name = pcap_name(&pcap);
         let explained = LAYER_EXPLAINED.iter().any(|e| e.0 == name);
-        let dir = tempfile::tempdir().unwrap();
-        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
-        let recs = load_records(dir.path());
+        let recs = records_of(&pcap);
         let tables = tshark_tables(&pcap, &["eth", "ip", "ipv6", "tcp", "udp"]);
         let empty = BTreeMap::new();
         let table = |t: &str| tables.get(t).unwrap_or(&empty);
@@ -844,18 +816,7 @@ fn layer_flows_agree_with_tshark_conversations() {
         compared[0], compared[1], compared[2]
     )
     .unwrap();
-    println!("{report}");
-    std::fs::write(
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("layer_flows_vs_tshark.txt"),
-        &report,
-    )
-    .unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} unexplained differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    finish_report("layer_flows_vs_tshark.txt", &report, &failures);
     assert!(
         compared.iter().all(|&c| c > 50),
         "too few compared: {compared:?}"
@@ -866,13 +827,10 @@ fn layer_flows_agree_with_tshark_conversations() {
 /// the port table calls "MDNS") carry DNS records, so they say "DNS".
 #[test]
 fn application_proto_comes_from_decoded_records() {
-    let dir = tempfile::tempdir().unwrap();
-    capture(
+    let recs = records_with(
         &pcaps_dir().join("mixed-lan-wireshark-samples.pcapng"),
-        dir.path(),
         &["--quiet"],
     );
-    let recs = load_records(dir.path());
     let mdns: Vec<String> = recs["Connection"]
         .iter()
         .filter(|(_, c)| {

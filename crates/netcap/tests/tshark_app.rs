@@ -7,6 +7,7 @@
 //! DNS messages over TCP). Fields marked `prefix` may have more occurrences in
 //! tshark (it also decodes messages nested in relays, quoted by ICMP errors or
 //! inside tunnels Netcap does not decode); those are counted, not failures.
+//! The machinery is in `common/diff.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,70 +17,19 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
 
+use common::diff::*;
 use common::*;
 use netcap_schema::{DhcPv4, DhcPv6, Dns, Ntp, Sip};
 use prost_reflect::DynamicMessage;
-
-/// How a tshark value is turned into the text Netcap's value gives.
-#[derive(Clone, Copy)]
-enum Norm {
-    Same,
-    /// "0x1a" → "26".
-    Hex,
-    /// "0x8001" → "1" (mDNS puts the cache-flush / unicast bit on top of the class).
-    HexClass,
-    Bool,
-    /// An unsigned byte shown by tshark, signed in Netcap (NTP poll, precision).
-    I8,
-    /// A float number of seconds (NTP root delay); Netcap holds 16.16 fixed point.
-    Fixed16,
-    /// tshark shows the DHCP End option's type as 0.
-    DhcpEnd,
-    /// NTP reference ID: an IPv4 address or 4 bytes of hex → the u32.
-    RefId,
-}
-
-fn norm(n: Norm, v: &str) -> String {
-    // tshark shows some fields in hex in one dissector and decimal in another.
-    let hex = |h: &str| match h.strip_prefix("0x") {
-        Some(x) => u64::from_str_radix(x, 16).ok(),
-        None => h.parse().ok(),
-    };
-    match n {
-        Norm::Same => v.to_string(),
-        Norm::Hex => hex(v).map_or_else(|| v.to_string(), |x| x.to_string()),
-        Norm::HexClass => hex(v).map_or_else(|| v.to_string(), |x| (x & 0x7fff).to_string()),
-        Norm::Bool => match v {
-            "1" | "True" => "true".into(),
-            "0" | "False" => "false".into(),
-            o => o.into(),
-        },
-        Norm::I8 => v
-            .parse::<u8>()
-            .map_or_else(|_| v.to_string(), |x| (x as i8).to_string()),
-        // tshark 4.0 prints root delay/dispersion as float seconds in some
-        // builds and as the raw 16.16 value in others: an integer is the raw value.
-        Norm::Fixed16 if !v.contains('.') => v.to_string(),
-        Norm::Fixed16 => v.parse::<f64>().map_or_else(
-            |_| v.to_string(),
-            |x| ((x * 65536.0).round() as u64).to_string(),
-        ),
-        Norm::DhcpEnd => if v == "0" { "255" } else { v }.to_string(),
-        Norm::RefId => match v.parse::<std::net::Ipv4Addr>() {
-            Ok(a) => u32::from(a).to_string(),
-            Err(_) => u64::from_str_radix(v, 16).map_or_else(|_| v.to_string(), |x| x.to_string()),
-        },
-    }
-}
 
 /// Values of one tshark field taken from one record.
 struct Col {
     tshark: &'static str,
     norm: Norm,
-    prefix: bool,
+    /// tshark's occurrences must equal ours (otherwise start with them).
+    exact: bool,
     vals: Vec<String>,
 }
 
@@ -87,7 +37,7 @@ fn col<T: ToString>(tshark: &'static str, norm: Norm, vals: impl IntoIterator<It
     Col {
         tshark,
         norm,
-        prefix: false,
+        exact: true,
         vals: vals.into_iter().map(|v| v.to_string()).collect(),
     }
 }
@@ -95,7 +45,7 @@ fn col<T: ToString>(tshark: &'static str, norm: Norm, vals: impl IntoIterator<It
 /// A column where tshark may show more occurrences after ours.
 fn pcol<T: ToString>(tshark: &'static str, norm: Norm, vals: impl IntoIterator<Item = T>) -> Col {
     Col {
-        prefix: true,
+        exact: false,
         ..col(tshark, norm, vals)
     }
 }
@@ -124,7 +74,7 @@ fn dns_cols(m: &DynamicMessage, llmnr: bool) -> Vec<Col> {
     let not_opt = || rrs.iter().filter(|x| x.r#type != 41);
     let resp = |v: String| if r.qr { vec![v] } else { vec![] };
     let mut v = vec![
-        pcol("dns.id", Hex, one(r.id)),
+        pcol("dns.id", HexOrDec, one(r.id)),
         pcol("dns.flags.response", Bool, one(r.qr)),
         pcol("dns.flags.opcode", Same, one(r.op_code)),
         pcol("dns.flags.truncated", Bool, one(r.tc)),
@@ -172,21 +122,17 @@ fn dns_cols(m: &DynamicMessage, llmnr: bool) -> Vec<Col> {
         pcol("dns.qry.type", Same, r.questions.iter().map(|q| q.r#type)),
         pcol(
             "dns.qry.class",
-            HexClass,
+            Class,
             r.questions.iter().map(|q| q.class & 0x7fff),
         ),
         pcol("dns.resp.name", Same, rrs.iter().map(|x| x.name.clone())),
         pcol("dns.resp.type", Same, rrs.iter().map(|x| x.r#type)),
-        pcol(
-            "dns.resp.class",
-            HexClass,
-            not_opt().map(|x| x.class & 0x7fff),
-        ),
+        pcol("dns.resp.class", Class, not_opt().map(|x| x.class & 0x7fff)),
         pcol("dns.resp.ttl", Same, not_opt().map(|x| x.ttl)),
         pcol("dns.resp.len", Same, rrs.iter().map(|x| x.data_length)),
         pcol(
             "dns.rr.udp_payload_size",
-            Hex,
+            HexOrDec,
             rrs.iter().filter(|x| x.r#type == 41).map(|x| x.class),
         ),
         pcol(
@@ -294,10 +240,10 @@ fn dhcpv4_cols(m: &DynamicMessage, _: bool) -> Vec<Col> {
     vec![
         col("dhcp.type", Same, one(r.operation)),
         // tshark also shows the hardware type of a client-ID option.
-        pcol("dhcp.hw.type", Hex, one(r.hardware_type)),
+        pcol("dhcp.hw.type", HexOrDec, one(r.hardware_type)),
         col("dhcp.hw.len", Same, one(r.hardware_len)),
         col("dhcp.hops", Same, one(r.hardware_opts)),
-        col("dhcp.id", Hex, one(r.xid)),
+        col("dhcp.id", HexOrDec, one(r.xid)),
         // tshark reads secs little-endian when the low byte is 0 (a Windows
         // client bug); Netcap keeps the field as sent (big-endian).
         col(
@@ -309,7 +255,7 @@ fn dhcpv4_cols(m: &DynamicMessage, _: bool) -> Vec<Col> {
                 r.secs
             }),
         ),
-        col("dhcp.flags", Hex, one(r.flags)),
+        col("dhcp.flags", HexOrDec, one(r.flags)),
         col("dhcp.ip.client", Same, one(&r.client_ip)),
         col("dhcp.ip.your", Same, one(&r.your_client_ip)),
         col("dhcp.ip.server", Same, one(&r.next_server_ip)),
@@ -400,7 +346,7 @@ fn dhcpv6_cols(m: &DynamicMessage, _: bool) -> Vec<Col> {
         }
     }
     v.extend([
-        col("dhcpv6.xid", Hex, one(r.transaction_id)),
+        col("dhcpv6.xid", HexOrDec, one(r.transaction_id)),
         col("dhcpv6.option.type", Same, nested.iter().map(|o| o.0)),
         col("dhcpv6.option.length", Same, nested.iter().map(|o| o.1)),
         col(
@@ -533,26 +479,6 @@ const TYPES: &[(&str, Extract)] = &[
     ("SIP", sip_cols),
 ];
 
-fn run_tshark(pcap: &std::path::Path, fields: &[&str]) -> Frames {
-    // TCP (and DNS, SCTP) reassembly off: each record describes its own
-    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
-    let mut prefs = vec![
-        "tcp.desegment_tcp_streams:FALSE",
-        "dns.desegment_dns_messages:FALSE",
-    ];
-    prefs.extend(ip_reassembly_prefs(pcap));
-    tshark_fields(pcap, fields, &prefs)
-}
-
-#[derive(Default)]
-struct Stats {
-    packets: BTreeSet<(String, u64)>,
-    records: u64,
-    agree: u64,
-    differ: u64,
-    extra: u64,
-}
-
 #[test]
 fn app_records_agree_with_tshark() {
     // The field list comes from the extractors run on empty records.
@@ -574,27 +500,21 @@ fn app_records_agree_with_tshark() {
         "dhcpv6.option.type",
         "dhcpv6.option.length",
         "dhcpv6.duid.bytes",
-    ]);
-    fields.extend([
         "dhcpv6.iaid",
         "dhcpv6.requested_option_code",
         "dhcpv6.client_domain",
+        "dhcpv6.elapsed_time",
     ]);
-    fields.extend(["dhcpv6.elapsed_time"]);
-    fields.sort_unstable();
-    fields.dedup();
 
-    let mut stats: BTreeMap<&str, Stats> = BTreeMap::new();
-    let mut failures = Vec::new();
+    let mut diff = Diff::new(TYPES.iter().map(|t| t.0));
+    let empty = Frame::new();
     for pcap in all_pcaps() {
-        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
-        let dir = tempfile::tempdir().unwrap();
-        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
-        let records = load_records(dir.path());
+        let name = pcap_name(&pcap);
+        let records = records_of(&pcap);
         if !TYPES.iter().any(|(t, _)| records.contains_key(*t)) {
             continue;
         }
-        let frames = run_tshark(&pcap, &fields);
+        let frames = tshark_frames(&pcap, &fields);
         let llmnr: BTreeSet<u64> = records
             .get("UDP")
             .into_iter()
@@ -603,12 +523,11 @@ fn app_records_agree_with_tshark() {
             .map(|(n, _)| *n)
             .collect();
         for (ty, ex) in TYPES {
-            let st = stats.entry(ty).or_default();
             let Some(recs) = records.get(*ty) else {
                 continue;
             };
-            st.records += recs.len() as u64;
-            // Per packet: field → (norm, prefix, our values in record order).
+            diff.records(ty, recs.len() as u64);
+            // Per packet: the columns of its records, values in record order.
             let mut by_packet: BTreeMap<u64, Vec<Col>> = BTreeMap::new();
             for (n, m) in recs {
                 let cols = by_packet.entry(*n).or_default();
@@ -620,70 +539,26 @@ fn app_records_agree_with_tshark() {
                 }
             }
             for (n, cols) in by_packet {
-                st.packets.insert((name.clone(), n));
-                let empty = HashMap::new();
-                let theirs = frames.get(&n).unwrap_or(&empty);
+                let frame = frames.get(&n).unwrap_or(&empty);
                 for c in cols {
-                    let tv: Vec<String> = theirs
-                        .get(c.tshark)
-                        .map(|v| v.iter().map(|x| norm(c.norm, x)).collect())
-                        .unwrap_or_default();
-                    let ok = if c.prefix {
-                        tv.len() >= c.vals.len() && tv[..c.vals.len()] == c.vals[..]
-                    } else {
-                        tv == c.vals
+                    let check = Check {
+                        record: ty,
+                        ours: "",
+                        tshark: c.tshark,
+                        norm: c.norm,
+                        exact: c.exact,
                     };
-                    if ok {
-                        if !c.vals.is_empty() || !tv.is_empty() {
-                            st.agree += 1;
-                        }
-                        st.extra += (tv.len() - c.vals.len()) as u64;
-                    } else {
-                        st.differ += 1;
-                        failures.push(format!(
-                            "{name} #{n} {ty} {}: netcap {:?}, tshark {:?}",
-                            c.tshark, c.vals, tv
-                        ));
-                    }
+                    diff.check(&name, n, &check, &c.vals, frame);
                 }
             }
         }
     }
-    let mut report = String::from(
-        "record type   packets   records   fields agree   differ   extra tshark occurrences\n",
-    );
-    for (k, s) in &stats {
-        let _ = writeln!(
-            report,
-            "{k:<12} {:>8} {:>9} {:>14} {:>8} {:>10}",
-            s.packets.len(),
-            s.records,
-            s.agree,
-            s.differ,
-            s.extra
-        );
-    }
-    println!("{report}");
-    let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tshark-app-agreement.txt"),
-        format!("{report}\n{}", failures.join("\n")),
-    );
-    assert!(
-        failures.is_empty(),
-        "{} disagreements with tshark, first ones:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(60)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    let stats = diff.finish("tshark-app-agreement.txt", &[]);
     for (ty, _) in TYPES {
-        let s = &stats[ty];
+        let s = &stats[*ty];
         assert!(
-            s.records > 0 && s.agree > 10 * s.packets.len() as u64 / 2,
-            "{ty}: {report}"
+            s.records > 0 && s.values > 10 * s.packets.len() as u64 / 2,
+            "{ty}: too few values compared"
         );
     }
 }

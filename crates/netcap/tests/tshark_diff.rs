@@ -6,6 +6,7 @@
 //! packet; tunnels Netcap does not decode yet), tshark has extra occurrences of a
 //! field after ours: those are counted and reported, and ours must match the
 //! first ones. A record Netcap writes that tshark lacks is a disagreement.
+//! The machinery is in `common/diff.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,125 +16,70 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-
+use common::diff::*;
 use common::*;
+use prost_reflect::DynamicMessage;
 
-/// How a tshark value is turned into the text Netcap shows.
-#[derive(Clone, Copy)]
-enum Norm {
-    Same,
-    Hex,
-    Bool,
-    Div4,
+/// Whether `field` holds an EtherType (Some(true)) or an 802.3 length
+/// (Some(false): below 0x600).
+fn ethertype(m: &DynamicMessage, field: &str) -> Option<bool> {
+    text(m, field).parse::<u32>().ok().map(|t| t >= 0x600)
 }
 
-fn norm(n: Norm, v: &str) -> String {
-    match n {
-        Norm::Same => v.to_string(),
-        Norm::Hex => v
-            .strip_prefix("0x")
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .map_or_else(|| v.to_string(), |x| x.to_string()),
-        Norm::Bool => match v {
-            "1" | "True" => "true".into(),
-            "0" | "False" => "false".into(),
-            o => o.into(),
-        },
-        Norm::Div4 => v
-            .parse::<u64>()
-            .map_or_else(|_| v.to_string(), |x| (x / 4).to_string()),
+/// An 802.1ad (S-tag) tag: tshark shows it under other field names.
+fn s_tag(m: &DynamicMessage) -> bool {
+    text(m, "TagProtocol") == "34984"
+}
+
+/// TCP option kinds. tshark lists every zero byte after an end-of-options
+/// option as another one; Netcap keeps them as Padding.
+fn tcp_option_kinds(m: &DynamicMessage) -> Vec<String> {
+    let mut v = list_texts(m, "Options", "OptionType");
+    if v.last().is_some_and(|k| k == "0") {
+        let pad = text(m, "Padding");
+        if !pad.is_empty() && pad.bytes().all(|b| b == b'0') {
+            v.extend(std::iter::repeat_n("0".to_string(), pad.len() / 2));
+        }
     }
+    v
 }
 
-struct FieldMap {
-    tshark: &'static str,
-    ours: &'static str,
-    norm: Norm,
-}
-
-const fn f(tshark: &'static str, ours: &'static str, norm: Norm) -> FieldMap {
-    FieldMap { tshark, ours, norm }
-}
-
-/// A record type and its fields in tshark. `filter` restricts which of our
-/// records are compared (e.g. 802.1ad tags live under other tshark names).
-struct TypeMap {
-    record: &'static str,
-    fields: Vec<FieldMap>,
-    /// Repeated option kinds: (tshark field, our list field, sub-field),
-    /// compared when the packet has exactly one record of the type.
-    lists: Vec<(&'static str, &'static str, &'static str)>,
-    filter: fn(&prost_reflect::DynamicMessage) -> bool,
-}
-
-fn any(_: &prost_reflect::DynamicMessage) -> bool {
-    true
-}
-
-fn maps() -> Vec<TypeMap> {
+fn tables() -> Vec<Table> {
     use Norm::*;
     vec![
-        TypeMap {
-            record: "Ethernet",
-            fields: vec![f("eth.src", "SrcMAC", Same), f("eth.dst", "DstMAC", Same)],
-            lists: vec![],
-            filter: any,
-        },
-        TypeMap {
-            record: "Ethernet",
-            fields: vec![f("eth.type", "EthernetType", Hex)],
-            lists: vec![],
-            // 802.3 frames carry a length, shown by tshark as eth.len.
-            filter: |m| {
-                text(m, "EthernetType")
-                    .parse::<u32>()
-                    .is_ok_and(|t| t >= 0x600)
-            },
-        },
-        TypeMap {
-            record: "Dot1Q",
-            fields: vec![
+        table(
+            "Ethernet",
+            vec![f("eth.src", "SrcMAC", Same), f("eth.dst", "DstMAC", Same)],
+        ),
+        // 802.3 frames carry a length, shown by tshark as eth.len.
+        table("Ethernet", vec![f("eth.type", "EthernetType", Hex)])
+            .when(|m| ethertype(m, "EthernetType") == Some(true)),
+        table(
+            "Dot1Q",
+            vec![
                 f("vlan.priority", "Priority", Same),
                 f("vlan.dei", "DropEligible", Bool),
                 f("vlan.id", "VLANIdentifier", Same),
             ],
-            lists: vec![],
-            filter: |m| text(m, "TagProtocol") != "34984",
-        },
-        TypeMap {
-            record: "Dot1Q",
-            fields: vec![f("vlan.etype", "Type", Hex)],
-            lists: vec![],
-            filter: |m| {
-                text(m, "TagProtocol") != "34984"
-                    && text(m, "Type").parse::<u32>().is_ok_and(|t| t >= 0x600)
-            },
-        },
-        TypeMap {
-            // An 802.3 length after the tag.
-            record: "Dot1Q",
-            fields: vec![f("vlan.len", "Type", Same)],
-            lists: vec![],
-            filter: |m| {
-                text(m, "TagProtocol") != "34984"
-                    && text(m, "Type").parse::<u32>().is_ok_and(|t| t < 0x600)
-            },
-        },
-        TypeMap {
-            record: "Dot1Q",
-            fields: vec![
+        )
+        .when(|m| !s_tag(m)),
+        table("Dot1Q", vec![f("vlan.etype", "Type", Hex)])
+            .when(|m| !s_tag(m) && ethertype(m, "Type") == Some(true)),
+        // An 802.3 length after the tag.
+        table("Dot1Q", vec![f("vlan.len", "Type", Same)])
+            .when(|m| !s_tag(m) && ethertype(m, "Type") == Some(false)),
+        table(
+            "Dot1Q",
+            vec![
                 f("ieee8021ad.priority", "Priority", Same),
                 f("ieee8021ad.dei", "DropEligible", Bool),
                 f("ieee8021ad.id", "VLANIdentifier", Same),
             ],
-            lists: vec![],
-            filter: |m| text(m, "TagProtocol") == "34984",
-        },
-        TypeMap {
-            record: "ARP",
-            fields: vec![
+        )
+        .when(s_tag),
+        table(
+            "ARP",
+            vec![
                 f("arp.hw.type", "AddrType", Same),
                 f("arp.proto.type", "Protocol", Hex),
                 f("arp.hw.size", "HwAddressSize", Same),
@@ -144,12 +90,10 @@ fn maps() -> Vec<TypeMap> {
                 f("arp.dst.hw_mac", "DstHwAddress", Same),
                 f("arp.dst.proto_ipv4", "DstProtAddress", Same),
             ],
-            lists: vec![],
-            filter: any,
-        },
-        TypeMap {
-            record: "IPv4",
-            fields: vec![
+        ),
+        table(
+            "IPv4",
+            vec![
                 f("ip.version", "Version", Same),
                 f("ip.hdr_len", "IHL", Div4),
                 f("ip.dsfield", "TOS", Hex),
@@ -160,25 +104,21 @@ fn maps() -> Vec<TypeMap> {
                 f("ip.proto", "Protocol", Same),
                 f("ip.checksum", "Checksum", Hex),
                 f("ip.src", "SrcIP", Same),
+                l("ip.opt.type", "Options", "OptionType", Same)
+                    .exact()
+                    .alone(),
             ],
-            lists: vec![("ip.opt.type", "Options", "OptionType")],
-            filter: any,
-        },
-        TypeMap {
-            // With a loose or strict source route (options 131, 137) tshark shows
-            // the route's final hop as ip.dst; Netcap records the header field.
-            record: "IPv4",
-            fields: vec![f("ip.dst", "DstIP", Same)],
-            lists: vec![],
-            filter: |m| {
-                !list_of(m, "Options", "OptionType")
-                    .split(',')
-                    .any(|t| t == "131" || t == "137")
-            },
-        },
-        TypeMap {
-            record: "IPv6",
-            fields: vec![
+        ),
+        // With a loose or strict source route (options 131, 137) tshark shows
+        // the route's final hop as ip.dst; Netcap records the header field.
+        table("IPv4", vec![f("ip.dst", "DstIP", Same)]).when(|m| {
+            !list_texts(m, "Options", "OptionType")
+                .iter()
+                .any(|t| t == "131" || t == "137")
+        }),
+        table(
+            "IPv6",
+            vec![
                 f("ipv6.version", "Version", Same),
                 f("ipv6.tclass", "TrafficClass", Hex),
                 f("ipv6.flow", "FlowLabel", Hex),
@@ -188,32 +128,26 @@ fn maps() -> Vec<TypeMap> {
                 f("ipv6.src", "SrcIP", Same),
                 f("ipv6.dst", "DstIP", Same),
             ],
-            lists: vec![],
-            filter: any,
-        },
-        TypeMap {
-            record: "ICMPv4",
-            fields: vec![
+        ),
+        table(
+            "ICMPv4",
+            vec![
                 f("icmp.type", "Type", Same),
                 f("icmp.code", "Code", Same),
                 f("icmp.checksum", "Checksum", Hex),
             ],
-            lists: vec![],
-            filter: any,
-        },
-        TypeMap {
-            record: "ICMPv6",
-            fields: vec![
+        ),
+        table(
+            "ICMPv6",
+            vec![
                 f("icmpv6.type", "Type", Same),
                 f("icmpv6.code", "Code", Same),
                 f("icmpv6.checksum", "Checksum", Hex),
             ],
-            lists: vec![],
-            filter: any,
-        },
-        TypeMap {
-            record: "TCP",
-            fields: vec![
+        ),
+        table(
+            "TCP",
+            vec![
                 f("tcp.srcport", "SrcPort", Same),
                 f("tcp.dstport", "DstPort", Same),
                 f("tcp.seq_raw", "SeqNum", Same),
@@ -232,189 +166,30 @@ fn maps() -> Vec<TypeMap> {
                 f("tcp.checksum", "Checksum", Hex),
                 f("tcp.urgent_pointer", "Urgent", Same),
                 f("tcp.len", "PayloadSize", Same),
+                field(
+                    "tcp.option_kind",
+                    Ours::With("Options[].OptionType+Padding", tcp_option_kinds),
+                    Same,
+                )
+                .exact()
+                .alone(),
             ],
-            lists: vec![("tcp.option_kind", "Options", "OptionType")],
-            filter: any,
-        },
-        TypeMap {
-            record: "UDP",
-            fields: vec![
+        ),
+        table(
+            "UDP",
+            vec![
                 f("udp.srcport", "SrcPort", Same),
                 f("udp.dstport", "DstPort", Same),
                 f("udp.length", "Length", Same),
                 f("udp.checksum", "Checksum", Hex),
             ],
-            lists: vec![],
-            filter: any,
-        },
+        ),
     ]
-}
-
-fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    // TCP (and DNS, SCTP) reassembly off: each record describes its own
-    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
-    let mut prefs = vec![
-        "tcp.relative_sequence_numbers:FALSE",
-        "tcp.analyze_sequence_numbers:FALSE",
-        "tcp.desegment_tcp_streams:FALSE",
-    ];
-    prefs.extend(ip_reassembly_prefs(pcap));
-    tshark_fields(pcap, fields, &prefs)
-}
-
-#[derive(Default)]
-struct Stats {
-    fields_agree: u64,
-    fields_differ: u64,
-    extra_in_tshark: u64,
-    packets: std::collections::BTreeSet<(String, u64)>,
 }
 
 #[test]
 fn records_agree_with_tshark_field_by_field() {
-    let maps = maps();
-    let mut all_fields: Vec<&'static str> = maps
-        .iter()
-        .flat_map(|m| m.fields.iter().map(|f| f.tshark))
-        .collect();
-    all_fields.extend(maps.iter().flat_map(|m| m.lists.iter().map(|l| l.0)));
-    all_fields.extend(["icmp.type", "icmpv6.type"]);
-    all_fields.sort_unstable();
-    all_fields.dedup();
-
-    let mut stats: BTreeMap<&'static str, Stats> = BTreeMap::new();
-    let mut failures = Vec::new();
-    let mut record_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut extra_by_capture: BTreeMap<String, u64> = BTreeMap::new();
-    let mut extra_before: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for pcap in all_pcaps() {
-        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
-        let dir = tempfile::tempdir().unwrap();
-        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
-        let records = load_records(dir.path());
-        let frames = run_tshark(&pcap, &all_fields);
-
-        for tm in &maps {
-            let st = stats.entry(tm.record).or_default();
-            let Some(recs) = records.get(tm.record) else {
-                continue;
-            };
-            let mut by_packet: BTreeMap<u64, Vec<&prost_reflect::DynamicMessage>> = BTreeMap::new();
-            for (n, m) in recs {
-                if (tm.filter)(m) {
-                    by_packet.entry(*n).or_default().push(m);
-                }
-            }
-            for (n, ours) in &by_packet {
-                st.packets.insert((name.clone(), *n));
-                let empty = HashMap::new();
-                let theirs = frames.get(n).unwrap_or(&empty);
-                for fm in &tm.fields {
-                    let tv = theirs.get(fm.tshark).cloned().unwrap_or_default();
-                    if tv.len() < ours.len() {
-                        st.fields_differ += ours.len() as u64;
-                        failures.push(format!(
-                            "{name} #{n} {}: Netcap has {} records, tshark {} occurrences of {}",
-                            tm.record,
-                            ours.len(),
-                            tv.len(),
-                            fm.tshark
-                        ));
-                        continue;
-                    }
-                    st.extra_in_tshark += (tv.len() - ours.len()) as u64;
-                    for (m, t) in ours.iter().zip(&tv) {
-                        let want = norm(fm.norm, t);
-                        let got = text(m, fm.ours);
-                        if want == got {
-                            st.fields_agree += 1;
-                        } else {
-                            st.fields_differ += 1;
-                            failures.push(format!(
-                                "{name} #{n} {}.{}: netcap {got:?}, tshark {} {t:?}",
-                                tm.record, fm.ours, fm.tshark
-                            ));
-                        }
-                    }
-                }
-                if let [only] = ours.as_slice() {
-                    for (tf, list, sub) in &tm.lists {
-                        let want = theirs.get(*tf).map(|v| v.join(",")).unwrap_or_default();
-                        let mut got = list_of(only, list, sub);
-                        // tshark lists every zero byte after an end-of-options
-                        // option as another one; Netcap keeps them as Padding.
-                        if *tf == "tcp.option_kind" && (got.ends_with(",0") || got == "0") {
-                            let pad = text(only, "Padding");
-                            if !pad.is_empty() && pad.bytes().all(|b| b == b'0') {
-                                got.push_str(&",0".repeat(pad.len() / 2));
-                            }
-                        }
-                        if want == got {
-                            st.fields_agree += 1;
-                        } else {
-                            st.fields_differ += 1;
-                            failures.push(format!(
-                                "{name} #{n} {}.{list}: netcap [{got}], tshark {tf} [{want}]",
-                                tm.record
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        for (rt, recs) in &records {
-            *record_counts.entry(rt.clone()).or_default() += recs.len() as u64;
-        }
-        for tm in &maps {
-            if let Some(st) = stats.get(tm.record) {
-                let before = extra_before.get(tm.record).copied().unwrap_or_default();
-                if st.extra_in_tshark > before {
-                    *extra_by_capture.entry(name.clone()).or_default() +=
-                        st.extra_in_tshark - before;
-                }
-            }
-        }
-        extra_before = stats.iter().map(|(k, s)| (*k, s.extra_in_tshark)).collect();
-    }
-
-    let mut report = String::from("record type   packets   records   fields agree   differ   extra tshark field occurrences\n");
-    let mut merged: BTreeMap<&str, (u64, u64, u64, u64, u64)> = BTreeMap::new();
-    for (k, s) in &stats {
-        let e = merged.entry(k).or_default();
-        e.0 = e.0.max(s.packets.len() as u64);
-        e.1 = record_counts.get(*k).copied().unwrap_or_default();
-        e.2 += s.fields_agree;
-        e.3 += s.fields_differ;
-        e.4 += s.extra_in_tshark;
-    }
-    for (k, (p, r, a, d, x)) in &merged {
-        let _ = writeln!(report, "{k:<12} {p:>8} {r:>9} {a:>14} {d:>8} {x:>10}");
-    }
-    let _ = writeln!(
-        report,
-        "\nextra tshark occurrences (layers tshark decodes beyond Netcap) by capture:"
-    );
-    for (k, v) in &extra_by_capture {
-        let _ = writeln!(report, "  {k:<50} {v:>8}");
-    }
-    println!("{report}");
-    let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tshark-agreement.txt"),
-        format!("{report}\n{}", failures.join("\n")),
-    );
-    assert!(
-        failures.is_empty(),
-        "{} disagreements with tshark, first ones:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(40)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(
-        merged.values().map(|v| v.2).sum::<u64>() > 100_000,
-        "too few fields compared: {report}"
-    );
+    let stats = diff_test("tshark-agreement.txt", &tables(), &[], &[], &[]);
+    let values: u64 = stats.values().map(|s| s.values).sum();
+    assert!(values > 100_000, "too few values compared: {values}");
 }

@@ -8,7 +8,9 @@
 //! Netcap has records (it decodes layers Netcap does not, e.g. a GRE header
 //! inside Cisco metadata inside GRE): those are counted and reported, and ours
 //! must match the first ones. A record Netcap writes where tshark has no
-//! occurrence of a compared field is a disagreement.
+//! occurrence of a compared field is a disagreement, and so is a frame where
+//! tshark shows one of these layers and Netcap has no record of it (`PRESENCE`),
+//! unless explained (`EXPLAINED`). The machinery is in `common/diff.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,92 +20,25 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-
+use common::diff::*;
 use common::*;
 use prost_reflect::DynamicMessage;
-
-/// How a tshark value is turned into the text Netcap shows.
-#[derive(Clone, Copy)]
-enum Norm {
-    /// As is.
-    Same,
-    /// `0x`-prefixed hex to decimal.
-    Hex,
-    /// Hex without prefix (tshark's bytes fields) to decimal.
-    BareHex,
-    /// 1/0 or True/False to true/false.
-    Bool,
-    /// A SAP byte without its low (I/G or C/R) bit: Netcap keeps that bit apart.
-    Sap,
-    /// An OUI number to Netcap's 3-byte hex.
-    Oui,
-}
-
-fn norm(n: Norm, v: &str) -> String {
-    let hex = |h: &str| u64::from_str_radix(h, 16).ok();
-    match n {
-        Norm::Same => v.to_string(),
-        Norm::Hex => v
-            .strip_prefix("0x")
-            .and_then(hex)
-            .map_or_else(|| v.to_string(), |x| x.to_string()),
-        Norm::BareHex => hex(v).map_or_else(|| v.to_string(), |x| x.to_string()),
-        Norm::Bool => match v {
-            "1" | "True" => "true".into(),
-            "0" | "False" => "false".into(),
-            o => o.into(),
-        },
-        Norm::Sap => v
-            .strip_prefix("0x")
-            .and_then(hex)
-            .map_or_else(|| v.to_string(), |x| (x & 0xfe).to_string()),
-        Norm::Oui => v
-            .parse::<u32>()
-            .map_or_else(|_| v.to_string(), |x| format!("{x:06x}")),
-    }
-}
-
-struct FieldMap {
-    tshark: &'static str,
-    ours: &'static str,
-    norm: Norm,
-}
-
-const fn f(tshark: &'static str, ours: &'static str, norm: Norm) -> FieldMap {
-    FieldMap { tshark, ours, norm }
-}
-
-/// A record type and its fields in tshark; `filter` restricts which of our
-/// records are compared (fields tshark shows only when present).
-struct TypeMap {
-    record: &'static str,
-    fields: Vec<FieldMap>,
-    /// (tshark field, our repeated field, sub-field), compared joined when
-    /// the packet has exactly one record of the type.
-    lists: Vec<(&'static str, &'static str, &'static str)>,
-    filter: fn(&DynamicMessage) -> bool,
-}
-
-fn any(_: &DynamicMessage) -> bool {
-    true
-}
 
 fn is(m: &DynamicMessage, field: &str, v: &str) -> bool {
     text(m, field) == v
 }
 
-fn maps() -> Vec<TypeMap> {
+/// Whether the RadioTap present word has `bit`.
+fn present(m: &DynamicMessage, bit: u32) -> bool {
+    text(m, "Present")
+        .parse::<u32>()
+        .is_ok_and(|p| p & bit != 0)
+}
+
+fn tables() -> Vec<Table> {
     use Norm::*;
-    let t = |record, fields, filter| TypeMap {
-        record,
-        fields,
-        lists: vec![],
-        filter,
-    };
     vec![
-        t(
+        table(
             "LLC",
             vec![
                 f("llc.dsap", "DSAP", Sap),
@@ -112,16 +47,13 @@ fn maps() -> Vec<TypeMap> {
                 f("llc.ssap.cr", "CR", Bool),
                 f("llc.control", "Control", Hex),
             ],
-            any,
         ),
-        t("SNAP", vec![f("llc.oui", "OrganizationalCode", Oui)], any),
-        t("SNAP", vec![f("llc.type", "Type", Hex)], |m| {
-            is(m, "OrganizationalCode", "000000")
-        }),
-        t("SNAP", vec![f("llc.cisco_pid", "Type", Hex)], |m| {
-            is(m, "OrganizationalCode", "00000c")
-        }),
-        t(
+        table("SNAP", vec![f("llc.oui", "OrganizationalCode", Oui)]),
+        table("SNAP", vec![f("llc.type", "Type", Hex)])
+            .when(|m| is(m, "OrganizationalCode", "000000")),
+        table("SNAP", vec![f("llc.cisco_pid", "Type", Hex)])
+            .when(|m| is(m, "OrganizationalCode", "00000c")),
+        table(
             "IPv6Fragment",
             vec![
                 f("ipv6.fraghdr.nxt", "NextHeader", Same),
@@ -131,18 +63,18 @@ fn maps() -> Vec<TypeMap> {
                 f("ipv6.fraghdr.more", "MoreFragments", Bool),
                 f("ipv6.fraghdr.ident", "Identification", Hex),
             ],
-            any,
         ),
-        TypeMap {
-            record: "IPv6HopByHop",
-            fields: vec![],
-            // tshark lists the options of every options header; Netcap's record
-            // holds those of the hop-by-hop header, so this is compared only
-            // when there is no destination options header.
-            lists: vec![("ipv6.opt.type", "Options", "OptionType")],
-            filter: any,
-        },
-        t(
+        // tshark lists the options of every options header; Netcap's record
+        // holds those of the hop-by-hop header, so this is compared only
+        // when there is no destination options header.
+        table(
+            "IPv6HopByHop",
+            vec![l("ipv6.opt.type", "Options", "OptionType", Hex)
+                .exact()
+                .alone()],
+        )
+        .on_frames(|fr| !fr.contains_key("ipv6.dstopts.nxt")),
+        table(
             "IPSecAH",
             vec![
                 f("ah.next_header", "NextHeader", Same),
@@ -152,14 +84,12 @@ fn maps() -> Vec<TypeMap> {
                 f("ah.sequence", "Seq", Same),
                 f("ah.icv", "AuthenticationData", Same),
             ],
-            any,
         ),
-        t(
+        table(
             "IPSecESP",
             vec![f("esp.spi", "SPI", Hex), f("esp.sequence", "Seq", Same)],
-            any,
         ),
-        t(
+        table(
             "GRE",
             vec![
                 f("gre.flags_and_version", "FlagsAndVersion", Hex),
@@ -172,43 +102,39 @@ fn maps() -> Vec<TypeMap> {
                 f("gre.flags.version", "Version", Same),
                 f("gre.proto", "Protocol", Hex),
             ],
-            any,
         ),
-        t(
+        table(
             "GRE",
             vec![
                 f("gre.checksum", "Checksum", Hex),
                 f("gre.offset", "Offset", Same),
             ],
-            |m| is(m, "ChecksumPresent", "true") || is(m, "RoutingPresent", "true"),
-        ),
-        t("GRE", vec![f("gre.key", "Key", Hex)], |m| {
-            is(m, "KeyPresent", "true") && is(m, "Version", "0")
-        }),
-        t("GRE", vec![f("gre.sequence_number", "Seq", Same)], |m| {
-            is(m, "SeqPresent", "true")
-        }),
-        t("GRE", vec![f("gre.ack_number", "Ack", Same)], |m| {
-            is(m, "AckPresent", "true") && is(m, "Version", "1")
-        }),
-        t(
+        )
+        .when(|m| is(m, "ChecksumPresent", "true") || is(m, "RoutingPresent", "true")),
+        table("GRE", vec![f("gre.key", "Key", Hex)])
+            .when(|m| is(m, "KeyPresent", "true") && is(m, "Version", "0")),
+        table("GRE", vec![f("gre.sequence_number", "Seq", Same)])
+            .when(|m| is(m, "SeqPresent", "true")),
+        table("GRE", vec![f("gre.ack_number", "Ack", Same)])
+            .when(|m| is(m, "AckPresent", "true") && is(m, "Version", "1")),
+        table(
             "VXLAN",
             vec![f("vxlan.flags", "Flags", Hex), f("vxlan.vni", "VNI", Same)],
-            any,
         ),
-        TypeMap {
-            record: "Geneve",
-            fields: vec![
+        table(
+            "Geneve",
+            vec![
                 f("geneve.version", "Version", Same),
                 f("geneve.flags.oam", "OAMPacket", Bool),
                 f("geneve.flags.critical", "CriticalOption", Bool),
                 f("geneve.proto_type", "Protocol", Hex),
                 f("geneve.vni", "VNI", Hex),
+                l("geneve.option.class", "Options", "Class", Hex)
+                    .exact()
+                    .alone(),
             ],
-            lists: vec![("geneve.option.class", "Options", "Class")],
-            filter: any,
-        },
-        t(
+        ),
+        table(
             "MPLS",
             vec![
                 f("mpls.label", "Label", Same),
@@ -216,18 +142,17 @@ fn maps() -> Vec<TypeMap> {
                 f("mpls.bottom", "StackBottom", Bool),
                 f("mpls.ttl", "TTL", Same),
             ],
-            any,
         ),
-        t("PPP", vec![f("ppp.protocol", "Protocol", Hex)], any),
-        t(
+        table("PPP", vec![f("ppp.protocol", "Protocol", Hex)]),
+        table(
             "PPP",
             vec![
                 f("ppp.address", "Address", Hex),
                 f("ppp.control", "Control", Hex),
             ],
-            |m| !is(m, "Address", "0"),
-        ),
-        t(
+        )
+        .when(|m| !is(m, "Address", "0")),
+        table(
             "PPPoE",
             vec![
                 f("pppoe.version", "Version", Same),
@@ -236,275 +161,103 @@ fn maps() -> Vec<TypeMap> {
                 f("pppoe.session_id", "SessionId", Hex),
                 f("pppoe.payload_length", "Length", Same),
             ],
-            any,
         ),
-        t(
+        table(
             "Dot11",
             vec![
                 f("wlan.fc.type_subtype", "Type", Hex),
                 f("wlan.flags", "Flags", Hex),
                 f("wlan.ra", "Address1", Same),
             ],
-            any,
         ),
-        t("Dot11", vec![f("wlan.duration", "DurationID", Same)], |m| {
+        table("Dot11", vec![f("wlan.duration", "DurationID", Same)]).when(|m| {
             text(m, "DurationID")
                 .parse::<u32>()
                 .is_ok_and(|d| d < 0x8000)
         }),
-        t("Dot11", vec![f("wlan.ta", "Address2", Same)], |m| {
-            !is(m, "Address2", "")
-        }),
-        t(
+        table("Dot11", vec![f("wlan.ta", "Address2", Same)]).when(|m| !is(m, "Address2", "")),
+        // Management frames: address 3 is the BSS id.
+        table(
             "Dot11",
             vec![
                 f("wlan.bssid", "Address3", Same),
                 f("wlan.seq", "SequenceNumber", Same),
                 f("wlan.frag", "FragmentNumber", Same),
             ],
-            // Management frames: address 3 is the BSS id.
-            |m| text(m, "Type").parse::<u32>().is_ok_and(|t| t < 0x10),
-        ),
-        t("Dot11", vec![f("wlan.fcs", "Checksum", Hex)], |m| {
-            !is(m, "Checksum", "0")
-        }),
-        t(
+        )
+        .when(|m| text(m, "Type").parse::<u32>().is_ok_and(|t| t < 0x10)),
+        table("Dot11", vec![f("wlan.fcs", "Checksum", Hex)]).when(|m| !is(m, "Checksum", "0")),
+        table(
             "RadioTap",
             vec![
                 f("radiotap.version", "Version", Same),
                 f("radiotap.length", "Length", Same),
                 f("radiotap.present.word", "Present", Hex),
             ],
-            any,
         ),
-        t("RadioTap", vec![f("radiotap.flags", "Flags", Hex)], |m| {
-            text(m, "Present").parse::<u32>().is_ok_and(|p| p & 2 != 0)
-        }),
-        t(
+        table("RadioTap", vec![f("radiotap.flags", "Flags", Hex)]).when(|m| present(m, 2)),
+        table(
             "RadioTap",
             vec![f("radiotap.channel.freq", "ChannelFrequency", Same)],
-            |m| text(m, "Present").parse::<u32>().is_ok_and(|p| p & 8 != 0),
-        ),
-        t(
+        )
+        .when(|m| present(m, 8)),
+        table(
             "RadioTap",
             vec![f("radiotap.dbm_antsignal", "DBMAntennaSignal", Same)],
-            |m| {
-                text(m, "Present")
-                    .parse::<u32>()
-                    .is_ok_and(|p| p & 0x20 != 0)
-            },
-        ),
-        t(
-            "RadioTap",
-            vec![f("radiotap.antenna", "Antenna", Same)],
-            |m| {
-                text(m, "Present")
-                    .parse::<u32>()
-                    .is_ok_and(|p| p & 0x800 != 0)
-            },
-        ),
+        )
+        .when(|m| present(m, 0x20)),
+        table("RadioTap", vec![f("radiotap.antenna", "Antenna", Same)]).when(|m| present(m, 0x800)),
     ]
 }
 
-/// Packets where tshark shows a layer and Netcap has no record of it, each
-/// explained: (record type, capture, packets).
-const EXPLAINED_MISSES: &[(&str, &str, u64)] = &[
-    // Frame 60 is an ICMPv6 parameter problem message quoting a fragment;
-    // tshark decodes the quoted packet, Netcap does not decode quoted packets
-    // (as for every ICMP error, see tshark_diff.rs).
-    ("IPv6Fragment", "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap", 1),
-    // The IPv6 extension header chain is cut short by the capture: Netcap
-    // reports an IPv6 error and writes no IPv6 record, so no hop-by-hop record
-    // either; tshark shows the part that is there.
-    ("IPv6HopByHop", "fuzz-ipv6-next-header-oobr.pcap", 1),
+/// Where tshark shows one of these layers, Netcap must have its record.
+const PRESENCE: &[Presence] = &[
+    ("LLC", "llc.dsap", ""),
+    ("SNAP", "llc.oui", ""),
+    ("IPv6Fragment", "ipv6.fraghdr.nxt", ""),
+    ("IPv6HopByHop", "ipv6.hopopts.nxt", ""),
+    ("IPSecAH", "ah.next_header", ""),
+    ("IPSecESP", "esp.spi", ""),
+    ("GRE", "gre.flags_and_version", ""),
+    ("VXLAN", "vxlan.flags", ""),
+    ("Geneve", "geneve.version", ""),
+    ("MPLS", "mpls.label", ""),
+    ("PPP", "ppp.protocol", ""),
+    ("PPPoE", "pppoe.version", ""),
+    ("Dot11", "wlan.fc.type_subtype", ""),
+    ("RadioTap", "radiotap.version", ""),
 ];
 
-fn run_tshark(pcap: &std::path::Path, fields: &[&'static str]) -> Frames {
-    // TCP (and DNS, SCTP) reassembly off: each record describes its own
-    // packet. IP reassembly on, as in Netcap (see `ip_reassembly_prefs`).
-    let mut prefs = vec!["tcp.desegment_tcp_streams:FALSE"];
-    prefs.extend(ip_reassembly_prefs(pcap));
-    tshark_fields(pcap, fields, &prefs)
-}
-
-#[derive(Default)]
-struct Stats {
-    fields_agree: u64,
-    fields_differ: u64,
-    extra_in_tshark: u64,
-    /// Packets where tshark shows the layer and Netcap has no record of it.
-    missed: BTreeMap<String, u64>,
-    packets: std::collections::BTreeSet<(String, u64)>,
-}
+/// Frames where tshark shows a layer and Netcap has no record of it, each
+/// explained.
+const EXPLAINED: &[Explained] = &[
+    Explained {
+        capture: "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap",
+        record: "IPv6Fragment",
+        tshark: "ipv6.fraghdr.nxt",
+        frames: &[60],
+        reason: "an ICMPv6 parameter problem message quoting a fragment: tshark decodes \
+                 the quoted packet, Netcap does not decode quoted packets (as for every \
+                 ICMP error, see tshark_diff.rs)",
+    },
+    Explained {
+        capture: "fuzz-ipv6-next-header-oobr.pcap",
+        record: "IPv6HopByHop",
+        tshark: "ipv6.hopopts.nxt",
+        frames: &[1],
+        reason: "the IPv6 extension header chain is cut short by the capture: Netcap \
+                 reports an IPv6 error and writes no IPv6 record, so no hop-by-hop record \
+                 either; tshark shows the part that is there",
+    },
+];
 
 #[test]
 fn link_and_tunnel_records_agree_with_tshark() {
-    let maps = maps();
-    let mut all_fields: Vec<&'static str> = maps
-        .iter()
-        .flat_map(|m| m.fields.iter().map(|f| f.tshark))
-        .collect();
-    all_fields.extend(maps.iter().flat_map(|m| m.lists.iter().map(|l| l.0)));
-    all_fields.extend(["ipv6.dstopts.nxt", "ipv6.hopopts.nxt"]);
-    all_fields.sort_unstable();
-    all_fields.dedup();
-
-    let mut stats: BTreeMap<&'static str, Stats> = BTreeMap::new();
-    let mut record_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut failures = Vec::new();
-    for pcap in all_pcaps() {
-        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
-        let dir = tempfile::tempdir().unwrap();
-        capture(&pcap, dir.path(), &["--no-compress", "--quiet"]);
-        let records = load_records(dir.path());
-        let frames = run_tshark(&pcap, &all_fields);
-        let mut types: Vec<&str> = maps.iter().map(|tm| tm.record).collect();
-        types.dedup();
-        for rt in types {
-            let n = records.get(rt).map_or(0, Vec::len);
-            *record_counts.entry(rt.to_string()).or_default() += n as u64;
-        }
-        for tm in &maps {
-            let st = stats.entry(tm.record).or_default();
-            let recs = records.get(tm.record).map_or(&[][..], Vec::as_slice);
-            // Packets with the layer in tshark only (first map of a type).
-            if maps
-                .iter()
-                .find(|m| m.record == tm.record)
-                .is_some_and(|m| std::ptr::eq(m, tm))
-            {
-                // IPv6HopByHop compares no single field; its header's next header shows it.
-                let probe = tm.fields.first().map_or("ipv6.hopopts.nxt", |f| f.tshark);
-                let have: std::collections::HashSet<u64> = recs.iter().map(|r| r.0).collect();
-                for (n, fields) in &frames {
-                    if fields.contains_key(probe) && !have.contains(n) {
-                        *st.missed.entry(name.clone()).or_default() += 1;
-                    }
-                }
-            }
-            let mut by_packet: BTreeMap<u64, Vec<&DynamicMessage>> = BTreeMap::new();
-            for (n, m) in recs {
-                if (tm.filter)(m) {
-                    by_packet.entry(*n).or_default().push(m);
-                }
-            }
-            for (n, ours) in &by_packet {
-                st.packets.insert((name.clone(), *n));
-                let empty = HashMap::new();
-                let theirs = frames.get(n).unwrap_or(&empty);
-                for fm in &tm.fields {
-                    let tv = theirs.get(fm.tshark).cloned().unwrap_or_default();
-                    if tv.len() < ours.len() {
-                        st.fields_differ += ours.len() as u64;
-                        failures.push(format!(
-                            "{name} #{n} {}: Netcap has {} records, tshark {} occurrences of {}",
-                            tm.record,
-                            ours.len(),
-                            tv.len(),
-                            fm.tshark
-                        ));
-                        continue;
-                    }
-                    st.extra_in_tshark += (tv.len() - ours.len()) as u64;
-                    for (m, t) in ours.iter().zip(&tv) {
-                        let want = norm(fm.norm, t);
-                        let got = text(m, fm.ours);
-                        if want == got {
-                            st.fields_agree += 1;
-                        } else {
-                            st.fields_differ += 1;
-                            failures.push(format!(
-                                "{name} #{n} {}.{}: netcap {got:?}, tshark {} {t:?}",
-                                tm.record, fm.ours, fm.tshark
-                            ));
-                        }
-                    }
-                }
-                if let [only] = ours.as_slice() {
-                    for (tf, list, sub) in &tm.lists {
-                        if *tf == "ipv6.opt.type" && theirs.contains_key("ipv6.dstopts.nxt") {
-                            continue;
-                        }
-                        let want = theirs
-                            .get(*tf)
-                            .map(|v| {
-                                v.iter()
-                                    .map(|x| norm(Norm::Hex, x))
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
-                            .unwrap_or_default();
-                        let got = list_of(only, list, sub);
-                        if want == got {
-                            st.fields_agree += 1;
-                        } else {
-                            st.fields_differ += 1;
-                            failures.push(format!(
-                                "{name} #{n} {}.{list}: netcap [{got}], tshark {tf} [{want}]",
-                                tm.record
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    let mut merged: BTreeMap<&str, (u64, u64, u64, u64)> = BTreeMap::new();
-    for (k, s) in &stats {
-        let e = merged.entry(k).or_default();
-        e.0 = e.0.max(s.packets.len() as u64);
-        e.1 += s.fields_agree;
-        e.2 += s.fields_differ;
-        e.3 += s.extra_in_tshark;
-    }
-    let mut report = String::from(
-        "record type     packets   records   fields agree   differ   extra tshark occurrences\n",
+    diff_test(
+        "tunnels-agreement.txt",
+        &tables(),
+        PRESENCE,
+        &["ipv6.dstopts.nxt"],
+        EXPLAINED,
     );
-    for (k, (p, a, d, x)) in &merged {
-        let r = record_counts.get(*k).copied().unwrap_or_default();
-        let _ = writeln!(report, "{k:<14} {p:>8} {r:>9} {a:>14} {d:>8} {x:>10}");
-    }
-    let _ = writeln!(
-        report,
-        "\npackets where tshark shows the layer and Netcap writes no record of it:"
-    );
-    for (k, s) in &stats {
-        for (cap, n) in &s.missed {
-            let _ = writeln!(report, "  {k:<14} {cap:<45} {n:>6}");
-            if !EXPLAINED_MISSES.contains(&(k, cap.as_str(), *n)) {
-                failures.push(format!(
-                    "{cap}: {n} packets with {k} in tshark and no {k} record (unexplained)"
-                ));
-            }
-        }
-    }
-    for (k, cap, n) in EXPLAINED_MISSES {
-        if stats.get(k).and_then(|s| s.missed.get(*cap)) != Some(n) {
-            failures.push(format!("explained miss no longer seen: {k} {cap} {n}"));
-        }
-    }
-    println!("{report}");
-    let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tunnels-agreement.txt"),
-        format!("{report}\n{}", failures.join("\n")),
-    );
-    assert!(
-        failures.is_empty(),
-        "{} disagreements with tshark, first ones:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(40)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    for tm in &maps {
-        assert!(
-            merged.get(tm.record).is_some_and(|v| v.1 > 0),
-            "no {} field compared: {report}",
-            tm.record
-        );
-    }
 }
