@@ -193,16 +193,20 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     let gate = WriteGate::default();
 
     std::thread::scope(|scope| {
-        let reader_handle = scope.spawn(|| {
-            read_batches(
-                &mut source,
-                to_workers,
-                &recycle_rx,
-                workers,
-                progress,
-                cfg.defrag,
-            )
-        });
+        // Named threads: profilers and `top -H` show where the time goes.
+        let reader_handle = std::thread::Builder::new()
+            .name("reader".into())
+            .spawn_scoped(scope, || {
+                read_batches(
+                    &mut source,
+                    to_workers,
+                    &recycle_rx,
+                    workers,
+                    progress,
+                    cfg.defrag,
+                )
+            })
+            .map_err(|_| PipelineError::Thread)?;
         let mut enabled = Vec::new();
         for t in &cfg.include {
             let idx = *t as usize;
@@ -244,11 +248,22 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                 batches: recycle_tx.clone(),
                 outputs: spare_rx.clone(),
             };
-            worker_handles.push(scope.spawn(move || {
-                work(
-                    id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate,
-                )
-            }));
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker {id}"))
+                .spawn_scoped(scope, move || {
+                    work(
+                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate,
+                    )
+                });
+            match spawned {
+                Ok(handle) => worker_handles.push(handle),
+                Err(_) => {
+                    // The workers already running must not wait for this one.
+                    board.close();
+                    gate.close();
+                    return Err(PipelineError::Thread);
+                }
+            }
         }
         drop(out_tx);
         drop(recycle_tx);
