@@ -95,9 +95,13 @@ fn patch_long_prefix(buf: &mut Vec<u8>, start: usize, mut len: u64) {
 /// Appends `v` as a protobuf varint.
 #[inline(always)]
 pub fn put_varint(buf: &mut Vec<u8>, v: u64) {
-    // Most values written are below 128: keep that case inline.
+    // Most values written are below 128, many below 16,384 (ports,
+    // lengths): keep those cases inline.
     if v < 0x80 {
         buf.push(v as u8);
+    } else if v < 0x4000 {
+        buf.push((v as u8) | 0x80);
+        buf.push((v >> 7) as u8);
     } else {
         put_long_varint(buf, v);
     }
