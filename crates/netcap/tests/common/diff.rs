@@ -333,9 +333,23 @@ impl Table {
 /// tshark field, the value its first occurrence must have or "" for any).
 pub type Presence = (&'static str, &'static str, &'static str);
 
+/// Where tshark shows a layer, Netcap must have at least as many records of
+/// the type as tshark shows occurrences of the layer on the frame: (record
+/// type, tshark fields that each occurrence of the layer shows once; their
+/// occurrences are added up, e.g. the fields of 802.1Q and 802.1ad tags for
+/// Dot1Q records).
+pub type Count = (&'static str, &'static [&'static str]);
+
+/// How a `Count` is named in reports and in `Explained::tshark`: its fields
+/// joined by `+`.
+pub fn count_name(c: &Count) -> String {
+    c.1.join("+")
+}
+
 /// A known difference, with its reason: on these frames of `capture`, the
 /// check of `record` against tshark field `tshark` fails (for a missing
-/// record: the `Presence` field that shows the layer).
+/// record: the `Presence` field that shows the layer; for too few records:
+/// the `Count`'s name, see `count_name`).
 pub struct Explained {
     pub capture: &'static str,
     pub record: &'static str,
@@ -491,6 +505,12 @@ pub struct Stats {
     pub differ: u64,
     /// Extra tshark occurrences after ours.
     pub extra: u64,
+    /// Presence by count (`Count`): frames where tshark shows the layer.
+    pub layer_frames: u64,
+    /// Presence by count: tshark's occurrences of the layer on those frames.
+    pub layer_occurrences: u64,
+    /// Presence by count: frames with fewer records than tshark's occurrences.
+    pub layer_short: u64,
 }
 
 /// One comparison: the values of our `record`s named `ours` (in reports; may
@@ -675,6 +695,59 @@ impl Diff {
         }
     }
 
+    /// Checks that on every frame where tshark shows one of the layers of
+    /// `counts`, Netcap has at least as many records of its type as tshark
+    /// shows occurrences of the layer.
+    pub fn presence_counts(
+        &mut self,
+        capture: &str,
+        records: &Records,
+        frames: &Frames,
+        counts: &[Count],
+    ) {
+        for c in counts {
+            let (record, fields) = *c;
+            let name = count_name(c);
+            let mut ours: BTreeMap<u64, u64> = BTreeMap::new();
+            for (n, _) in records.get(record).map(Vec::as_slice).unwrap_or_default() {
+                *ours.entry(*n).or_default() += 1;
+            }
+            let mut shown: Vec<(u64, u64, &Frame)> = frames
+                .iter()
+                .map(|(n, fs)| {
+                    let k: usize = fields.iter().map(|f| fs.get(*f).map_or(0, Vec::len)).sum();
+                    (*n, k as u64, fs)
+                })
+                .filter(|(_, k, _)| *k > 0)
+                .collect();
+            shown.sort_unstable_by_key(|s| s.0);
+            for (n, want, fs) in shown {
+                let got = ours.get(&n).copied().unwrap_or(0);
+                let st = self.stats(record);
+                st.layer_frames += 1;
+                st.layer_occurrences += want;
+                if got >= want {
+                    continue;
+                }
+                st.layer_short += 1;
+                let protos = fs
+                    .get("frame.protocols")
+                    .map(|p| p.join(":"))
+                    .unwrap_or_default();
+                self.failures.push(Failure {
+                    capture: capture.to_string(),
+                    frame: n,
+                    record: record.to_string(),
+                    tshark: name.clone(),
+                    text: format!(
+                        "{capture} #{n}: tshark shows {want} occurrence(s) of {name}, \
+                         Netcap has {got} {record} record(s) ({protos})"
+                    ),
+                });
+            }
+        }
+    }
+
     /// Reports (printed, and written to `file` in the tests' temp directory),
     /// then fails on any difference not in `explained`, on any explained
     /// difference no longer seen, and on any record type without a value
@@ -714,6 +787,20 @@ impl Diff {
             );
             if s.values == 0 {
                 failures.push(format!("{k}: no value compared"));
+            }
+        }
+        if self.stats.values().any(|s| s.layer_frames > 0) {
+            let _ = writeln!(
+                report,
+                "\npresence (per frame, Netcap's records of a type against tshark's occurrences of its layer):\n\
+                 record type                  frames checked   occurrences   frames short"
+            );
+            for (k, s) in self.stats.iter().filter(|(_, s)| s.layer_frames > 0) {
+                let _ = writeln!(
+                    report,
+                    "  {k:<28} {:>14} {:>13} {:>14}",
+                    s.layer_frames, s.layer_occurrences, s.layer_short
+                );
             }
         }
         if !self.extra.is_empty() {
@@ -783,13 +870,29 @@ pub fn diff_test(
     more: &[&'static str],
     explained: &[Explained],
 ) -> BTreeMap<String, Stats> {
-    let fields = tshark_field_names(tables, presence, more);
+    diff_test_counting(file, tables, presence, &[], more, explained)
+}
+
+/// `diff_test`, with presence also checked by count (`counts`, see
+/// `Diff::presence_counts`).
+pub fn diff_test_counting(
+    file: &str,
+    tables: &[Table],
+    presence: &[Presence],
+    counts: &[Count],
+    more: &[&'static str],
+    explained: &[Explained],
+) -> BTreeMap<String, Stats> {
+    let mut more = more.to_vec();
+    more.extend(counts.iter().flat_map(|c| c.1.iter().copied()));
+    let fields = tshark_field_names(tables, presence, &more);
     let mut diff = Diff::new(tables.iter().map(|t| t.record));
     for pcap in all_pcaps() {
         let name = pcap_name(&pcap);
         let records = records_of(&pcap);
         let frames = tshark_frames(&pcap, &fields);
         diff.presence(&name, &records, &frames, presence);
+        diff.presence_counts(&name, &records, &frames, counts);
         diff.compare(&name, &records, &frames, tables);
     }
     diff.finish(file, explained)
