@@ -47,6 +47,9 @@ def tools(capture: Path, out: Path):
     t = [
         ("netcap", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc"), "-w", cores], out / "nc"),
         ("netcap -w 1", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc1"), "-w", "1"], out / "nc1"),
+        # The same capture as the first row, with .ncap.zst files instead of .ncap.gz.
+        ("netcap zstd", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncz"), "-w", cores,
+                         "--compression", "zstd"], out / "ncz"),
         ("tshark -T fields", ["sh", "-c", "tshark -n -r '%s' -T fields %s -E header=y -E separator=, > '%s'"
                               % (capture, " ".join("-e " + f for f in TSHARK_FIELDS), out / "tshark.csv")],
          out / "tshark.csv"),
