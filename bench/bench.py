@@ -11,7 +11,8 @@ scripts/setup.sh --bench; NFStream from PyPI into bench-work/nfstream-venv).
 Each tool runs N times (default 3), the tools alternating
 within each round, and the table gives the median wall time, CPU time
 (user+sys), packets/s, peak memory, output size, and each tool's wall time
-divided by Netcap's. Times are ratios from one run on a shared machine: compare
+divided by Netcap's. "netcap zstd" is the first row's capture with
+--compression zstd (.ncap.zst files instead of .ncap.gz). Times are ratios from one run on a shared machine: compare
 rows, not absolute numbers between runs.
 """
 import argparse
