@@ -11,7 +11,8 @@ scripts/setup.sh --bench; NFStream from PyPI into bench-work/nfstream-venv).
 Each tool runs N times (default 3), the tools alternating
 within each round, and the table gives the median wall time, CPU time
 (user+sys), packets/s, peak memory, output size, and each tool's wall time
-divided by Netcap's. Times are ratios from one run on a shared machine: compare
+divided by Netcap's. "netcap zstd" is the first row's capture with
+--compression zstd (.ncap.zst files instead of .ncap.gz). Times are ratios from one run on a shared machine: compare
 rows, not absolute numbers between runs.
 """
 import argparse
@@ -47,6 +48,9 @@ def tools(capture: Path, out: Path):
     t = [
         ("netcap", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc"), "-w", cores], out / "nc"),
         ("netcap -w 1", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "nc1"), "-w", "1"], out / "nc1"),
+        # The same capture as the first row, with .ncap.zst files instead of .ncap.gz.
+        ("netcap zstd", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncz"), "-w", cores,
+                         "--compression", "zstd"], out / "ncz"),
         ("tshark -T fields", ["sh", "-c", "tshark -n -r '%s' -T fields %s -E header=y -E separator=, > '%s'"
                               % (capture, " ".join("-e " + f for f in TSHARK_FIELDS), out / "tshark.csv")],
          out / "tshark.csv"),

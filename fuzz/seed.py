@@ -2,7 +2,8 @@
 """Seeds the fuzz corpora from the repository's test captures:
 capture_reader gets small whole captures, decode_packet single packets
 (prefixed with the index of their link type), ncap_reader record files
-written by `netcap capture` (pass the netcap binary as the first argument)."""
+written by `netcap capture`, plain, gzip and zstd (pass the netcap binary as the
+first argument)."""
 import os
 import struct
 import subprocess
@@ -73,12 +74,22 @@ def main():
         ip = struct.pack(">IHBB", 0x60000000, 24, 44, 64) + bytes(16) + bytes([1] * 16) + fh + udp[off:off + 16]
         seq += struct.pack(">hB", 1, len(ip)) + ip
     (CORPUS / "defrag" / "small-datagrams").write_bytes(seq)
-    with tempfile.TemporaryDirectory() as out:
+    # ncap_reader: the record files of one capture, uncompressed (cut to 4 KiB),
+    # gzip and zstd (whole, when that small: the reader picks the codec from
+    # the first bytes).
+    with tempfile.TemporaryDirectory() as tmp:
         cap = PCAPS / "ipv6-frag-hbh-icmpv6-nd-ra-mld.pcap"
-        subprocess.run([netcap, "capture", "-q", "--no-compress", "-r", str(cap), "-o", out], check=True)
-        for f in Path(out).glob("*.ncap"):
-            data = f.read_bytes()
-            (CORPUS / "ncap_reader" / f.name).write_bytes(data[:4096])
+        for codec in ("none", "gzip", "zstd"):
+            out = Path(tmp) / codec
+            subprocess.run([netcap, "capture", "-q", "--compression", codec, "-r", str(cap), "-o", str(out)],
+                           check=True)
+            for f in out.glob("*.ncap*"):
+                data = f.read_bytes()
+                if codec == "none":
+                    data = data[:4096]
+                elif len(data) > 4096:
+                    continue
+                (CORPUS / "ncap_reader" / f.name).write_bytes(data)
     print(f"seeded {n} packets")
 
 

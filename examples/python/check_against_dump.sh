@@ -6,7 +6,8 @@
 #
 # Each INPUT is a capture file (run through `netcap capture $NETCAP_CAPTURE_ARGS`,
 # default `--entropy` so that doubles are exercised, into a temp dir), a directory
-# of record files, or a single .ncap/.ncap.gz file. Builds nothing.
+# of record files, or a single .ncap/.ncap.gz/.ncap.zst file. Builds nothing.
+# NETCAP_CAPTURE_ARGS="--entropy --compression zstd" checks .ncap.zst files.
 # Every record line is parsed as JSON on both sides and compared as objects; the raw
 # lines must also be byte-identical (a formatting-only difference is reported as
 # such). Exits non-zero on any difference.
@@ -19,7 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 if [ $# -lt 2 ]; then
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 netcap=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -28,10 +29,10 @@ shift
 
 venv=${NETCAP_PY_VENV:-$root/target/py-venv}
 py=$venv/bin/python
-if ! "$py" -c 'import google.protobuf, grpc_tools' 2>/dev/null; then
+if ! "$py" -c 'import google.protobuf, grpc_tools, zstandard' 2>/dev/null; then
     echo "setting up Python dependencies in $venv" >&2
     python3 -m venv "$venv"
-    "$py" -m pip install --quiet --disable-pip-version-check protobuf grpcio-tools
+    "$py" -m pip install --quiet --disable-pip-version-check protobuf grpcio-tools zstandard
 fi
 
 tmp=$(mktemp -d)
@@ -42,8 +43,8 @@ files=()
 n=0
 for input in "$@"; do
     if [ -d "$input" ]; then
-        found=("$input"/*.ncap "$input"/*.ncap.gz)
-    elif [[ $input == *.ncap || $input == *.ncap.gz ]]; then
+        found=("$input"/*.ncap "$input"/*.ncap.gz "$input"/*.ncap.zst)
+    elif [[ $input == *.ncap || $input == *.ncap.gz || $input == *.ncap.zst ]]; then
         found=("$input")
     else
         n=$((n + 1))
@@ -55,7 +56,7 @@ for input in "$@"; do
             exit 1
         }
         echo "captured $input" >&2
-        found=("$out"/*.ncap "$out"/*.ncap.gz)
+        found=("$out"/*.ncap "$out"/*.ncap.gz "$out"/*.ncap.zst)
     fi
     for f in "${found[@]}"; do
         [ -f "$f" ] && files+=("$f")

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Read a Netcap .ncap / .ncap.gz file and print its records as JSON lines.
+"""Read a Netcap .ncap / .ncap.gz / .ncap.zst file and print its records as JSON lines.
 
     python3 examples/python/read_ncap.py out/TCP.ncap.gz           # records
-    python3 examples/python/read_ncap.py out/TCP.ncap.gz --header  # header only
+    python3 examples/python/read_ncap.py out/TCP.ncap.zst --header # header only
 
 The output is the same as `netcap dump -r FILE --json`. Needs the pip packages
-`protobuf` and `grpcio-tools`. See docs/file-format.md for the format itself.
+`protobuf` and `grpcio-tools`, and for .ncap.zst files before Python 3.14 (whose
+standard library has `compression.zstd`) `zstandard`. See docs/file-format.md
+for the format itself.
 """
 import argparse, gzip, json, math, os, signal, sys, tempfile
 from decimal import Decimal
@@ -64,6 +66,87 @@ def frames(f):
         if len(data) != n:
             raise EOFError("file ends inside a record (truncated)")
         yield data
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame; a skippable frame starts 5? 2a 4d 18
+
+
+def zstd_decompressor():
+    """A new one-frame zstd decompressor (decompress(), eof, unused_data): the
+    standard library's from Python 3.14 on, else the `zstandard` package's."""
+    try:
+        from compression.zstd import ZstdDecompressor  # Python 3.14+
+        return ZstdDecompressor()
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        sys.exit("reading .ncap.zst needs Python 3.14+ or zstandard: python3 -m pip install zstandard")
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+class ZstdStream:
+    """The decompressed stream of a zstd file, frame after frame, as a file
+    with read(n). Unlike zstandard's stream_reader, which ends quietly, a
+    file that ends inside a frame raises EOFError (truncation), and damaged
+    data (a bad checksum, say) raises ValueError."""
+
+    def __init__(self, f):
+        self.f, self.d, self.fed = f, None, False
+        self.chunk, self.pos = b"", 0
+
+    def _refill(self):
+        """Decompresses more input into self.chunk; False at the clean end."""
+        while True:
+            leftover = b""
+            if self.d is not None and self.d.eof:  # a frame ended: maybe another follows
+                leftover, self.d = self.d.unused_data, None
+            data = leftover or self.f.read(1 << 16)
+            if not data:
+                if self.d is not None and self.fed:
+                    raise EOFError("the zstd frame is cut short (truncated)")
+                return False
+            if self.d is None:
+                self.d, self.fed = zstd_decompressor(), False
+            try:
+                out = self.d.decompress(data)
+            except Exception as e:  # zstandard.ZstdError / compression.zstd.ZstdError
+                raise ValueError(f"damaged zstd data: {e}") from None
+            self.fed = True
+            if out:
+                self.chunk, self.pos = out, 0
+                return True
+
+    def read(self, n):
+        parts = []
+        while n > 0:
+            if self.pos == len(self.chunk) and not self._refill():
+                break
+            part = self.chunk[self.pos:self.pos + n]
+            self.pos += len(part)
+            n -= len(part)
+            parts.append(part)
+        return b"".join(parts)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def open_stream(path):
+    """The decompressed stream of a record file; compression is detected by
+    content (gzip or zstd magic), as `netcap dump` does."""
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    if magic.startswith(GZIP_MAGIC):
+        return gzip.open(path, "rb")
+    if magic == ZSTD_MAGIC or (len(magic) == 4 and magic[0] >> 4 == 5 and magic[1:] == b"\x2a\x4d\x18"):
+        return ZstdStream(open(path, "rb"))
+    return open(path, "rb")
 
 
 def json_float(x):
@@ -135,9 +218,7 @@ def main():
     pool = load_schema(args.proto)
     cls = lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName("netcap." + name))
 
-    with open(args.file, "rb") as raw:  # compression is detected by content
-        gz = raw.read(2) == b"\x1f\x8b"
-    f = gzip.open(args.file, "rb") if gz else open(args.file, "rb")
+    f = open_stream(args.file)
     count = 0
     try:
         with f:

@@ -1,4 +1,7 @@
-//! The .ncap reader on arbitrary bytes, typed and through the schema.
+//! The .ncap reader on arbitrary bytes, typed and through the schema. The
+//! reader picks the codec from the first bytes (gzip `1f 8b`, zstd
+//! `28 b5 2f fd`, else none), so the fuzzer reaches the plain, gzip and zstd
+//! paths alike; the corpus is seeded with files of all three (fuzz/seed.py).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,8 +1,8 @@
 //! The `.ncap` file format and the record renderers.
 //!
-//! * [`ncap`]: writing and reading `.ncap` / `.ncap.gz` files — a `Header`
-//!   record, then varint-length-delimited records of one type (see
-//!   `docs/file-format.md`).
+//! * [`ncap`]: writing and reading `.ncap` / `.ncap.gz` / `.ncap.zst` files —
+//!   a `Header` record, then varint-length-delimited records of one type,
+//!   optionally compressed with gzip or zstd (see `docs/file-format.md`).
 //! * [`pcap_out`]: the pcap side outputs (`unknown.pcap`, `errors.pcap`).
 //! * [`text_out`]: CSV and JSON files written directly during a capture.
 //! * [`render`]: CSV, TSV, JSON lines, aligned tables and readable text, all
@@ -16,6 +16,7 @@ pub mod render;
 pub mod text_out;
 
 pub use ncap::{
-    header_for, FileReader, ReadError, RecordFileWriter, WriterOptions, MAX_RECORD_LEN,
+    header_for, Codec, FileReader, LevelError, ReadError, RecordFileWriter, WriterOptions,
+    MAX_RECORD_LEN,
 };
 pub use output::{OutputFormat, RecordWriter};

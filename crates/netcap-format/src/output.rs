@@ -12,7 +12,7 @@ use crate::text_out::{TextFileWriter, TextFormat};
 /// The format of the files a capture writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
-    /// `.ncap` / `.ncap.gz` protobuf record files.
+    /// `.ncap` / `.ncap.gz` / `.ncap.zst` protobuf record files.
     #[default]
     Ncap,
     /// `.csv` files, as `netcap dump` prints them.
@@ -34,7 +34,7 @@ impl RecordWriter {
     /// The file a record type is written to.
     pub fn file_name(ty: Type, format: OutputFormat, opts: &WriterOptions) -> String {
         match format {
-            OutputFormat::Ncap => RecordFileWriter::file_name(ty.record_name(), opts.compress),
+            OutputFormat::Ncap => RecordFileWriter::file_name(ty.record_name(), opts.codec),
             OutputFormat::Csv => format!("{}.csv", ty.record_name()),
             OutputFormat::Json => format!("{}.json", ty.record_name()),
         }

@@ -134,7 +134,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
             entropy: args.entropy,
         },
         writer: WriterOptions {
-            compress: !args.no_compress,
+            codec: args.codec(),
             level: args.compression_level,
             ..WriterOptions::default()
         },

@@ -8,10 +8,13 @@ mod dump;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::Capture(args) = &cli.command {
+        check_capture_args(args);
+    }
     let result = match cli.command {
         cli::Command::Capture(args) => capture::run(&args),
         cli::Command::Dump(args) => dump::run(&args),
@@ -27,6 +30,24 @@ fn main() -> ExitCode {
             eprintln!("netcap: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Checks what clap cannot check alone: the level's range depends on the
+/// codec. A bad level is a usage error (exit status 2), as clap's own are.
+fn check_capture_args(args: &cli::CaptureArgs) {
+    if let Err(e) = args.codec().check_level(args.compression_level) {
+        let mut cmd = cli::Cli::command();
+        cmd.build();
+        let msg = format!(
+            "invalid value '{}' for '--compression-level <LEVEL>': {e}",
+            args.compression_level.unwrap_or_default()
+        );
+        match cmd.find_subcommand_mut("capture") {
+            Some(capture) => capture.error(clap::error::ErrorKind::ValueValidation, msg),
+            None => cmd.error(clap::error::ErrorKind::ValueValidation, msg),
+        }
+        .exit();
     }
 }
 

@@ -45,14 +45,12 @@ fn output_is_byte_identical_whatever_the_number_of_workers() {
         "ip-fragments-dns-udp-icmp.pcap",
     ] {
         let pcap = pcaps_dir().join(name);
-        for compress in [true, false] {
+        for codec in [&[][..], &["--no-compress"], &["--compression", "zstd"]] {
             let mut reference: Option<Vec<(String, Vec<u8>)>> = None;
             for workers in ["1", "2", "3"] {
                 let dir = tempfile::tempdir().unwrap();
                 let mut extra = vec!["--workers", workers, "--quiet"];
-                if !compress {
-                    extra.push("--no-compress");
-                }
+                extra.extend_from_slice(codec);
                 capture(&pcap, dir.path(), &extra);
                 let got = files(dir.path());
                 assert!(got.len() >= 3, "{name}: too few files");
@@ -66,7 +64,7 @@ fn output_is_byte_identical_whatever_the_number_of_workers() {
                         for (a, b) in r.iter().zip(&got) {
                             assert!(
                                 a.1 == b.1,
-                                "{name}: {} differs between 1 and {workers} workers",
+                                "{name} {codec:?}: {} differs between 1 and {workers} workers",
                                 a.0
                             );
                         }
@@ -637,17 +635,23 @@ fn big_capture(dir: &Path, copies: usize) -> std::path::PathBuf {
 }
 
 /// SIGINT in the middle of reading a file: the summary is printed, the exit
-/// status is 130, and every file written is valid to its last record.
+/// status is 130, and every file written is valid to its last record (gzip
+/// and zstd streams properly ended).
 #[test]
 fn interrupted_capture_leaves_valid_files() {
     let dir = tempfile::tempdir().unwrap();
     let input = big_capture(dir.path(), 400);
-    let out = dir.path().join("out");
+    for (codec, ext) in [("gzip", ".ncap.gz"), ("zstd", ".ncap.zst")] {
+        interrupted_capture(&input, &dir.path().join(codec), codec, ext);
+    }
+}
+
+fn interrupted_capture(input: &Path, out: &Path, codec: &str, ext: &str) {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_netcap"))
-        .args(["capture", "-w", "2", "-r"])
-        .arg(&input)
+        .args(["capture", "-w", "2", "--compression", codec, "-r"])
+        .arg(input)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -677,8 +681,9 @@ fn interrupted_capture_leaves_valid_files() {
         .unwrap();
     assert!(packets > 0 && packets < 1_255_200, "{err}");
     // Every file reads to its end without damage, and holds every packet read.
-    let recs = load_records(&out);
+    let recs = load_records(out);
     assert_eq!(recs["Ethernet"].len() as u64, packets);
+    assert!(out.join(format!("Ethernet{ext}")).exists());
 }
 
 /// A write failure (the output disk is full) is a clear error and a non-zero
@@ -693,25 +698,32 @@ fn full_disk_is_a_clear_error() {
     let input = big_capture(dir.path(), 20);
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    if !mounted.success() {
-        eprintln!("skipped: cannot mount tmpfs here");
-        return;
+    for codec in ["none", "zstd"] {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        if !mounted.success() {
+            eprintln!("skipped: cannot mount tmpfs here");
+            return;
+        }
+        let o = netcap(&[
+            "capture",
+            "--compression",
+            codec,
+            "-r",
+            input.to_str().unwrap(),
+            "-o",
+            mnt.to_str().unwrap(),
+        ]);
+        let _ = std::process::Command::new("umount").arg(&mnt).status();
+        disk_full_error(&o);
     }
-    let o = netcap(&[
-        "capture",
-        "--no-compress",
-        "-r",
-        input.to_str().unwrap(),
-        "-o",
-        mnt.to_str().unwrap(),
-    ]);
-    let _ = std::process::Command::new("umount").arg(&mnt).status();
-    let err = stderr(&o);
+}
+
+fn disk_full_error(o: &std::process::Output) {
+    let err = stderr(o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("netcap: error: writing ") && err.contains("No space left on device"),
@@ -724,4 +736,225 @@ fn full_disk_is_a_clear_error() {
         1,
         "{err}"
     );
+}
+
+/// Every frame (header and records) of a record file, decompressed.
+fn frames(path: &Path) -> Vec<Vec<u8>> {
+    let mut r = netcap_format::FileReader::open(path).unwrap();
+    let mut v = vec![prost_reflect::prost::Message::encode_to_vec(r.header())];
+    while let Some(rec) = r.next_raw().unwrap() {
+        v.push(rec.to_vec());
+    }
+    v
+}
+
+/// The same capture written with gzip, zstd and no compression: the same
+/// files, each holding the same stream; `netcap dump` prints the same.
+#[test]
+fn zstd_files_hold_what_gzip_files_hold() {
+    let pcap = pcaps_dir().join("mixed-lan-wireshark-samples.pcapng");
+    let gz = tempfile::tempdir().unwrap();
+    capture(&pcap, gz.path(), &["--quiet"]);
+    let zst = tempfile::tempdir().unwrap();
+    let out = capture(&pcap, zst.path(), &["--compression", "zstd"]);
+    assert!(stderr(&out).contains("records written:"));
+    let plain = tempfile::tempdir().unwrap();
+    capture(&pcap, plain.path(), &["--quiet", "--compression", "none"]);
+
+    let names = |dir: &Path, ext: &str| -> Vec<String> {
+        let mut v: Vec<String> = files(dir)
+            .into_iter()
+            .filter_map(|(n, _)| n.strip_suffix(ext).map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    let types = names(gz.path(), ".ncap.gz");
+    assert!(types.len() >= 10, "{types:?}");
+    assert_eq!(names(zst.path(), ".ncap.zst"), types);
+    assert_eq!(names(plain.path(), ".ncap"), types);
+    // Only record files and the side outputs: no stray .ncap.gz next to the .zst.
+    assert_eq!(files(zst.path()).len(), files(gz.path()).len());
+    for ty in &types {
+        let gz_file = gz.path().join(format!("{ty}.ncap.gz"));
+        let zst_file = zst.path().join(format!("{ty}.ncap.zst"));
+        let zst_bytes = std::fs::read(&zst_file).unwrap();
+        assert_eq!(zst_bytes[..4], [0x28, 0xb5, 0x2f, 0xfd], "{ty}: zstd magic");
+        let want = frames(&gz_file);
+        assert_eq!(frames(&zst_file), want, "{ty}");
+        // ... which is the uncompressed file, byte for byte.
+        let plain_bytes = std::fs::read(plain.path().join(format!("{ty}.ncap"))).unwrap();
+        let stream: Vec<u8> = want
+            .iter()
+            .flat_map(|f| {
+                let mut framed = Vec::new();
+                prost_reflect::prost::encoding::encode_varint(f.len() as u64, &mut framed);
+                framed.extend_from_slice(f);
+                framed
+            })
+            .collect();
+        assert_eq!(stream, plain_bytes, "{ty}");
+    }
+    // netcap dump prints the same for both, in every format.
+    for ty in ["TCP", "DNS", "Connection"] {
+        for flags in [&[][..], &["--json"], &["--header"]] {
+            let dump = |path: &Path| {
+                let mut args = vec!["dump", "-r", path.to_str().unwrap()];
+                args.extend_from_slice(flags);
+                let o = netcap(&args);
+                assert!(o.status.success(), "{}", stderr(&o));
+                stdout(&o)
+            };
+            let want = dump(&gz.path().join(format!("{ty}.ncap.gz")));
+            assert!(want.lines().count() > 1, "{ty} {flags:?}");
+            assert_eq!(
+                dump(&zst.path().join(format!("{ty}.ncap.zst"))),
+                want,
+                "{ty} {flags:?}"
+            );
+        }
+    }
+    // A higher level: smaller, same records.
+    let zst9 = tempfile::tempdir().unwrap();
+    capture(
+        &pcap,
+        zst9.path(),
+        &[
+            "--quiet",
+            "--compression",
+            "zstd",
+            "--compression-level",
+            "9",
+        ],
+    );
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let tcp1 = zst.path().join("TCP.ncap.zst");
+    let tcp9 = zst9.path().join("TCP.ncap.zst");
+    assert!(size(&tcp9) < size(&tcp1));
+    assert_eq!(frames(&tcp9), frames(&tcp1));
+}
+
+/// A .ncap.zst cut short: `netcap dump` prints the records of the complete
+/// zstd blocks, then says how many; a clear error, no panic.
+#[test]
+fn dump_of_a_truncated_zstd_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 MB of TCP records: about 25 zstd blocks.
+    capture(
+        &big_capture(dir.path(), 20),
+        dir.path(),
+        &["--quiet", "--compression", "zstd", "--include", "TCP"],
+    );
+    let full = std::fs::read(dir.path().join("TCP.ncap.zst")).unwrap();
+    for (name, len) in [("half", full.len() / 2), ("last", full.len() - 2)] {
+        let cut = dir.path().join(format!("{name}.ncap.zst"));
+        std::fs::write(&cut, &full[..len]).unwrap();
+        let o = netcap(&[
+            "dump",
+            "-r",
+            cut.to_str().unwrap(),
+            "--select",
+            "PacketNumber",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let err = stderr(&o);
+        let printed = stdout(&o).lines().count() - 1;
+        assert!(printed > 100, "{name}: {printed}");
+        assert!(
+            err.starts_with("netcap: error: ")
+                && err.contains(&format!("truncated after {printed} records")),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Cut inside the first block: not even the header can be read.
+    let cut = dir.path().join("head.ncap.zst");
+    std::fs::write(&cut, &full[..100]).unwrap();
+    let o = netcap(&["dump", "-r", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not a Netcap record file (the file ends inside the header record)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn compression_options_are_checked_per_codec() {
+    let pcap = pcaps_dir().join("qinq-8021ad-arp.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "capture",
+            "-q",
+            "-r",
+            pcap.to_str().unwrap(),
+            "-o",
+            dir.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        netcap(&args)
+    };
+    for (extra, msg) in [
+        (
+            &["--compression", "zstd", "--compression-level", "20"][..],
+            "zstd compression level must be -7 to 19, got 20",
+        ),
+        (
+            &["--compression", "zstd", "--compression-level", "0"],
+            "zstd has no compression level 0",
+        ),
+        (
+            &["--compression-level", "10"],
+            "gzip compression level must be 0 to 9, got 10",
+        ),
+        (
+            &["--compression", "gzip", "--compression-level", "-1"],
+            "gzip compression level must be 0 to 9, got -1",
+        ),
+        (
+            &["--compression", "none", "--compression-level", "3"],
+            "uncompressed output takes no compression level",
+        ),
+        (
+            &["--no-compress", "--compression-level", "3"],
+            "cannot be used with",
+        ),
+        (
+            &["--no-compress", "--compression", "zstd"],
+            "cannot be used with",
+        ),
+        (&["--csv", "--compression", "zstd"], "cannot be used with"),
+        (
+            &["--compression", "lz4"],
+            "[possible values: gzip, zstd, none]",
+        ),
+    ] {
+        let o = run(extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    for (extra, file) in [
+        (
+            &["--compression", "zstd", "--compression-level", "-7"][..],
+            "ARP.ncap.zst",
+        ),
+        (
+            &["--compression", "zstd", "--compression-level", "19"],
+            "ARP.ncap.zst",
+        ),
+        (&["--compression-level", "0"], "ARP.ncap.gz"),
+        (&["--compression", "none"], "ARP.ncap"),
+    ] {
+        let o = run(extra);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let recs = load_records(dir.path());
+        assert_eq!(recs["ARP"].len(), 2, "{extra:?}");
+        assert!(dir.path().join(file).exists(), "{extra:?}");
+        for f in files(dir.path()) {
+            std::fs::remove_file(dir.path().join(f.0)).unwrap();
+        }
+    }
 }
