@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use flate2::{Compression, GzBuilder};
@@ -229,12 +229,20 @@ impl Encoder {
 }
 
 /// Where a record file's bytes go.
+///
+/// Chunks are recycled: a fresh 256 KiB buffer per chunk costs page faults
+/// and malloc consolidation in the writer thread.
 enum Sink {
-    Plain(BufWriter<File>),
+    Plain {
+        file: BufWriter<File>,
+        spare: Option<Vec<u8>>,
+    },
     /// Compression runs on a thread of its own per file, so that compressing
     /// overlaps with decoding and the files compress in parallel.
     Compressed {
         tx: Option<SyncSender<Vec<u8>>>,
+        /// Chunks the thread is done with.
+        spare: Receiver<Vec<u8>>,
         handle: Option<JoinHandle<io::Result<()>>>,
     },
 }
@@ -244,16 +252,20 @@ impl Sink {
     /// the thread.
     fn new(file: BufWriter<File>, codec: Codec, level: i32, name: &str) -> io::Result<Sink> {
         let mut enc = match codec {
-            Codec::None => return Ok(Sink::Plain(file)),
+            Codec::None => return Ok(Sink::Plain { file, spare: None }),
             Codec::Gzip => Encoder::gzip(file, level),
             Codec::Zstd => Encoder::zstd(file, level)?,
         };
         let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(2);
         let handle = std::thread::Builder::new()
             .name(format!("{codec} {name}"))
             .spawn(move || {
-                for chunk in rx {
+                for mut chunk in rx {
                     enc.write_all(&chunk)?;
+                    chunk.clear();
+                    // Full: the writer has enough spares; this one is freed.
+                    let _ = spare_tx.try_send(chunk);
                 }
                 // The channel closes on `finish` and also when the writer is
                 // dropped without it (an error elsewhere): either way the
@@ -262,14 +274,29 @@ impl Sink {
             })?;
         Ok(Sink::Compressed {
             tx: Some(tx),
+            spare,
             handle: Some(handle),
         })
     }
 
+    /// An empty buffer for the next chunk.
+    fn next_buffer(&mut self) -> Vec<u8> {
+        let spare = match self {
+            Sink::Plain { spare, .. } => spare.take(),
+            Sink::Compressed { spare, .. } => spare.try_recv().ok(),
+        };
+        spare.unwrap_or_else(|| Vec::with_capacity(CHUNK))
+    }
+
     /// Takes a full chunk.
-    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+    fn write_chunk(&mut self, mut chunk: Vec<u8>) -> io::Result<()> {
         match self {
-            Sink::Plain(w) => w.write_all(&chunk),
+            Sink::Plain { file, spare } => {
+                file.write_all(&chunk)?;
+                chunk.clear();
+                *spare = Some(chunk);
+                Ok(())
+            }
             Sink::Compressed { tx, .. } => match tx.as_ref().map(|t| t.send(chunk)) {
                 Some(Ok(())) => Ok(()),
                 // The thread stopped on an error: report it.
@@ -281,8 +308,8 @@ impl Sink {
     /// Flushes and closes the file, reporting any error of the compression thread.
     fn close(&mut self) -> io::Result<()> {
         match self {
-            Sink::Plain(w) => w.flush(),
-            Sink::Compressed { tx, handle } => {
+            Sink::Plain { file, .. } => file.flush(),
+            Sink::Compressed { tx, handle, .. } => {
                 drop(tx.take());
                 match handle.take().map(|h| h.join()) {
                     Some(Ok(result)) => result,
@@ -354,7 +381,8 @@ impl RecordFileWriter {
             self.pending.extend_from_slice(head);
             bytes = rest;
             if self.pending.len() == CHUNK {
-                let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+                let next = self.sink.next_buffer();
+                let chunk = std::mem::replace(&mut self.pending, next);
                 self.sink.write_chunk(chunk)?;
             }
         }
