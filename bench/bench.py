@@ -11,9 +11,14 @@ scripts/setup.sh --bench; NFStream from PyPI into bench-work/nfstream-venv).
 Each tool runs N times (default 3), the tools alternating
 within each round, and the table gives the median wall time, CPU time
 (user+sys), packets/s, peak memory, output size, and each tool's wall time
-divided by Netcap's. "netcap zstd" is the first row's capture with
---compression zstd (.ncap.zst files instead of .ncap.gz). Times are ratios from one run on a shared machine: compare
-rows, not absolute numbers between runs.
+divided by Netcap's. Times are ratios from one run on a shared machine:
+compare rows, not absolute numbers between runs.
+
+Besides the default capture ("netcap") and one worker ("netcap -w 1"), rows
+that split its cost: "netcap 1 core" is one worker pinned with taskset to one
+core (so "1 core / netcap" is how the pipeline scales from one core to all);
+"netcap zstd" writes .ncap.zst instead of .ncap.gz; "netcap no compression"
+writes plain .ncap; "netcap no flows" writes the packet records only.
 """
 import argparse
 import os
@@ -51,6 +56,10 @@ def tools(capture: Path, out: Path):
         # The same capture as the first row, with .ncap.zst files instead of .ncap.gz.
         ("netcap zstd", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncz"), "-w", cores,
                          "--compression", "zstd"], out / "ncz"),
+        ("netcap no compression", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncn"),
+                                   "-w", cores, "--compression", "none"], out / "ncn"),
+        ("netcap no flows", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncf"),
+                             "-w", cores, "--no-flows"], out / "ncf"),
         ("tshark -T fields", ["sh", "-c", "tshark -n -r '%s' -T fields %s -E header=y -E separator=, > '%s'"
                               % (capture, " ".join("-e " + f for f in TSHARK_FIELDS), out / "tshark.csv")],
          out / "tshark.csv"),
@@ -58,6 +67,9 @@ def tools(capture: Path, out: Path):
          out / "conv.txt"),
         ("tcpdump read", ["tcpdump", "-nr", str(capture), "-w", "/dev/null"], None),
     ]
+    if shutil.which("taskset"):
+        t.insert(2, ("netcap 1 core", ["taskset", "-c", "0", str(NETCAP), "capture", "-q", "-r", str(capture),
+                                       "-o", str(out / "nc1c"), "-w", "1"], out / "nc1c"))
     venv_py = WORK / "nfstream-venv" / "bin" / "python"
     if venv_py.exists() and not NO_NFSTREAM:
         script = ("import sys\nfrom nfstream import NFStreamer\n"
