@@ -69,14 +69,7 @@ impl PacketDecoder {
         defragged: Defragged<'_>,
         sink: &mut S,
     ) -> Outcome {
-        let mut walker = Walker {
-            pkt,
-            opts,
-            sink,
-            cache: &mut self.cache,
-            tunnels: 0,
-            outer_fragment: defragged != Defragged::No,
-        };
+        let mut walker = self.walker(pkt, opts, sink, defragged != Defragged::No);
         let outcome = walker.link();
         let Defragged::Reassembled { protocol, payload } = defragged else {
             return outcome;
@@ -89,6 +82,24 @@ impl PacketDecoder {
         match outcome {
             Outcome::Decoded => inner,
             other => other,
+        }
+    }
+
+    /// The walk of one packet, with this decoder's record buffers.
+    fn walker<'w, 'p, S>(
+        &'w mut self,
+        pkt: &'w PacketInfo<'p>,
+        opts: &'w DecodeOptions,
+        sink: &'w mut S,
+        outer_fragment: bool,
+    ) -> Walker<'w, 'p, S> {
+        Walker {
+            pkt,
+            opts,
+            sink,
+            cache: &mut self.cache,
+            tunnels: 0,
+            outer_fragment,
         }
     }
 }
@@ -144,15 +155,9 @@ pub fn decode_reassembled<S: RecordSink>(
     payload: &[u8],
     sink: &mut S,
 ) -> Outcome {
-    let mut walker = Walker {
-        pkt,
-        opts,
-        sink,
-        cache: &mut RecordCache::default(),
-        tunnels: 0,
-        outer_fragment: false,
-    };
-    walker.reassembled(protocol, payload)
+    PacketDecoder::new()
+        .walker(pkt, opts, sink, false)
+        .reassembled(protocol, payload)
 }
 
 /// State of one packet's walk.
