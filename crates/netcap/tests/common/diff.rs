@@ -678,19 +678,8 @@ impl Diff {
                 .collect();
             missing.sort_unstable_by_key(|m| m.0);
             for (n, fs) in missing {
-                let protos = fs
-                    .get("frame.protocols")
-                    .map(|p| p.join(":"))
-                    .unwrap_or_default();
-                self.failures.push(Failure {
-                    capture: capture.to_string(),
-                    frame: n,
-                    record: record.to_string(),
-                    tshark: field.to_string(),
-                    text: format!(
-                        "{capture} #{n}: tshark shows {field}, Netcap has no {record} record ({protos})"
-                    ),
-                });
+                let what = format!("tshark shows {field}, Netcap has no {record} record");
+                self.missing(capture, n, record, field, fs, &what);
             }
         }
     }
@@ -730,22 +719,35 @@ impl Diff {
                     continue;
                 }
                 st.layer_short += 1;
-                let protos = fs
-                    .get("frame.protocols")
-                    .map(|p| p.join(":"))
-                    .unwrap_or_default();
-                self.failures.push(Failure {
-                    capture: capture.to_string(),
-                    frame: n,
-                    record: record.to_string(),
-                    tshark: name.clone(),
-                    text: format!(
-                        "{capture} #{n}: tshark shows {want} occurrence(s) of {name}, \
-                         Netcap has {got} {record} record(s) ({protos})"
-                    ),
-                });
+                let what = format!(
+                    "tshark shows {want} occurrence(s) of {name}, Netcap has {got} {record} record(s)"
+                );
+                self.missing(capture, n, record, &name, fs, &what);
             }
         }
+    }
+
+    /// Records a record missing on frame `n`; `what` says what tshark shows.
+    fn missing(
+        &mut self,
+        capture: &str,
+        n: u64,
+        record: &str,
+        tshark: &str,
+        fs: &Frame,
+        what: &str,
+    ) {
+        let protos = fs
+            .get("frame.protocols")
+            .map(|p| p.join(":"))
+            .unwrap_or_default();
+        self.failures.push(Failure {
+            capture: capture.to_string(),
+            frame: n,
+            record: record.to_string(),
+            tshark: tshark.to_string(),
+            text: format!("{capture} #{n}: {what} ({protos})"),
+        });
     }
 
     /// Reports (printed, and written to `file` in the tests' temp directory),
