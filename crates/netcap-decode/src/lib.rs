@@ -6,7 +6,9 @@
 //! formats: they hand records to a [`RecordSink`].
 //!
 //! The entry point is [`decode_packet`], which dispatches on the link type and
-//! walks the layers (link → VLAN tags → network → transport → application).
+//! walks the layers (link → VLAN tags → network → transport → application);
+//! a long-running worker uses a [`PacketDecoder`], which does the same and
+//! reuses the memory of the records of the common layers from packet to packet.
 #![forbid(unsafe_code)]
 
 mod app;
