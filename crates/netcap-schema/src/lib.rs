@@ -109,9 +109,9 @@ pub fn put_varint(buf: &mut Vec<u8>, v: u64) {
 
 #[inline(never)]
 fn put_long_varint(buf: &mut Vec<u8>, mut v: u64) {
-    // Byte pushes: the capacity was reserved for the whole message, so each
-    // is a predicted branch and a store (a copy from a temporary array is a
-    // call to memcpy; an exact-size `extend` measured slower).
+    // Byte pushes: the record buffers are reused and rarely grow, so each is
+    // a predicted capacity check and a store (a copy from a temporary array
+    // is a call to memcpy; an exact-size `extend` measured slower).
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
