@@ -326,6 +326,7 @@ pub fn record(view: &DnsView<'_>, pkt: &PacketInfo<'_>) -> Result<Dns, DecodeErr
         authorities,
         additionals,
         packet_number: pkt.number,
+        connection_uid: String::new(),
     })
 }
 

@@ -1,0 +1,26 @@
+//! Netcap's TCP stream layer.
+//!
+//! * [`reassembly`]: one direction of a TCP connection put back in order
+//!   (RFC 1982 sequence arithmetic, out-of-order queue, overlaps, gaps, caps).
+//! * [`parser`]: the contract every stream protocol implements: a parser gets
+//!   a direction's contiguous bytes and gap notices, says how much it consumed
+//!   or how much more it needs, and emits records.
+//! * [`conn`]: the streams of one connection: reassembly of both directions,
+//!   protocol detection by content (ports only as a hint), dispatch.
+//! * One module per protocol: [`http`], [`tls`], [`dns`].
+//!
+//! No I/O and no output format: records go out as [`StreamRecord`]s with the
+//! key that orders them (see [`parser::Cx`]).
+#![forbid(unsafe_code)]
+
+pub mod conn;
+pub mod dns;
+pub mod http;
+pub mod parser;
+pub mod reassembly;
+pub mod records;
+pub mod tls;
+
+pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};
+pub use parser::{ConnMeta, Cx, Dir, End, Origin, Parsed, StreamParser};
+pub use records::StreamRecord;

@@ -1,0 +1,1 @@
+//! One direction of a TCP connection put back in order (being written).

@@ -1,0 +1,28 @@
+//! The records the stream layer emits.
+
+use netcap_schema::{Anomaly, Dns, Http, TlsClientHello, TlsServerHello, X509Certificate};
+
+/// One record made from a stream. Boxed: the variants are large and most
+/// connections emit few records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamRecord {
+    /// An HTTP exchange.
+    Http(Box<Http>),
+    /// A TLS ClientHello.
+    TlsClientHello(Box<TlsClientHello>),
+    /// A TLS ServerHello.
+    TlsServerHello(Box<TlsServerHello>),
+    /// A certificate of a TLS Certificate message.
+    X509(Box<X509Certificate>),
+    /// A DNS message carried over TCP.
+    Dns(Box<Dns>),
+    /// A reassembly or parser anomaly.
+    Anomaly(Box<Anomaly>),
+}
+
+/// Something that accepts every kind of stream record (the pipeline's
+/// output implements it by emitting the inner record).
+pub trait StreamSink {
+    /// Accepts one record, ordered among the records of its type by `key`.
+    fn stream_record(&mut self, key: u64, rec: &StreamRecord);
+}
