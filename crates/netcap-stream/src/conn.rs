@@ -539,7 +539,6 @@ impl App {
                 .is_none_or(|pr| !pr.ports.contains(&port) && !pr.ports.contains(&client_port))
         });
         let mut found = None;
-        let mut waiting = false;
         for i in order {
             if cands & (1 << i) == 0 {
                 continue;
@@ -553,20 +552,20 @@ impl App {
                     found = Some((i, false));
                     break;
                 }
-                Probe::NeedMore => waiting = true,
+                Probe::NeedMore => {}
                 Probe::No => match (pr.probe)(d.other(), &p.buf, hint) {
                     Probe::Yes => {
                         found = Some((i, true));
                         break;
                     }
-                    Probe::NeedMore => waiting = true,
+                    Probe::NeedMore => {}
                     Probe::No => cands &= !(1 << i),
                 },
             }
         }
         let Some((i, flip)) = found else {
             let full = p.buf.len() >= DETECT_MAX;
-            self.state = if cands == 0 || (full && !waiting) || full {
+            self.state = if cands == 0 || full {
                 for p in &mut self.pending {
                     p.release();
                 }
