@@ -13,12 +13,14 @@ mod conn;
 pub mod layer;
 pub mod packet;
 pub mod stats;
+mod streams;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
 pub use layer::{LayerCounts, LayerFlowTable, LayerObs, LayerSelect};
 pub use packet::{DecodedApp, FlowPacket};
+pub use streams::StreamSettings;
 
 use conn::Conn;
 use netcap_schema::{Flow, Record};
@@ -92,6 +94,14 @@ impl Default for FlowConfig {
 pub trait FlowSink {
     /// Accepts one record.
     fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R);
+
+    /// Accepts a stream record written when its connection ended, ordered
+    /// among the records of its type by (`key`, `sub`): `key` is the batch's
+    /// last packet number (after every record of the batch's packets), `sub`
+    /// tells connections apart (1 + the connection's first packet number).
+    fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
+        let _ = (key, sub, rec);
+    }
 }
 
 /// Counters for the summary.
@@ -123,6 +133,8 @@ pub struct FlowTable {
     /// Clock of the last expiry scan.
     scanned: Option<i64>,
     counts: FlowCounts,
+    /// TCP streams (None: not reassembled).
+    streams: Option<streams::StreamLayer>,
 }
 
 /// Expiry scans run when the flow clock moved this far since the last one:
@@ -144,7 +156,46 @@ impl FlowTable {
             clock: i64::MIN,
             scanned: None,
             counts: FlowCounts::default(),
+            streams: None,
         }
+    }
+
+    /// An empty table that also reassembles the TCP streams of its connections.
+    pub fn with_streams(cfg: FlowConfig, streams: StreamSettings) -> FlowTable {
+        let mut t = FlowTable::new(cfg);
+        t.streams = Some(streams::StreamLayer::new(streams));
+        t
+    }
+
+    /// Gives a TCP segment of packet `number` to the streams of its
+    /// connection, if the connection is open here (the packet itself was
+    /// added first). Segments inside tunnels have no connection yet.
+    pub fn segment(&mut self, seg: &netcap_decode::TcpSegment<'_>, number: u64, ts_ns: i64) {
+        let Some(layer) = self.streams.as_mut() else {
+            return;
+        };
+        let key = ConnKey::of_tuple(
+            (seg.src, seg.src_port),
+            (seg.dst, seg.dst_port),
+            packet::PROTO_TCP,
+        );
+        if let Some(c) = self.open.get_mut(&key) {
+            layer.segment(c, seg, number, ts_ns);
+        }
+    }
+
+    /// Stream records emitted by the segments added since the last call,
+    /// keyed by packet number, in the order emitted.
+    pub fn take_stream_records(&mut self) -> netcap_stream::conn::Records {
+        self.streams
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.out))
+            .unwrap_or_default()
+    }
+
+    /// Stream totals of the connections ended so far.
+    pub fn stream_totals(&self) -> Option<&netcap_stream::StreamTotals> {
+        self.streams.as_ref().map(|l| &l.totals)
     }
 
     /// Open connections.
@@ -297,9 +348,16 @@ impl FlowTable {
             .front()
             .is_some_and(|(c, _)| c.first_num < upto)
         {
-            let Some((c, reason)) = self.finishing.pop_front() else {
+            let Some((mut c, reason)) = self.finishing.pop_front() else {
                 break;
             };
+            if let Some(l) = self.streams.as_mut() {
+                let mut recs = Vec::new();
+                l.finish(&mut c, last_number, &mut recs);
+                for (_, r) in &recs {
+                    sink.emit_stream(last_number, 1 + c.first_num, r);
+                }
+            }
             let rec = c.record(reason, clock, last_number);
             sink.emit_keyed(c.first_num, &rec);
             // A direction that started later may belong to a later chunk.
@@ -329,7 +387,15 @@ impl FlowTable {
         // Flow records are merged by their own first packet: emit them in
         // that order, after the connections.
         let mut flows = Vec::with_capacity(ended.len() * 2);
-        for (c, reason) in &ended {
+        let mut recs = Vec::new();
+        for (c, reason) in &mut ended {
+            if let Some(l) = self.streams.as_mut() {
+                recs.clear();
+                l.finish(c, last_number, &mut recs);
+                for (_, r) in &recs {
+                    sink.emit_stream(last_number, 1 + c.first_num, r);
+                }
+            }
             let rec = c.record(*reason, clock, last_number);
             sink.emit_keyed(c.first_num, &rec);
             flows.extend(c.flow_records(&rec));

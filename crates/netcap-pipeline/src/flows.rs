@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use netcap_decode::RecordSink;
-use netcap_flow::{DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs};
+use netcap_flow::{
+    DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs, StreamSettings,
+};
 use netcap_schema::Record;
 
 use crate::batch::{Batch, PacketSlot, WorkerOutput};
@@ -43,6 +45,11 @@ impl FlowSink for WorkerOutput {
         // The key orders the records of one type within the batch (merge.rs).
         self.set_packet(key);
         self.emit(rec);
+    }
+
+    fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
+        self.set_key(key, sub);
+        self.emit_stream_record(rec);
     }
 }
 
@@ -144,8 +151,15 @@ pub(crate) struct WorkerFlows {
 }
 
 impl WorkerFlows {
-    /// `conns`: track connections; `layer`: collect layer flow observations.
-    pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>, conns: bool, layer: bool) -> Self {
+    /// `conns`: track connections; `layer`: collect layer flow observations;
+    /// `streams`: reassemble TCP streams (needs `conns`).
+    pub fn new(
+        cfg: FlowConfig,
+        board: Arc<EvictionBoard>,
+        conns: bool,
+        layer: bool,
+        streams: Option<StreamSettings>,
+    ) -> Self {
         // Idle thresholds from the idle timeout down by steps of 1/12 to 1 µs,
         // then 0 (about 215 steps for 120 s). The steps bound how many more
         // than needed one eviction takes (halving steps took up to half the
@@ -157,8 +171,12 @@ impl WorkerFlows {
             t -= (t / 12).max(1);
         }
         thresholds.push(0);
+        let table = match streams.filter(|_| conns) {
+            Some(s) => FlowTable::with_streams(cfg, s),
+            None => FlowTable::new(cfg),
+        };
         WorkerFlows {
-            table: FlowTable::new(cfg),
+            table,
             cap: cfg.max_flows,
             board,
             thresholds,
@@ -184,6 +202,42 @@ impl WorkerFlows {
                 l.push(LayerObs::of(&fp));
             }
         }
+    }
+
+    /// Gives the TCP segments the decoder saw in packet `p` to the streams
+    /// of their connections and emits the stream records they completed.
+    pub fn segments(&mut self, p: &PacketSlot, out: &mut WorkerOutput) {
+        if out.segments.is_empty() {
+            return;
+        }
+        let segments = std::mem::take(&mut out.segments);
+        for s in &segments {
+            let payload = out.seg_data.get(s.data.0..s.data.1).unwrap_or_default();
+            let seg = netcap_decode::TcpSegment {
+                src: s.src,
+                dst: s.dst,
+                src_port: s.src_port,
+                dst_port: s.dst_port,
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                window: s.window,
+                payload,
+                wire_len: s.wire_len,
+                depth: s.depth,
+            };
+            self.table.segment(&seg, p.number, p.ts_ns);
+        }
+        out.segments = segments;
+        // Emitted after the packet's own records, with its number as key.
+        for (_, rec) in self.table.take_stream_records() {
+            out.emit_stream_record(&rec);
+        }
+    }
+
+    /// Stream totals of this worker's ended connections.
+    pub fn stream_totals(&self) -> Option<netcap_stream::StreamTotals> {
+        self.table.stream_totals().cloned()
     }
 
     /// Ends a batch: expiry against the clock of the whole batch, eviction,
