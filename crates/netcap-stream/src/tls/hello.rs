@@ -257,7 +257,7 @@ impl ServerHello {
     /// The server chose TLS 1.3 (or a draft of it): what follows is encrypted.
     pub(crate) fn is_tls13(&self) -> bool {
         let v = self.supported_version;
-        v >= 0x0304 && v >> 8 == 0x03 || v >> 8 == 0x7f
+        (v >= 0x0304 && v >> 8 == 0x03) || v >> 8 == 0x7f
     }
 }
 

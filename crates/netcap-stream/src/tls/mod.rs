@@ -3,7 +3,7 @@
 //! JA4), [`TlsServerHello`] (with JA3S) and one [`X509Certificate`] per
 //! certificate of a TLS 1.0–1.2 Certificate message.
 //!
-//! The hellos are read by hand ([`hello`]), not with `tls-parser`: the
+//! The hellos are read by hand (`hello.rs`), not with `tls-parser`: the
 //! fingerprints need every extension type as sent (GREASE and unknown ones
 //! included), the raw bytes of ALPN values (JA4's hex rule for non-text
 //! values) and an extension list that survives one damaged extension, while
