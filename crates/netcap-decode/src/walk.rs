@@ -101,6 +101,7 @@ impl PacketDecoder {
             tunnels: 0,
             outer_fragment,
             addrs: None,
+            ip_headers: 0,
         }
     }
 }
@@ -174,6 +175,9 @@ struct Walker<'w, 'p, S> {
     outer_fragment: bool,
     /// Addresses of the IP header whose payload is being decoded.
     addrs: Option<(std::net::IpAddr, std::net::IpAddr)>,
+    /// IP headers met so far (tunnels through Ethernet included, which
+    /// restart the `depth` of the IP walk).
+    ip_headers: usize,
 }
 
 /// Turns a view constructor's result into the view or the walk's end.
@@ -277,6 +281,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         ipv4::fill_record(rec, &view, self.pkt, self.opts);
         self.sink.emit(rec);
         self.addrs = Some((view.src_addr().into(), view.dst_addr().into()));
+        self.ip_headers += 1;
         if view.is_later_fragment() || taken {
             // The transport header is in the first fragment; these bytes are
             // the middle of its payload.
@@ -310,6 +315,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         ipv6::fill_record(&mut rec, &view, &ext, self.pkt, self.opts);
         self.sink.emit(&rec);
         self.addrs = Some((view.src_addr().into(), view.dst_addr().into()));
+        self.ip_headers += 1;
         self.ipv6_extension_records(&rec, &ext);
         self.cache.ipv6 = rec;
         if ext.later_fragment || taken {
@@ -341,7 +347,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                         payload,
                         wire_len: u32::try_from(wire_len.saturating_sub(view.header_len()))
                             .unwrap_or(u32::MAX),
-                        depth: depth.saturating_sub(1),
+                        depth: self.ip_headers.saturating_sub(1),
                     });
                 }
                 if let Some(o) = modbus::on_tcp(sp, dp, payload, self.pkt, self.sink) {

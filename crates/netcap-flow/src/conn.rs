@@ -340,6 +340,8 @@ pub(crate) struct Conn {
     pub app: Option<DecodedApp>,
     /// TCP streams, allocated with the first segment given to them.
     pub streams: Option<Box<netcap_stream::ConnStreams>>,
+    /// UID of the connection whose packets carry this one (a tunnel).
+    pub tunnel_parent: Option<String>,
 }
 
 fn elapsed(from: i64, to: i64) -> i64 {
@@ -385,6 +387,7 @@ impl Conn {
             has_ports: ip.has_ports,
             app: None,
             streams: None,
+            tunnel_parent: None,
         }
     }
 
@@ -683,6 +686,7 @@ impl Conn {
         r.num_cwr_flags_server_to_client = f(s2c, 7);
         r.num_ns_flags_server_to_client = f(s2c, 8);
         self.fill_stats(&mut r);
+        r.tunnel_parent = self.tunnel_parent.clone().unwrap_or_default();
         if let Some(st) = &self.streams {
             let c = st.counters();
             let [a, b] = &c.dirs;

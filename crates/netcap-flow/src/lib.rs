@@ -168,17 +168,65 @@ impl FlowTable {
     }
 
     /// Gives a TCP segment of packet `number` to the streams of its
-    /// connection, if the connection is open here (the packet itself was
-    /// added first). Segments inside tunnels have no connection yet.
-    pub fn segment(&mut self, seg: &netcap_decode::TcpSegment<'_>, number: u64, ts_ns: i64) {
-        let Some(layer) = self.streams.as_mut() else {
-            return;
-        };
+    /// connection (the packet itself was added first). A segment inside a
+    /// tunnel (`seg.depth > 0`) is also counted in a connection of its own,
+    /// keyed by the inner header, with the frame's length as its size, as
+    /// tshark's conversations count it; `parent` is then the packet's own
+    /// (outer) connection key, whose UID the inner connection records.
+    pub fn segment(
+        &mut self,
+        seg: &netcap_decode::TcpSegment<'_>,
+        number: u64,
+        ts_ns: i64,
+        wire_len: u32,
+        outer: Option<&FlowPacket>,
+    ) {
         let key = ConnKey::of_tuple(
             (seg.src, seg.src_port),
             (seg.dst, seg.dst_port),
             packet::PROTO_TCP,
         );
+        if seg.depth > 0 {
+            let fp = FlowPacket {
+                number,
+                ts_ns,
+                wire_len,
+                link: "Tunnel",
+                macs: None,
+                vlan: 0,
+                ip: Some(packet::IpInfo {
+                    src: seg.src,
+                    dst: seg.dst,
+                    proto: packet::PROTO_TCP,
+                    sport: seg.src_port,
+                    dport: seg.dst_port,
+                    one_way: false,
+                    has_ports: true,
+                    payload_len: seg.wire_len,
+                    tcp: Some(packet::TcpInfo {
+                        flags: seg.flags,
+                        seq: seg.seq,
+                        ack: seg.ack,
+                        window: seg.window,
+                    }),
+                }),
+                app: None,
+            };
+            self.packet(&fp);
+            let fresh = self.open.get(&key).is_some_and(|c| c.first_num == number);
+            if fresh {
+                let parent = outer
+                    .and_then(|o| o.ip.as_ref())
+                    .and_then(|ip| self.open.get(&ConnKey::of(ip)))
+                    .map(|c| c.uid());
+                if let Some(c) = self.open.get_mut(&key) {
+                    c.tunnel_parent = parent;
+                }
+            }
+        }
+        let Some(layer) = self.streams.as_mut() else {
+            return;
+        };
         if let Some(c) = self.open.get_mut(&key) {
             layer.segment(c, seg, number, ts_ns);
         }

@@ -207,8 +207,10 @@ pub(crate) struct WorkerOutput {
     ip_records: u32,
     /// Second part of the key of the records emitted now.
     current_sub: u64,
-    /// Keep the current packet's TCP segments (the stream layer is on).
+    /// Keep the current packet's TCP segments (connections are tracked)...
     pub collect_segments: bool,
+    /// ...with their payloads (the stream layer is on).
+    pub collect_payloads: bool,
     /// TCP segments of the current packet.
     pub segments: Vec<SegMeta>,
     /// Their payloads.
@@ -322,7 +324,9 @@ impl RecordSink for WorkerOutput {
             return;
         }
         let start = self.seg_data.len();
-        self.seg_data.extend_from_slice(seg.payload);
+        if self.collect_payloads {
+            self.seg_data.extend_from_slice(seg.payload);
+        }
         self.segments.push(SegMeta {
             src: seg.src,
             dst: seg.dst,

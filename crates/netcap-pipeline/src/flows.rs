@@ -148,6 +148,8 @@ pub(crate) struct WorkerFlows {
     conns: bool,
     /// Layer flow observations of the current batch (None: not wanted).
     layer: Option<Vec<LayerObs>>,
+    /// The current packet as the flow table saw it.
+    outer: Option<FlowPacket>,
 }
 
 impl WorkerFlows {
@@ -186,12 +188,14 @@ impl WorkerFlows {
             done: false,
             conns,
             layer: layer.then(Vec::new),
+            outer: None,
         }
     }
 
     /// Adds a packet of this worker's shard.
     /// `app`: the application protocol the decoders found in the packet.
     pub fn packet(&mut self, p: &PacketSlot, data: &[u8], app: Option<DecodedApp>) {
+        self.outer = None;
         if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data)
         {
             fp.app = app;
@@ -201,13 +205,14 @@ impl WorkerFlows {
             if let Some(l) = self.layer.as_mut() {
                 l.push(LayerObs::of(&fp));
             }
+            self.outer = Some(fp);
         }
     }
 
     /// Gives the TCP segments the decoder saw in packet `p` to the streams
     /// of their connections and emits the stream records they completed.
     pub fn segments(&mut self, p: &PacketSlot, out: &mut WorkerOutput) {
-        if out.segments.is_empty() {
+        if out.segments.is_empty() || !self.conns {
             return;
         }
         let segments = std::mem::take(&mut out.segments);
@@ -226,7 +231,8 @@ impl WorkerFlows {
                 wire_len: s.wire_len,
                 depth: s.depth,
             };
-            self.table.segment(&seg, p.number, p.ts_ns);
+            self.table
+                .segment(&seg, p.number, p.ts_ns, p.orig_len, self.outer.as_ref());
         }
         out.segments = segments;
         // Emitted after the packet's own records, with its number as key.

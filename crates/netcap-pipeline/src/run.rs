@@ -560,7 +560,8 @@ fn work(
             }
             Err(_) => WorkerOutput::new(batch.seq, Arc::clone(enabled)),
         };
-        out.collect_segments = opts.tcp_streams;
+        out.collect_segments = flows.is_some();
+        out.collect_payloads = opts.tcp_streams;
         for p in batch.packets.iter().filter(|p| p.shard == id) {
             let data = batch.data.get(p.start..p.end).unwrap_or_default();
             let info = PacketInfo {
