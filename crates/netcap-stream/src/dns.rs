@@ -85,11 +85,11 @@ impl StreamParser for DnsParser {
         loop {
             let rest = input.get(at..).unwrap_or_default();
             let (Some(&hi), Some(&lo)) = (rest.first(), rest.get(1)) else {
-                return Ok(Parsed::need(at, at + 2));
+                return Ok(Parsed::need(at, 2));
             };
             let len = usize::from(u16::from_be_bytes([hi, lo]));
             let Some(msg) = rest.get(2..2 + len) else {
-                return Ok(Parsed::need(at, at + 2 + len));
+                return Ok(Parsed::need(at, 2 + len));
             };
             let origin = cx.origin(at);
             let pkt = PacketInfo {
@@ -169,6 +169,7 @@ mod tests {
                 &mut out,
             );
             let r = p.parse(dir, &buf, &mut cx).unwrap();
+            assert!(r.consumed == buf.len() || r.needed > buf.len() - r.consumed);
             buf.drain(..r.consumed);
         }
         out.into_iter()
