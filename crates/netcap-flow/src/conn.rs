@@ -391,6 +391,18 @@ impl Conn {
         }
     }
 
+    /// Orders ended connections: by first packet, then (a packet that opens
+    /// a connection inside a tunnel opens two) outer before inner, then by
+    /// addresses; never by the table's (seeded) hash order.
+    pub fn order_key(&self) -> (u64, bool, (IpAddr, u16), (IpAddr, u16)) {
+        (
+            self.first_num,
+            self.tunnel_parent.is_some(),
+            self.client,
+            self.server,
+        )
+    }
+
     fn closed_at(&self) -> Option<i64> {
         self.tcp.as_ref().and_then(|t| t.closed_at)
     }
