@@ -376,7 +376,7 @@ impl FlowTable {
         let open = std::mem::take(&mut self.open);
         let mut ended = std::mem::take(&mut self.ended);
         ended.extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
-        ended.sort_unstable_by(|(a, _), (b, _)| a.order_key().cmp(&b.order_key()));
+        ended.sort_unstable_by_key(|(c, _)| c.order_key());
         self.finishing = ended.into();
     }
 
@@ -430,7 +430,7 @@ impl FlowTable {
 
     fn write<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
         let mut ended = std::mem::take(&mut self.ended);
-        ended.sort_unstable_by(|(a, _), (b, _)| a.order_key().cmp(&b.order_key()));
+        ended.sort_unstable_by_key(|(c, _)| c.order_key());
         let clock = self.clock;
         // Flow records are merged by their own first packet: emit them in
         // that order, after the connections.
