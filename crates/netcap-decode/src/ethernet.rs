@@ -15,6 +15,8 @@ pub const HEADER_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 /// EtherType of ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// Reverse ARP (RFC 903): the ARP message format with operations 3 and 4.
+pub const ETHERTYPE_RARP: u16 = 0x8035;
 /// EtherType of IPv6.
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// TPID of an IEEE 802.1Q customer VLAN tag.

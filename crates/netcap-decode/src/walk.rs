@@ -5,7 +5,7 @@
 //! walk with an error, after the records of the outer layers were emitted.
 
 use crate::ethernet::{
-    EthernetView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
+    EthernetView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_RARP, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
     ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
 };
 use crate::link::{classify, LinkNext};
@@ -258,7 +258,7 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                     ether_type = view.ether_type();
                     data = view.payload();
                 }
-                ETHERTYPE_ARP => {
+                ETHERTYPE_ARP | ETHERTYPE_RARP => {
                     let view = view_or_return!(arp::ArpView::new(data));
                     self.sink.emit(&arp::record(&view, self.pkt));
                     return Outcome::Decoded;
@@ -611,6 +611,19 @@ mod tests {
             data: data.to_vec(),
         };
         decode(link_type, 77, &f, false)
+    }
+
+    #[test]
+    fn rarp_frames_get_arp_records() {
+        let mut b = eth(0x8035);
+        // Ethernet/IPv4, operation 3 (reverse request), sender = target MAC.
+        b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 3, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        b.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        let (out, c) = frame(1, &b);
+        assert_eq!(out, Outcome::Decoded);
+        let a: Arp = c.one();
+        assert_eq!(a.operation, 3);
+        assert_eq!(a.src_hw_address, "02:00:00:00:00:01");
     }
 
     #[test]
