@@ -190,10 +190,7 @@ fn line(input: &[u8]) -> Line<'_> {
 /// The size of a chunk-size line (`1*HEXDIG [ chunk-ext ]`); None when
 /// invalid or larger than u64.
 pub(super) fn chunk_size(line: &[u8]) -> Option<u64> {
-    let end = line
-        .iter()
-        .position(|&b| b == b';')
-        .unwrap_or(line.len());
+    let end = line.iter().position(|&b| b == b';').unwrap_or(line.len());
     let digits = line.get(..end)?.trim_ascii();
     if digits.is_empty() {
         return None;
@@ -338,10 +335,12 @@ impl Sink {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Streaming inflater (gzip, zlib or raw deflate) into the decoded hashers.

@@ -86,7 +86,9 @@ fn merge_length(mut acc: Length, value: &[u8]) -> Length {
         let n = if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
             None
         } else {
-            std::str::from_utf8(part).ok().and_then(|s| s.parse::<u64>().ok())
+            std::str::from_utf8(part)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
         };
         acc = match (acc, n) {
             (Length::Absent, Some(n)) => Length::Valid(n),
@@ -143,9 +145,7 @@ pub(super) fn fill_request(rec: &mut Http, req: &httparse::Request<'_, '_>, fact
                 (rec.auth_type, rec.username) = authorization(v);
             }
             // The proxy's credentials when no Authorization header is sent.
-            19 if rec.auth_type.is_empty()
-                && name.eq_ignore_ascii_case(b"proxy-authorization") =>
-            {
+            19 if rec.auth_type.is_empty() && name.eq_ignore_ascii_case(b"proxy-authorization") => {
                 (rec.auth_type, rec.username) = authorization(v);
             }
             _ => {}
@@ -172,17 +172,13 @@ pub(super) fn fill_response(rec: &mut Http, res: &httparse::Response<'_, '_>, fa
         match name.len() {
             6 if name.eq_ignore_ascii_case(b"server") => set(&mut rec.server),
             8 if name.eq_ignore_ascii_case(b"location") => set(&mut rec.location),
-            10 if name.eq_ignore_ascii_case(b"set-cookie") => {
-                if rec.res_cookies.len() < LIST_MAX {
-                    if let Some(c) = set_cookie(v) {
-                        rec.res_cookies.push(c);
-                    }
+            10 if name.eq_ignore_ascii_case(b"set-cookie") && rec.res_cookies.len() < LIST_MAX => {
+                if let Some(c) = set_cookie(v) {
+                    rec.res_cookies.push(c);
                 }
             }
             12 if name.eq_ignore_ascii_case(b"content-type") => set(&mut rec.content_type),
-            16 if name.eq_ignore_ascii_case(b"content-encoding") => {
-                set(&mut rec.content_encoding)
-            }
+            16 if name.eq_ignore_ascii_case(b"content-encoding") => set(&mut rec.content_encoding),
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 set(&mut rec.transfer_encoding)
             }
@@ -244,7 +240,9 @@ fn set_cookie(value: &[u8]) -> Option<HttpCookie> {
             c.expires = text(v);
         } else if is(b"max-age") {
             // Unparsable Max-Age is ignored (RFC 6265 5.2.2); 0 stands for absent.
-            let n = std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok());
+            let n = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok());
             c.max_age = n.unwrap_or(c.max_age);
         } else if is(b"secure") {
             c.secure = true;
@@ -319,7 +317,10 @@ fn digest_username(params: &[u8]) -> Option<&[u8]> {
 /// The name of the next `name=` of an auth-param list and what follows the `=`.
 fn pair_head(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let eq = s.iter().position(|&b| b == b'=')?;
-    Some((s.get(..eq)?.trim_ascii(), s.get(eq + 1..)?.trim_ascii_start()))
+    Some((
+        s.get(..eq)?.trim_ascii(),
+        s.get(eq + 1..)?.trim_ascii_start(),
+    ))
 }
 
 /// Decodes standard base64 (padding optional, stops at the first byte

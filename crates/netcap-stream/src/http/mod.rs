@@ -49,13 +49,54 @@ const PENDING_MAX: usize = 128;
 /// resynchronising: RFC 9110, PATCH, WebDAV and its extensions (the methods
 /// Zeek and Suricata know).
 const METHODS: &[&[u8]] = &[
-    b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT", b"PATCH",
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"POLL",
-    b"REPORT", b"SUBSCRIBE", b"UNSUBSCRIBE", b"NOTIFY", b"BMOVE", b"BCOPY", b"BDELETE",
-    b"BPROPFIND", b"BPROPPATCH", b"SEARCH", b"CHECKOUT", b"CHECKIN", b"UNCHECKOUT",
-    b"VERSION-CONTROL", b"MKWORKSPACE", b"UPDATE", b"LABEL", b"MERGE", b"BASELINE-CONTROL",
-    b"MKACTIVITY", b"ORDERPATCH", b"ACL", b"MKCALENDAR", b"MKREDIRECTREF",
-    b"UPDATEREDIRECTREF", b"BIND", b"UNBIND", b"REBIND", b"LINK", b"UNLINK", b"PURGE",
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"TRACE",
+    b"CONNECT",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"POLL",
+    b"REPORT",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"NOTIFY",
+    b"BMOVE",
+    b"BCOPY",
+    b"BDELETE",
+    b"BPROPFIND",
+    b"BPROPPATCH",
+    b"SEARCH",
+    b"CHECKOUT",
+    b"CHECKIN",
+    b"UNCHECKOUT",
+    b"VERSION-CONTROL",
+    b"MKWORKSPACE",
+    b"UPDATE",
+    b"LABEL",
+    b"MERGE",
+    b"BASELINE-CONTROL",
+    b"MKACTIVITY",
+    b"ORDERPATCH",
+    b"ACL",
+    b"MKCALENDAR",
+    b"MKREDIRECTREF",
+    b"UPDATEREDIRECTREF",
+    b"BIND",
+    b"UNBIND",
+    b"REBIND",
+    b"LINK",
+    b"UNLINK",
+    b"PURGE",
 ];
 
 /// Recognises the first bytes of a direction: a known method and a space
@@ -405,7 +446,12 @@ impl HttpParser {
                     (next, Step::Advance(n))
                 }
                 Feed::Bad(why) => {
-                    cx.anomaly(dir, "http", "http_invalid_chunk", format!("{why}: \"{}\"", excerpt(rest)));
+                    cx.anomaly(
+                        dir,
+                        "http",
+                        "http_invalid_chunk",
+                        format!("{why}: \"{}\"", excerpt(rest)),
+                    );
                     self.body_done(dir, ex, body, true, 0, cx);
                     // The bytes may be the next message (a server that got the framing wrong).
                     (State::Resync { line_start: true }, Step::Advance(0))
@@ -589,7 +635,10 @@ impl HttpParser {
             Dir::ToServer,
             "http",
             "http_header_too_long",
-            format!("request head over {HEAD_MAX} bytes: \"{}\"", excerpt(window)),
+            format!(
+                "request head over {HEAD_MAX} bytes: \"{}\"",
+                excerpt(window)
+            ),
         );
         let mut inline = [httparse::EMPTY_HEADER; HEADERS_INLINE];
         let mut req = httparse::Request::new(&mut inline);
@@ -607,7 +656,10 @@ impl HttpParser {
             e.req_done = true;
         }
         self.flush(cx);
-        (State::Resync { line_start: false }, Step::Advance(window.len()))
+        (
+            State::Resync { line_start: false },
+            Step::Advance(window.len()),
+        )
     }
 
     /// A response head at the start of `rest`.
@@ -708,7 +760,10 @@ impl HttpParser {
             Dir::ToClient,
             "http",
             "http_header_too_long",
-            format!("response head over {HEAD_MAX} bytes: \"{}\"", excerpt(window)),
+            format!(
+                "response head over {HEAD_MAX} bytes: \"{}\"",
+                excerpt(window)
+            ),
         );
         let mut inline = [httparse::EMPTY_HEADER; HEADERS_INLINE];
         let mut res = httparse::Response::new(&mut inline);
@@ -727,7 +782,10 @@ impl HttpParser {
             e.res = Res::Done;
         }
         self.flush(cx);
-        (State::Resync { line_start: false }, Step::Advance(window.len()))
+        (
+            State::Resync { line_start: false },
+            Step::Advance(window.len()),
+        )
     }
 
     /// Ends direction `dir`: a body in progress ends, complete when it ran
@@ -791,18 +849,29 @@ fn resync(dir: Dir, rest: &[u8], line_start: bool) -> (State, Step) {
             match resync_point(dir, rest.get(i..).unwrap_or_default()) {
                 Probe::Yes => return (State::Head, Step::Advance(i)),
                 Probe::NeedMore if i == 0 => {
-                    return (State::Resync { line_start: true }, Step::Need(rest.len() + 1))
+                    return (
+                        State::Resync { line_start: true },
+                        Step::Need(rest.len() + 1),
+                    )
                 }
                 Probe::NeedMore => return (State::Resync { line_start: true }, Step::Advance(i)),
                 Probe::No => {}
             }
         }
-        match rest.get(i..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
+        match rest
+            .get(i..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
             Some(j) => {
                 i += j + 1;
                 at_line = true;
             }
-            None => return (State::Resync { line_start: false }, Step::Advance(rest.len())),
+            None => {
+                return (
+                    State::Resync { line_start: false },
+                    Step::Advance(rest.len()),
+                )
+            }
         }
     }
 }
