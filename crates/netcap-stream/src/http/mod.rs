@@ -461,11 +461,7 @@ impl HttpParser {
             State::Tunnel => (State::Tunnel, Step::Advance(rest.len())),
             State::Ended => (State::Ended, Step::Advance(rest.len())),
         };
-        // The step may have opened a tunnel: it also holds this direction.
-        let slot = self.state(dir);
-        if !matches!(slot, State::Tunnel) {
-            *slot = state;
-        }
+        *self.state(dir) = state;
         Ok(step)
     }
 
@@ -513,7 +509,8 @@ impl HttpParser {
     }
 
     /// Garbage where a head should start: an error when nothing shows the
-    /// stream is HTTP, else an anomaly and resynchronisation.
+    /// stream is HTTP (the client's first bytes do not even start with a
+    /// known method), else an anomaly and resynchronisation.
     fn garbage(
         &mut self,
         dir: Dir,
@@ -521,7 +518,11 @@ impl HttpParser {
         why: &str,
         cx: &mut Cx<'_>,
     ) -> Result<(State, Step), ParseError> {
-        if dir == Dir::ToServer && !self.seen_http && !self.client_disturbed {
+        if dir == Dir::ToServer
+            && !self.seen_http
+            && !self.client_disturbed
+            && probe(dir, rest, false) != Probe::Yes
+        {
             return Err(ParseError(format!(
                 "not HTTP: {why}: \"{}\"",
                 excerpt(rest)
@@ -587,7 +588,10 @@ impl HttpParser {
         });
         let (fields, facts, n) = match parsed {
             Ok(p) => p,
-            Err(e) => return self.garbage(dir, rest, &format!("bad request head ({e})"), cx),
+            Err(e) => {
+                let why = format!("bad request head ({e})");
+                return self.garbage(dir, rest, &why, cx);
+            }
         };
         self.seen_http = true;
         let id = self.open(cx, origin);
@@ -739,12 +743,16 @@ impl HttpParser {
                 if let Some(e) = self.exchange(id) {
                     e.res = Res::Done;
                 }
-                self.flush(cx);
                 if tunnel {
-                    // Both directions leave HTTP.
-                    self.client = State::Tunnel;
+                    // Both directions leave HTTP; a request body still coming ends here.
+                    let client = std::mem::replace(&mut self.client, State::Tunnel);
+                    if let State::Body { ex, body } = client {
+                        self.body_done(Dir::ToServer, ex, body, true, 0, cx);
+                    }
+                    self.flush(cx);
                     State::Tunnel
                 } else {
+                    self.flush(cx);
                     State::Head
                 }
             }
@@ -890,7 +898,7 @@ impl StreamParser for HttpParser {
                     // Each zero step changes the state; a chain of them would be a bug,
                     // and skipping to the next line always moves on.
                     stalls += 1;
-                    if stalls > 4 {
+                    if stalls > 8 {
                         *self.state(dir) = State::Resync { line_start: false };
                     }
                 }
@@ -922,10 +930,7 @@ impl StreamParser for HttpParser {
             State::Head | State::Resync { .. } => State::Resync { line_start: true },
             s @ (State::Tunnel | State::Ended) => s,
         };
-        let slot = self.state(dir);
-        if !matches!(slot, State::Tunnel) {
-            *slot = next;
-        }
+        *self.state(dir) = next;
     }
 
     fn end(&mut self, dir: Dir, why: End, cx: &mut Cx<'_>) {

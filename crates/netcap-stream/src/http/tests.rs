@@ -730,6 +730,10 @@ fn not_http_is_an_error() {
     assert!(e.error.is_some());
     let e = run_split(&[c(b"HELLO THERE\r\n\r\n")], 0);
     assert!(e.error.is_some());
+    // A request line that httparse rejects still looks like HTTP: anomaly, no error.
+    let e = run(&[c(b"GET /a b c HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n")]);
+    assert_eq!(e.anomalies(), ["http_invalid_request"]);
+    assert_eq!(e.http()[0].url, "/ok");
 }
 
 #[test]
