@@ -3,7 +3,7 @@
 //! Heads are parsed zero-copy by `httparse` once the blank line that ends
 //! them is in the input (the engine buffers until then); bodies are streamed
 //! as they arrive, de-chunked, content-decoded and hashed without being kept
-//! ([`body`]). One [`Http`] record per exchange: requests queue up in order,
+//! (module `body`). One [`Http`] record per exchange: requests queue up in order,
 //! responses answer the oldest unanswered request (keep-alive, pipelining),
 //! and a record is written when both of its messages are complete.
 //!

@@ -1009,3 +1009,43 @@ fn capture_midstream_response_first() {
         (3, 4, 2)
     );
 }
+
+#[test]
+fn unanswered_requests_do_not_pile_up() {
+    let reqs: Vec<u8> = (0..300)
+        .flat_map(|i| format!("GET /{i} HTTP/1.1\r\n\r\n").into_bytes())
+        .collect();
+    let mut e = Engine::new();
+    e.data(C, &reqs, origin(1));
+    // The oldest are written before the end, unanswered.
+    assert_eq!(e.http().len(), 300 - PENDING_MAX);
+    assert!(e.parser.pending.len() <= PENDING_MAX);
+    e.finish();
+    let h = e.http();
+    assert_eq!(h.len(), 300);
+    assert!(h
+        .iter()
+        .enumerate()
+        .all(|(i, h)| h.url == format!("/{i}") && h.status_code == 0));
+}
+
+#[test]
+fn refused_connect_goes_back_to_http() {
+    let e = run(&[
+        c(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
+        s(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno!"),
+        c(b"GET /next HTTP/1.1\r\n\r\n"),
+        s(&response(b"ok")),
+    ]);
+    let h = e.http();
+    assert_eq!(h.len(), 2);
+    assert_eq!(
+        (h[0].status_code, h[0].res_body_sha256.clone()),
+        (403, sha256(b"no!"))
+    );
+    assert_eq!(
+        (h[1].url.as_str(), h[1].res_body_sha256.clone()),
+        ("/next", sha256(b"ok"))
+    );
+    assert!(e.anomalies().is_empty());
+}
