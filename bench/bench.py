@@ -40,6 +40,13 @@ TSHARK_FIELDS = [
     "tcp.seq_raw", "tcp.ack_raw", "tcp.window_size_value", "udp.srcport", "udp.dstport",
 ]
 
+# What the HTTP, TLSClientHello, TLSServerHello and X509Certificate records hold.
+TSHARK_APP_FIELDS = [
+    "frame.number", "http.request.method", "http.host", "http.request.uri", "http.user_agent",
+    "http.response.code", "http.content_type", "http.content_length", "tls.handshake.extensions_server_name",
+    "tls.handshake.ja3", "tls.handshake.ja3s", "x509af.serialNumber",
+]
+
 
 def dir_size(p: Path) -> int:
     if p.is_file():
@@ -60,6 +67,18 @@ def tools(capture: Path, out: Path):
                                    "-w", cores, "--compression", "none"], out / "ncn"),
         ("netcap no flows", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncf"),
                              "-w", cores, "--no-flows"], out / "ncf"),
+        # TCP stream reassembly and the stream parsers off: the first row's
+        # CPU time should stay within 1.25x of this one.
+        ("netcap no streams", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncs"),
+                               "-w", cores, "--no-streams"], out / "ncs"),
+        # The application-layer anchor: tshark with its TCP reassembly
+        # extracting the HTTP and TLS fields Netcap's stream records hold.
+        ("tshark HTTP+TLS fields", ["sh", "-c", "tshark -n -o tcp.reassemble_out_of_order:TRUE -r '%s' "
+                                    "-Y 'http.request || http.response || tls.handshake.type==1 || "
+                                    "tls.handshake.type==2 || tls.handshake.type==11' -T fields %s "
+                                    "-E header=y -E separator=, > '%s'"
+                                    % (capture, " ".join("-e " + f for f in TSHARK_APP_FIELDS), out / "tshark-app.csv")],
+         out / "tshark-app.csv"),
         ("tshark -T fields", ["sh", "-c", "tshark -n -r '%s' -T fields %s -E header=y -E separator=, > '%s'"
                               % (capture, " ".join("-e " + f for f in TSHARK_FIELDS), out / "tshark.csv")],
          out / "tshark.csv"),

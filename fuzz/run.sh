@@ -12,7 +12,7 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 if rustup toolchain list 2>/dev/null | grep -q nightly; then TC="+nightly"; else TC=""; export RUSTC_BOOTSTRAP=1; fi
 cargo build --release -q -p netcap
 python3 fuzz/seed.py target/release/netcap
-for t in decode_packet capture_reader ncap_reader flow_table defrag; do
+for t in decode_packet capture_reader ncap_reader flow_table defrag reassembly stream_parsers; do
   echo "fuzzing $t for ${SECONDS_PER_TARGET}s"
   cargo $TC fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -max_len=65536 2>&1 \
     | grep -E "^(#[0-9]+\s+DONE|Done|==|SUMMARY|artifact)" || true

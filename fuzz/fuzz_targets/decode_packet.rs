@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         &pkt,
         &DecodeOptions {
             entropy: sel & 0x80 != 0,
+            tcp_streams: sel & 0x40 != 0,
         },
         &mut sink,
     );

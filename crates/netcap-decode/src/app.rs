@@ -68,6 +68,11 @@ pub(crate) fn udp<S: RecordSink>(
 /// message: a DNS segment must hold whole length-prefixed messages, a SIP
 /// segment must begin with a start line. Other segments (continuations) are
 /// not errors, just not decodable alone.
+/// Whether a TCP segment between these ports would be decoded as DNS.
+pub(crate) fn tcp_is_dns(src: u16, dst: u16) -> bool {
+    matches!(by_port(TCP_PORTS, src, dst), Some(App::Dns))
+}
+
 pub(crate) fn tcp<S: RecordSink>(
     src: u16,
     dst: u16,

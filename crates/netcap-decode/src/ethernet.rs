@@ -117,7 +117,14 @@ mod tests {
             orig_len: 60,
             data: &FRAME,
         };
-        let r = record(&v, &pkt, &DecodeOptions { entropy: true });
+        let r = record(
+            &v,
+            &pkt,
+            &DecodeOptions {
+                entropy: true,
+                ..DecodeOptions::default()
+            },
+        );
         assert_eq!(r.dst_mac, "ff:ff:ff:ff:ff:ff");
         assert_eq!(r.src_mac, "00:1b:21:3c:9d:f8");
         assert_eq!(r.ethernet_type, 0x0806);

@@ -251,7 +251,14 @@ mod tests {
     #[test]
     fn header_fields() {
         let v = Ipv4View::new(&PKT).unwrap();
-        let r = record(&v, &pkt(&PKT), &DecodeOptions { entropy: true });
+        let r = record(
+            &v,
+            &pkt(&PKT),
+            &DecodeOptions {
+                entropy: true,
+                ..DecodeOptions::default()
+            },
+        );
         assert_eq!(
             (r.version, r.ihl, r.tos, r.length, r.id),
             (4, 6, 0xb8, 28, 0x1234)

@@ -83,12 +83,52 @@ pub struct PacketInfo<'a> {
 pub struct DecodeOptions {
     /// Compute `PayloadEntropy` (a pass over every payload).
     pub entropy: bool,
+    /// TCP streams are reassembled and parsed elsewhere (the stream layer):
+    /// do not decode DNS from single TCP segments, which would write its
+    /// messages twice.
+    pub tcp_streams: bool,
+}
+
+/// A TCP segment the walk reached, at any depth (inside tunnels too) and in
+/// reassembled IP datagrams: what the stream layer needs.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    /// Source address of the IP header that carries the segment.
+    pub src: std::net::IpAddr,
+    /// Destination address.
+    pub dst: std::net::IpAddr,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Flags: FIN 0x001, SYN 0x002, RST 0x004, PSH 0x008, ACK 0x010, URG
+    /// 0x020, ECE 0x040, CWR 0x080, NS 0x100.
+    pub flags: u16,
+    /// Window field.
+    pub window: u16,
+    /// Captured payload.
+    pub payload: &'a [u8],
+    /// Payload length on the wire (more than `payload.len()` when a snap
+    /// length cut the packet).
+    pub wire_len: u32,
+    /// IP headers outside the one carrying the segment (0: outermost).
+    pub depth: usize,
 }
 
 /// Where decoders put their records.
 pub trait RecordSink {
     /// Accepts one record of packet `packet`.
     fn emit<R: Record>(&mut self, rec: &R);
+
+    /// Sees a TCP segment (called after its TCP record is emitted). The
+    /// default ignores it.
+    fn tcp_segment(&mut self, seg: &TcpSegment<'_>) {
+        let _ = seg;
+    }
 }
 
 /// How far decoding of one packet got.

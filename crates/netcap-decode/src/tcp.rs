@@ -69,6 +69,11 @@ impl<'a> TcpView<'a> {
         u8_at(self.buf, 13)
     }
 
+    /// The nine flags: FIN 0x001 ... CWR 0x080 (the flag byte), NS 0x100.
+    pub fn flags(&self) -> u16 {
+        u16::from(self.flag_byte()) | (u16::from(u8_at(self.buf, 12) & 1) << 8)
+    }
+
     /// FIN flag.
     pub fn fin(&self) -> bool {
         self.flag_byte() & 0x01 != 0
@@ -255,7 +260,15 @@ mod tests {
         b.extend_from_slice(b"hello");
         let v = TcpView::new(&b).unwrap();
         // The segment was 1000 bytes on the wire; 5 were captured.
-        let r = record(&v, 1020, &pkt(&b), &DecodeOptions { entropy: true });
+        let r = record(
+            &v,
+            1020,
+            &pkt(&b),
+            &DecodeOptions {
+                entropy: true,
+                ..DecodeOptions::default()
+            },
+        );
         assert!(r.fin && r.rst && r.psh && r.ack && r.urg && r.ece);
         assert!(!(r.syn || r.cwr || r.ns));
         assert_eq!((r.urgent, r.payload_size), (9, 1000));

@@ -113,7 +113,14 @@ mod tests {
     #[test]
     fn header_and_bounded_payload() {
         let v = UdpView::new(&DNS).unwrap();
-        let r = record(&v, &pkt(&DNS), &DecodeOptions { entropy: true });
+        let r = record(
+            &v,
+            &pkt(&DNS),
+            &DecodeOptions {
+                entropy: true,
+                ..DecodeOptions::default()
+            },
+        );
         assert_eq!(
             (r.src_port, r.dst_port, r.length, r.checksum),
             (0xd431, 53, 12, 0x8a9b)

@@ -100,6 +100,8 @@ impl PacketDecoder {
             cache: &mut self.cache,
             tunnels: 0,
             outer_fragment,
+            addrs: None,
+            ip_headers: 0,
         }
     }
 }
@@ -171,6 +173,11 @@ struct Walker<'w, 'p, S> {
     /// The first IP header met is a fragment the defragmenter took: its
     /// payload is not decoded. Cleared when that header is met.
     outer_fragment: bool,
+    /// Addresses of the IP header whose payload is being decoded.
+    addrs: Option<(std::net::IpAddr, std::net::IpAddr)>,
+    /// IP headers met so far (tunnels through Ethernet included, which
+    /// restart the `depth` of the IP walk).
+    ip_headers: usize,
 }
 
 /// Turns a view constructor's result into the view or the walk's end.
@@ -273,6 +280,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         let rec = &mut self.cache.ipv4;
         ipv4::fill_record(rec, &view, self.pkt, self.opts);
         self.sink.emit(rec);
+        self.addrs = Some((view.src_addr().into(), view.dst_addr().into()));
+        self.ip_headers += 1;
         if view.is_later_fragment() || taken {
             // The transport header is in the first fragment; these bytes are
             // the middle of its payload.
@@ -305,6 +314,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
         let mut rec = std::mem::take(&mut self.cache.ipv6);
         ipv6::fill_record(&mut rec, &view, &ext, self.pkt, self.opts);
         self.sink.emit(&rec);
+        self.addrs = Some((view.src_addr().into(), view.dst_addr().into()));
+        self.ip_headers += 1;
         self.ipv6_extension_records(&rec, &ext);
         self.cache.ipv6 = rec;
         if ext.later_fragment || taken {
@@ -323,8 +334,27 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 tcp::fill_record(rec, &view, wire_len, self.pkt, self.opts);
                 self.sink.emit(rec);
                 let (sp, dp, payload) = (view.src_port(), view.dst_port(), view.payload());
+                if let Some((src, dst)) = self.addrs {
+                    self.sink.tcp_segment(&crate::TcpSegment {
+                        src,
+                        dst,
+                        src_port: sp,
+                        dst_port: dp,
+                        seq: view.seq(),
+                        ack: view.ack_num(),
+                        flags: view.flags(),
+                        window: view.window(),
+                        payload,
+                        wire_len: u32::try_from(wire_len.saturating_sub(view.header_len()))
+                            .unwrap_or(u32::MAX),
+                        depth: self.ip_headers.saturating_sub(1),
+                    });
+                }
                 if let Some(o) = modbus::on_tcp(sp, dp, payload, self.pkt, self.sink) {
                     return o;
+                }
+                if self.opts.tcp_streams && app::tcp_is_dns(sp, dp) {
+                    return Outcome::Decoded;
                 }
                 app::tcp(sp, dp, payload, self.pkt, self.sink)
             }
@@ -484,7 +514,14 @@ mod tests {
             data: &f.data,
         };
         let mut sink = Collect::default();
-        let out = decode_packet(&pkt, &DecodeOptions { entropy }, &mut sink);
+        let out = decode_packet(
+            &pkt,
+            &DecodeOptions {
+                entropy,
+                ..DecodeOptions::default()
+            },
+            &mut sink,
+        );
         (out, sink)
     }
 

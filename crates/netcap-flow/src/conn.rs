@@ -55,14 +55,13 @@ pub struct ConnKey {
 impl ConnKey {
     /// The key of a packet's IP part.
     pub fn of(ip: &IpInfo) -> ConnKey {
-        let a = (ip.src, ip.sport);
-        let b = (ip.dst, ip.dport);
+        ConnKey::of_tuple((ip.src, ip.sport), (ip.dst, ip.dport), ip.proto)
+    }
+
+    /// The key of a connection between `a` and `b` over IP protocol `proto`.
+    pub fn of_tuple(a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> ConnKey {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        ConnKey {
-            lo,
-            hi,
-            proto: ip.proto,
-        }
+        ConnKey { lo, hi, proto }
     }
 }
 
@@ -311,7 +310,7 @@ impl History {
 /// An open connection. Parts most connections do not need (the second
 /// direction, TCP state, active/idle periods) are allocated when first used:
 /// a flood of one-packet connections costs a few hundred bytes each.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Conn {
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
@@ -339,6 +338,10 @@ pub(crate) struct Conn {
     pub has_ports: bool,
     /// First application protocol a decoder found in the connection.
     pub app: Option<DecodedApp>,
+    /// TCP streams, allocated with the first segment given to them.
+    pub streams: Option<Box<netcap_stream::ConnStreams>>,
+    /// UID of the connection whose packets carry this one (a tunnel).
+    pub tunnel_parent: Option<String>,
 }
 
 fn elapsed(from: i64, to: i64) -> i64 {
@@ -383,7 +386,21 @@ impl Conn {
             one_way: ip.one_way,
             has_ports: ip.has_ports,
             app: None,
+            streams: None,
+            tunnel_parent: None,
         }
+    }
+
+    /// Orders ended connections: by first packet, then (a packet that opens
+    /// a connection inside a tunnel opens two) outer before inner, then by
+    /// addresses; never by the table's (seeded) hash order.
+    pub fn order_key(&self) -> (u64, bool, (IpAddr, u16), (IpAddr, u16)) {
+        (
+            self.first_num,
+            self.tunnel_parent.is_some(),
+            self.client,
+            self.server,
+        )
     }
 
     fn closed_at(&self) -> Option<i64> {
@@ -612,11 +629,11 @@ impl Conn {
             network_proto: if self.v6 { "IPv6" } else { "IPv4" }.to_string(),
             transport_proto: transport_name(self.proto),
             application_proto: self
-                .app
-                .map_or_else(
-                    || app_proto(self.proto, self.client.1, self.server.1),
-                    DecodedApp::name,
-                )
+                .streams
+                .as_ref()
+                .and_then(|s| s.protocol())
+                .or(self.app.map(DecodedApp::name))
+                .unwrap_or_else(|| app_proto(self.proto, self.client.1, self.server.1))
                 .to_string(),
             src_mac: mac_text(c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
             dst_mac: mac_text(c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
@@ -681,6 +698,23 @@ impl Conn {
         r.num_cwr_flags_server_to_client = f(s2c, 7);
         r.num_ns_flags_server_to_client = f(s2c, 8);
         self.fill_stats(&mut r);
+        r.tunnel_parent = self.tunnel_parent.clone().unwrap_or_default();
+        if let Some(st) = &self.streams {
+            let c = st.counters();
+            let [a, b] = &c.dirs;
+            r.missed_bytes_client_to_server = to_i64(a.missed);
+            r.missed_bytes_server_to_client = to_i64(b.missed);
+            r.overlap_bytes_client_to_server = to_i64(a.overlap_same);
+            r.overlap_bytes_server_to_client = to_i64(b.overlap_same);
+            r.overlap_diff_bytes_client_to_server = to_i64(a.overlap_diff);
+            r.overlap_diff_bytes_server_to_client = to_i64(b.overlap_diff);
+            r.stream_bytes_client_to_server = to_i64(a.delivered);
+            r.stream_bytes_server_to_client = to_i64(b.delivered);
+            r.services = st
+                .protocol()
+                .map(|p| vec![p.to_string()])
+                .unwrap_or_default();
+        }
         r
     }
 
@@ -885,7 +919,7 @@ impl Conn {
 
     /// "C" + 16 hex digits of SHA-1 over the client/server 5-tuple and the
     /// first timestamp: the same on every run over the same input.
-    fn uid(&self) -> String {
+    pub(crate) fn uid(&self) -> String {
         let mut buf = Vec::with_capacity(48);
         for (ip, port) in [self.client, self.server] {
             match ip {

@@ -13,12 +13,14 @@ mod conn;
 pub mod layer;
 pub mod packet;
 pub mod stats;
+mod streams;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use conn::{app_proto, transport_name, ConnKey, EndReason};
 pub use layer::{LayerCounts, LayerFlowTable, LayerObs, LayerSelect};
 pub use packet::{DecodedApp, FlowPacket};
+pub use streams::StreamSettings;
 
 use conn::Conn;
 use netcap_schema::{Flow, Record};
@@ -92,6 +94,14 @@ impl Default for FlowConfig {
 pub trait FlowSink {
     /// Accepts one record.
     fn emit_keyed<R: Record>(&mut self, key: u64, rec: &R);
+
+    /// Accepts a stream record written when its connection ended, ordered
+    /// among the records of its type by (`key`, `sub`): `key` is the batch's
+    /// last packet number (after every record of the batch's packets), `sub`
+    /// tells connections apart (1 + the connection's first packet number).
+    fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
+        let _ = (key, sub, rec);
+    }
 }
 
 /// Counters for the summary.
@@ -123,6 +133,8 @@ pub struct FlowTable {
     /// Clock of the last expiry scan.
     scanned: Option<i64>,
     counts: FlowCounts,
+    /// TCP streams (None: not reassembled).
+    streams: Option<streams::StreamLayer>,
 }
 
 /// Expiry scans run when the flow clock moved this far since the last one:
@@ -144,7 +156,94 @@ impl FlowTable {
             clock: i64::MIN,
             scanned: None,
             counts: FlowCounts::default(),
+            streams: None,
         }
+    }
+
+    /// An empty table that also reassembles the TCP streams of its connections.
+    pub fn with_streams(cfg: FlowConfig, streams: StreamSettings) -> FlowTable {
+        let mut t = FlowTable::new(cfg);
+        t.streams = Some(streams::StreamLayer::new(streams));
+        t
+    }
+
+    /// Gives a TCP segment of packet `number` to the streams of its
+    /// connection (the packet itself was added first). A segment inside a
+    /// tunnel (`seg.depth > 0`) is also counted in a connection of its own,
+    /// keyed by the inner header, with the frame's length as its size, as
+    /// tshark's conversations count it; `parent` is then the packet's own
+    /// (outer) connection key, whose UID the inner connection records.
+    pub fn segment(
+        &mut self,
+        seg: &netcap_decode::TcpSegment<'_>,
+        number: u64,
+        ts_ns: i64,
+        wire_len: u32,
+        outer: Option<&FlowPacket>,
+    ) {
+        let key = ConnKey::of_tuple(
+            (seg.src, seg.src_port),
+            (seg.dst, seg.dst_port),
+            packet::PROTO_TCP,
+        );
+        if seg.depth > 0 {
+            let fp = FlowPacket {
+                number,
+                ts_ns,
+                wire_len,
+                link: "Tunnel",
+                macs: None,
+                vlan: 0,
+                ip: Some(packet::IpInfo {
+                    src: seg.src,
+                    dst: seg.dst,
+                    proto: packet::PROTO_TCP,
+                    sport: seg.src_port,
+                    dport: seg.dst_port,
+                    one_way: false,
+                    has_ports: true,
+                    payload_len: seg.wire_len,
+                    tcp: Some(packet::TcpInfo {
+                        flags: seg.flags,
+                        seq: seg.seq,
+                        ack: seg.ack,
+                        window: seg.window,
+                    }),
+                }),
+                app: None,
+            };
+            self.packet(&fp);
+            let fresh = self.open.get(&key).is_some_and(|c| c.first_num == number);
+            if fresh {
+                let parent = outer
+                    .and_then(|o| o.ip.as_ref())
+                    .and_then(|ip| self.open.get(&ConnKey::of(ip)))
+                    .map(|c| c.uid());
+                if let Some(c) = self.open.get_mut(&key) {
+                    c.tunnel_parent = parent;
+                }
+            }
+        }
+        let Some(layer) = self.streams.as_mut() else {
+            return;
+        };
+        if let Some(c) = self.open.get_mut(&key) {
+            layer.segment(c, seg, number, ts_ns);
+        }
+    }
+
+    /// Stream records emitted by the segments added since the last call,
+    /// keyed by packet number, in the order emitted.
+    pub fn take_stream_records(&mut self) -> netcap_stream::conn::Records {
+        self.streams
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.out))
+            .unwrap_or_default()
+    }
+
+    /// Stream totals of the connections ended so far.
+    pub fn stream_totals(&self) -> Option<&netcap_stream::StreamTotals> {
+        self.streams.as_ref().map(|l| &l.totals)
     }
 
     /// Open connections.
@@ -277,7 +376,7 @@ impl FlowTable {
         let open = std::mem::take(&mut self.open);
         let mut ended = std::mem::take(&mut self.ended);
         ended.extend(open.into_values().map(|c| (c, EndReason::EndOfCapture)));
-        ended.sort_unstable_by_key(|(c, _)| c.first_num);
+        ended.sort_unstable_by_key(|(c, _)| c.order_key());
         self.finishing = ended.into();
     }
 
@@ -297,9 +396,16 @@ impl FlowTable {
             .front()
             .is_some_and(|(c, _)| c.first_num < upto)
         {
-            let Some((c, reason)) = self.finishing.pop_front() else {
+            let Some((mut c, reason)) = self.finishing.pop_front() else {
                 break;
             };
+            if let Some(l) = self.streams.as_mut() {
+                let mut recs = Vec::new();
+                l.finish(&mut c, last_number, &mut recs);
+                for (_, r) in &recs {
+                    sink.emit_stream(last_number, 1 + c.first_num, r);
+                }
+            }
             let rec = c.record(reason, clock, last_number);
             sink.emit_keyed(c.first_num, &rec);
             // A direction that started later may belong to a later chunk.
@@ -324,12 +430,20 @@ impl FlowTable {
 
     fn write<S: FlowSink>(&mut self, last_number: u64, sink: &mut S) {
         let mut ended = std::mem::take(&mut self.ended);
-        ended.sort_unstable_by_key(|(c, _)| c.first_num);
+        ended.sort_unstable_by_key(|(c, _)| c.order_key());
         let clock = self.clock;
         // Flow records are merged by their own first packet: emit them in
         // that order, after the connections.
         let mut flows = Vec::with_capacity(ended.len() * 2);
-        for (c, reason) in &ended {
+        let mut recs = Vec::new();
+        for (c, reason) in &mut ended {
+            if let Some(l) = self.streams.as_mut() {
+                recs.clear();
+                l.finish(c, last_number, &mut recs);
+                for (_, r) in &recs {
+                    sink.emit_stream(last_number, 1 + c.first_num, r);
+                }
+            }
             let rec = c.record(*reason, clock, last_number);
             sink.emit_keyed(c.first_num, &rec);
             flows.extend(c.flow_records(&rec));

@@ -65,12 +65,35 @@ impl FragSlot {
     }
 }
 
+/// Orders the records of one type within a batch.
+pub(crate) type Key = (u64, u64);
+
+/// A TCP segment of the current packet, kept for the stream layer (its
+/// payload is in `WorkerOutput::seg_data`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegMeta {
+    pub src: std::net::IpAddr,
+    pub dst: std::net::IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u16,
+    pub window: u16,
+    pub wire_len: u32,
+    pub depth: usize,
+    pub data: (usize, usize),
+}
+
 /// Length-delimited records of one type with the packet each came from.
 #[derive(Debug, Default)]
 pub(crate) struct TypeStream {
     pub data: Vec<u8>,
-    /// (packet number, end offset in `data`) per record.
-    pub ends: Vec<(u64, usize)>,
+    /// (key, end offset in `data`) per record. The key orders records of a
+    /// type in the batch: (packet number, 0) for a packet's records; stream
+    /// records written when a connection ends come after (see
+    /// `netcap_flow::FlowSink::emit_stream`).
+    pub ends: Vec<(Key, usize)>,
 }
 
 /// Decode tallies, merged into the summary. Every packet lands in exactly one
@@ -182,6 +205,16 @@ pub(crate) struct WorkerOutput {
     pub app: Option<DecodedApp>,
     /// IPv4/IPv6 records of the current packet (more than one: a tunnel).
     ip_records: u32,
+    /// Second part of the key of the records emitted now.
+    current_sub: u64,
+    /// Keep the current packet's TCP segments (connections are tracked)...
+    pub collect_segments: bool,
+    /// ...with their payloads (the stream layer is on).
+    pub collect_payloads: bool,
+    /// TCP segments of the current packet.
+    pub segments: Vec<SegMeta>,
+    /// Their payloads.
+    pub seg_data: Vec<u8>,
 }
 
 impl WorkerOutput {
@@ -215,15 +248,40 @@ impl WorkerOutput {
         self.layer.clear();
         self.batch_end = None;
         self.current_packet = 0;
+        self.current_sub = 0;
         self.emitted = 0;
+        self.segments.clear();
+        self.seg_data.clear();
     }
 
     /// Starts a packet; returns the number of records emitted so far.
     pub fn set_packet(&mut self, number: u64) -> u64 {
         self.current_packet = number;
+        self.current_sub = 0;
         self.app = None;
         self.ip_records = 0;
+        self.segments.clear();
+        self.seg_data.clear();
         self.emitted
+    }
+
+    /// Sets the key of the records emitted next to (`key`, `sub`).
+    pub fn set_key(&mut self, key: u64, sub: u64) {
+        self.current_packet = key;
+        self.current_sub = sub;
+    }
+
+    /// Emits a stream record with the current key.
+    pub fn emit_stream_record(&mut self, rec: &netcap_stream::StreamRecord) {
+        use netcap_stream::StreamRecord as S;
+        match rec {
+            S::Http(r) => self.emit(&**r),
+            S::TlsClientHello(r) => self.emit(&**r),
+            S::TlsServerHello(r) => self.emit(&**r),
+            S::X509(r) => self.emit(&**r),
+            S::Dns(r) => self.emit(&**r),
+            S::Anomaly(r) => self.emit(&**r),
+        }
     }
 
     /// Records emitted so far (including types filtered out).
@@ -256,6 +314,31 @@ impl RecordSink for WorkerOutput {
             self.touched.push(idx);
         }
         rec.encode_fast_delimited(&mut stream.data);
-        stream.ends.push((self.current_packet, stream.data.len()));
+        stream
+            .ends
+            .push(((self.current_packet, self.current_sub), stream.data.len()));
+    }
+
+    fn tcp_segment(&mut self, seg: &netcap_decode::TcpSegment<'_>) {
+        if !self.collect_segments {
+            return;
+        }
+        let start = self.seg_data.len();
+        if self.collect_payloads {
+            self.seg_data.extend_from_slice(seg.payload);
+        }
+        self.segments.push(SegMeta {
+            src: seg.src,
+            dst: seg.dst,
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            wire_len: seg.wire_len,
+            depth: seg.depth,
+            data: (start, self.seg_data.len()),
+        });
     }
 }

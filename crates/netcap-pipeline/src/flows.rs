@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use netcap_decode::RecordSink;
-use netcap_flow::{DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs};
+use netcap_flow::{
+    DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs, StreamSettings,
+};
 use netcap_schema::Record;
 
 use crate::batch::{Batch, PacketSlot, WorkerOutput};
@@ -43,6 +45,11 @@ impl FlowSink for WorkerOutput {
         // The key orders the records of one type within the batch (merge.rs).
         self.set_packet(key);
         self.emit(rec);
+    }
+
+    fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
+        self.set_key(key, sub);
+        self.emit_stream_record(rec);
     }
 }
 
@@ -141,11 +148,20 @@ pub(crate) struct WorkerFlows {
     conns: bool,
     /// Layer flow observations of the current batch (None: not wanted).
     layer: Option<Vec<LayerObs>>,
+    /// The current packet as the flow table saw it.
+    outer: Option<FlowPacket>,
 }
 
 impl WorkerFlows {
-    /// `conns`: track connections; `layer`: collect layer flow observations.
-    pub fn new(cfg: FlowConfig, board: Arc<EvictionBoard>, conns: bool, layer: bool) -> Self {
+    /// `conns`: track connections; `layer`: collect layer flow observations;
+    /// `streams`: reassemble TCP streams (needs `conns`).
+    pub fn new(
+        cfg: FlowConfig,
+        board: Arc<EvictionBoard>,
+        conns: bool,
+        layer: bool,
+        streams: Option<StreamSettings>,
+    ) -> Self {
         // Idle thresholds from the idle timeout down by steps of 1/12 to 1 µs,
         // then 0 (about 215 steps for 120 s). The steps bound how many more
         // than needed one eviction takes (halving steps took up to half the
@@ -157,8 +173,12 @@ impl WorkerFlows {
             t -= (t / 12).max(1);
         }
         thresholds.push(0);
+        let table = match streams.filter(|_| conns) {
+            Some(s) => FlowTable::with_streams(cfg, s),
+            None => FlowTable::new(cfg),
+        };
         WorkerFlows {
-            table: FlowTable::new(cfg),
+            table,
             cap: cfg.max_flows,
             board,
             thresholds,
@@ -168,12 +188,14 @@ impl WorkerFlows {
             done: false,
             conns,
             layer: layer.then(Vec::new),
+            outer: None,
         }
     }
 
     /// Adds a packet of this worker's shard.
     /// `app`: the application protocol the decoders found in the packet.
     pub fn packet(&mut self, p: &PacketSlot, data: &[u8], app: Option<DecodedApp>) {
+        self.outer = None;
         if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data)
         {
             fp.app = app;
@@ -183,7 +205,45 @@ impl WorkerFlows {
             if let Some(l) = self.layer.as_mut() {
                 l.push(LayerObs::of(&fp));
             }
+            self.outer = Some(fp);
         }
+    }
+
+    /// Gives the TCP segments the decoder saw in packet `p` to the streams
+    /// of their connections and emits the stream records they completed.
+    pub fn segments(&mut self, p: &PacketSlot, out: &mut WorkerOutput) {
+        if out.segments.is_empty() || !self.conns {
+            return;
+        }
+        let segments = std::mem::take(&mut out.segments);
+        for s in &segments {
+            let payload = out.seg_data.get(s.data.0..s.data.1).unwrap_or_default();
+            let seg = netcap_decode::TcpSegment {
+                src: s.src,
+                dst: s.dst,
+                src_port: s.src_port,
+                dst_port: s.dst_port,
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                window: s.window,
+                payload,
+                wire_len: s.wire_len,
+                depth: s.depth,
+            };
+            self.table
+                .segment(&seg, p.number, p.ts_ns, p.orig_len, self.outer.as_ref());
+        }
+        out.segments = segments;
+        // Emitted after the packet's own records, with its number as key.
+        for (_, rec) in self.table.take_stream_records() {
+            out.emit_stream_record(&rec);
+        }
+    }
+
+    /// Stream totals of this worker's ended connections.
+    pub fn stream_totals(&self) -> Option<netcap_stream::StreamTotals> {
+        self.table.stream_totals().cloned()
     }
 
     /// Ends a batch: expiry against the clock of the whole batch, eviction,

@@ -25,4 +25,5 @@ pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
-pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, Summary};
+pub use netcap_stream::{reassembly::OverlapPolicy, StreamConfig, StreamTotals};
+pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, StreamOptions, Summary};

@@ -1,6 +1,6 @@
 //! Merging the workers' record streams of one batch into packet order.
 
-use crate::batch::{TypeStream, WorkerOutput};
+use crate::batch::{Key, TypeStream, WorkerOutput};
 
 /// Calls `write(type_index, bytes, count)` for every run of records of the batch,
 /// per record type in ascending type number, records in packet order.
@@ -35,8 +35,8 @@ pub(crate) fn merge_batch<E>(
                     .and_then(|(s, &p)| s.ends.get(p))
                     .map(|e| e.0)
             };
-            let mut best: Option<(usize, u64)> = None;
-            let mut second = u64::MAX;
+            let mut best: Option<(usize, Key)> = None;
+            let mut second: Key = (u64::MAX, u64::MAX);
             for i in 0..streams.len() {
                 if let Some(p) = next(i) {
                     match best {
@@ -91,7 +91,7 @@ mod tests {
                 o.touched.push(ty);
             }
             s.data.push(byte);
-            s.ends.push((pkt, s.data.len()));
+            s.ends.push(((pkt, 0), s.data.len()));
         }
         o
     }

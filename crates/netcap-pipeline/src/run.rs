@@ -77,6 +77,19 @@ pub struct CaptureConfig {
     pub flows: Option<netcap_flow::FlowConfig>,
     /// IP reassembly (None: off, every fragment is decoded on its own).
     pub defrag: Option<DefragConfig>,
+    /// TCP stream reassembly and the stream parsers (None: off). Needs
+    /// connection tracking (`flows`).
+    pub streams: Option<StreamOptions>,
+}
+
+/// TCP stream settings of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Reassembly and parser limits.
+    pub cfg: netcap_stream::StreamConfig,
+    /// Memory budget of all workers' out-of-order queues together, bytes
+    /// (0: no limit); each worker gets an equal share.
+    pub memory: u64,
 }
 
 /// Counters the caller can watch while the capture runs.
@@ -120,6 +133,8 @@ pub struct Summary {
     pub layer_flows_evicted: u64,
     /// IP reassembly counters (all zero when no fragment was seen or it is off).
     pub fragments: DefragStats,
+    /// TCP stream counters (None: streams off).
+    pub streams: Option<netcap_stream::StreamTotals>,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -226,7 +241,16 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             network: wanted(Type::NcNetworkFlow),
             transport: wanted(Type::NcTransportFlow),
         };
+        let streams_on = cfg.streams.is_some() && cfg.flows.is_some();
+        let conns = conns || streams_on;
         let flows = cfg.flows.filter(|_| conns || select.any());
+        let stream_settings =
+            cfg.streams
+                .filter(|_| streams_on)
+                .map(|s| netcap_flow::StreamSettings {
+                    cfg: s.cfg,
+                    memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
+                });
         let enabled = Arc::new(enabled);
         // Layer flows span shards: one table on the writer thread, fed in packet order.
         let layer = flows.filter(|_| select.any()).map(|f| LayerFlows {
@@ -240,10 +264,13 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         let mut worker_handles = Vec::new();
         for (id, rx) in worker_rx.into_iter().enumerate() {
             let tx = out_tx.clone();
-            let opts = cfg.decode;
+            let mut opts = cfg.decode;
+            opts.tcp_streams = stream_settings.is_some();
             let enabled = Arc::clone(&enabled);
             let side = cfg.side_outputs;
-            let flows = flows.map(|f| WorkerFlows::new(f, Arc::clone(&board), conns, select.any()));
+            let flows = flows.map(|f| {
+                WorkerFlows::new(f, Arc::clone(&board), conns, select.any(), stream_settings)
+            });
             let recycle = Recycle {
                 batches: recycle_tx.clone(),
                 outputs: spare_rx.clone(),
@@ -276,11 +303,17 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         let mut tally = Tally::default();
         let mut thread_failed = false;
         let mut flows_evicted = 0;
+        let mut stream_totals: Option<netcap_stream::StreamTotals> = None;
         for h in worker_handles {
             match h.join() {
-                Ok((t, evicted)) => {
+                Ok((t, evicted, st)) => {
                     tally.merge(&t);
                     flows_evicted += evicted;
+                    if let Some(st) = st {
+                        stream_totals
+                            .get_or_insert_with(Default::default)
+                            .merge(&st);
+                    }
                 }
                 Err(_) => thread_failed = true,
             }
@@ -307,6 +340,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             flows_evicted,
             layer_flows_evicted,
             fragments: read.fragments,
+            streams: stream_totals,
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -513,7 +547,7 @@ fn work(
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
     gate: &WriteGate,
-) -> (Tally, u64) {
+) -> (Tally, u64, Option<netcap_stream::StreamTotals>) {
     let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
     let mut stopped = false;
@@ -526,6 +560,8 @@ fn work(
             }
             Err(_) => WorkerOutput::new(batch.seq, Arc::clone(enabled)),
         };
+        out.collect_segments = flows.is_some();
+        out.collect_payloads = opts.tcp_streams;
         for p in batch.packets.iter().filter(|p| p.shard == id) {
             let data = batch.data.get(p.start..p.end).unwrap_or_default();
             let info = PacketInfo {
@@ -539,6 +575,7 @@ fn work(
             let outcome = decoder.decode(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
                 f.packet(p, data, out.app);
+                f.segments(p, &mut out);
             }
             let emitted = out.emitted() > before;
             if let Some((class, _)) = out.tally.count(outcome, emitted) {
@@ -590,7 +627,8 @@ fn work(
             }
         }
     }
-    (tally, evicted)
+    let streams = flows.as_ref().and_then(WorkerFlows::stream_totals);
+    (tally, evicted, streams)
 }
 
 /// Files written, records per type, layer flows evicted.

@@ -27,6 +27,7 @@ fn run(workers: usize, defrag: Option<DefragConfig>) -> Summary {
         side_outputs: false,
         flows: None,
         defrag,
+        streams: None,
     };
     run_capture(&cfg, &Progress::default()).unwrap()
 }

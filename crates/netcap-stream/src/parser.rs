@@ -187,11 +187,7 @@ impl<'a> Cx<'a> {
     /// A context for tests and tools that drive a parser directly: every
     /// byte comes from `now`, records are appended to `out` keyed by
     /// `now.number`.
-    pub fn new(
-        meta: &'a ConnMeta,
-        now: Origin,
-        out: &'a mut Vec<(u64, StreamRecord)>,
-    ) -> Cx<'a> {
+    pub fn new(meta: &'a ConnMeta, now: Origin, out: &'a mut Vec<(u64, StreamRecord)>) -> Cx<'a> {
         Cx {
             meta,
             runs: &[],
@@ -264,7 +260,9 @@ pub struct Protocol {
 
 impl std::fmt::Debug for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Protocol").field("name", &self.name).finish()
+        f.debug_struct("Protocol")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

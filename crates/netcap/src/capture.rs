@@ -11,11 +11,12 @@ use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
 use netcap_pipeline::{
-    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OutputFormat, Progress, Summary,
+    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OutputFormat, OverlapPolicy,
+    Progress, StreamConfig, StreamOptions, Summary,
 };
 use netcap_schema::{Type, ALL_TYPES};
 
-use crate::cli::CaptureArgs;
+use crate::cli::{CaptureArgs, Overlap};
 
 /// Creation time for file headers: `SOURCE_DATE_EPOCH` (seconds) when set, so
 /// that builds of the same input are reproducible; otherwise now.
@@ -92,6 +93,24 @@ fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
     }))
 }
 
+/// TCP stream options (None with --no-streams).
+fn stream_options(args: &CaptureArgs) -> Option<StreamOptions> {
+    if args.no_streams || args.no_flows {
+        return None;
+    }
+    Some(StreamOptions {
+        cfg: StreamConfig {
+            depth: args.stream_depth.saturating_mul(1 << 20),
+            policy: match args.overlap_policy {
+                Overlap::First => OverlapPolicy::First,
+                Overlap::Last => OverlapPolicy::Last,
+            },
+            ..StreamConfig::default()
+        },
+        memory: args.stream_memory.saturating_mul(1 << 20),
+    })
+}
+
 /// IP reassembly options (None with --no-defrag).
 fn defrag_config(args: &CaptureArgs) -> Result<Option<DefragConfig>> {
     if args.no_defrag {
@@ -132,6 +151,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         workers,
         decode: DecodeOptions {
             entropy: args.entropy,
+            ..DecodeOptions::default()
         },
         writer: WriterOptions {
             codec: args.codec(),
@@ -150,6 +170,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         side_outputs: !args.no_side_outputs,
         flows: flow_config(args)?,
         defrag: defrag_config(args)?,
+        streams: stream_options(args),
     };
     let progress = Progress::default();
     let stop = std::sync::Arc::clone(&progress.stop);
@@ -290,6 +311,42 @@ fn print_summary(s: &Summary, workers: usize) {
             ),
         ];
         for (name, n, what) in reasons {
+            if n > 0 {
+                eprintln!("    {name:<10} {n:>10}  {what}");
+            }
+        }
+    }
+    if let Some(t) = &s.streams {
+        eprintln!(
+            "TCP streams {}: {} bytes delivered, {} gaps ({} bytes missed), overlaps {} bytes same / {} different",
+            t.streams, t.delivered, t.gaps, t.missed, t.overlap_same, t.overlap_diff
+        );
+        let protos: Vec<String> = t
+            .protocols
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if !protos.is_empty() {
+            eprintln!("    protocols  {}", protos.join(", "));
+        }
+        let caps = [
+            (
+                "dropped",
+                t.dropped,
+                "bytes of segments dropped: queue or --stream-memory full",
+            ),
+            (
+                "depth",
+                t.past_depth,
+                "bytes past --stream-depth, counted only",
+            ),
+            (
+                "cut",
+                t.parser_dropped,
+                "bytes of messages longer than the parser buffer",
+            ),
+        ];
+        for (name, n, what) in caps {
             if n > 0 {
                 eprintln!("    {name:<10} {n:>10}  {what}");
             }

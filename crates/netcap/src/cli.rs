@@ -200,9 +200,42 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub first_packets: usize,
 
+    /// Do not reassemble TCP streams: no HTTP, TLSClientHello,
+    /// TLSServerHello, X509Certificate or Anomaly records, DNS over TCP only
+    /// from segments holding whole messages (streams also need connection
+    /// tracking: --no-flows turns them off too).
+    #[arg(long)]
+    pub no_streams: bool,
+
+    /// Memory for out-of-order TCP segments of all connections together,
+    /// MiB (0: no limit); past it, holes are given up as gaps and segments
+    /// dropped (counted in the summary). Each worker gets an equal share.
+    #[arg(long, value_name = "MIB", default_value_t = netcap_pipeline::StreamConfig::DEFAULT_MEMORY_MIB)]
+    pub stream_memory: u64,
+
+    /// Bytes per direction of a TCP connection given to the stream parsers,
+    /// MiB (0: no limit); later bytes are only counted, like Suricata's
+    /// reassembly depth.
+    #[arg(long, value_name = "MIB", default_value_t = netcap_pipeline::StreamConfig::DEFAULT_DEPTH_MIB)]
+    pub stream_depth: u64,
+
+    /// Which bytes win when out-of-order TCP segments overlap with different
+    /// data: the first seen (Zeek, the original Netcap) or the last.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = Overlap::First)]
+    pub overlap_policy: Overlap,
+
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Overlap policy of TCP reassembly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Overlap {
+    /// keep the bytes seen first
+    First,
+    /// keep the bytes seen last (bytes already parsed are never replaced)
+    Last,
 }
 
 /// How `netcap capture` compresses record files.

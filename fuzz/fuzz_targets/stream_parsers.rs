@@ -1,0 +1,65 @@
+//! Every stream parser on arbitrary bytes: the input is cut into chunks and
+//! gaps given to the parser as the engine would (unconsumed rest kept and
+//! handed back with the next chunk, at least as long as the parser asked),
+//! in both directions.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use netcap_stream::conn::PROTOCOLS;
+use netcap_stream::{ConnMeta, Cx, Dir, Origin};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Some(proto) = PROTOCOLS.get(usize::from(sel) % PROTOCOLS.len()) else {
+        return;
+    };
+    let meta = ConnMeta {
+        uid: "Cfuzz".into(),
+        client: ("10.0.0.1".parse().unwrap(), 40000),
+        server: ("10.0.0.2".parse().unwrap(), 80),
+    };
+    let mut parser = (proto.new)();
+    let mut out = Vec::new();
+    let mut pending: [Vec<u8>; 2] = Default::default();
+    let mut stopped = false;
+    // Chunk sizes come from the input itself.
+    let mut at = 0usize;
+    let mut number = 0u64;
+    while at < rest.len() && !stopped {
+        let ctl = rest[at];
+        at += 1;
+        let n = usize::from(ctl & 0x3f) + 1;
+        let chunk = &rest[at..(at + n).min(rest.len())];
+        at += chunk.len();
+        number += 1;
+        let dir = if ctl & 0x80 == 0 { Dir::ToServer } else { Dir::ToClient };
+        let mut cx = Cx::new(&meta, Origin { ts_ns: 0, number }, &mut out);
+        let p = &mut pending[dir.index()];
+        if ctl & 0x40 != 0 && chunk.len() < 4 {
+            p.clear();
+            parser.gap(dir, chunk.len() as u64 + 1, &mut cx);
+            continue;
+        }
+        p.extend_from_slice(chunk);
+        match parser.parse(dir, p, &mut cx) {
+            Ok(r) => {
+                assert!(r.consumed <= p.len());
+                if r.consumed < p.len() {
+                    assert!(r.needed > p.len() - r.consumed, "needed must exceed the rest");
+                }
+                p.drain(..r.consumed);
+                if p.len() > 1 << 20 {
+                    p.clear();
+                }
+            }
+            Err(_) => stopped = true,
+        }
+        if out.len() > 1024 {
+            out.clear();
+        }
+    }
+    let mut cx = Cx::new(&meta, Origin { ts_ns: 0, number }, &mut out);
+    parser.finish(&mut cx);
+});
