@@ -5,8 +5,8 @@
 //! walk with an error, after the records of the outer layers were emitted.
 
 use crate::ethernet::{
-    EthernetView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_RARP, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
-    ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
+    EthernetView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
+    ETHERTYPE_QINQ_OLD, ETHERTYPE_RARP, ETHERTYPE_VLAN,
 };
 use crate::link::{classify, LinkNext};
 use crate::{app, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan};

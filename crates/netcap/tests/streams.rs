@@ -42,14 +42,19 @@ fn stream_pcaps() -> Vec<PathBuf> {
     v
 }
 
+/// Joins the occurrences of a field in tshark's output (a character no
+/// value holds, unlike ',').
+const AGG: char = '\u{1e}';
+
 /// tshark's values of `fields` for each frame matching `filter`, with TCP
 /// reassembly of out-of-order segments, every occurrence of a field joined
-/// by ','.
+/// by [`AGG`].
 fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
         .arg(pcap)
-        .args(["-Y", filter, "-T", "fields", "-E", "occurrence=a"]);
+        .args(["-Y", filter, "-T", "fields", "-E", "occurrence=a"])
+        .arg(format!("-Eaggregator={AGG}"));
     for f in fields {
         cmd.args(["-e", f]);
     }
@@ -58,6 +63,24 @@ fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
+}
+
+/// One row per message: a frame that completes several messages (pipelined
+/// requests) shows each field's occurrences joined by [`AGG`].
+fn per_message(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let cols: Vec<Vec<&str>> = row.iter().map(|c| c.split(AGG).collect()).collect();
+        let n = cols.first().map_or(0, Vec::len);
+        for i in 0..n {
+            out.push(
+                cols.iter()
+                    .map(|c| c.get(i).copied().unwrap_or("").to_string())
+                    .collect(),
+            );
+        }
+    }
+    out
 }
 
 /// Values of `fields` of every record of type `ty`, ordered by packet number
@@ -119,6 +142,18 @@ fn compare(
 
 /// Captures whose differences are understood, per test: (capture, why).
 const EXPLAINED: &[(&str, &str, &str)] = &[
+    (
+        "http",
+        "http-pipelined-chunked-gaps.pcap",
+        "segments are missing: tshark gives up on the responses after the first gap; Netcap \
+         skips the gaps inside the chunked bodies and writes all 3 (Suricata's test expects 3 files)",
+    ),
+    (
+        "http",
+        "slice-truncated-http.pcap",
+        "the response follows a gap after a RST: tshark shows none, Netcap (like Suricata's \
+         test, which expects 1 http event) parses it",
+    ),
     (
         "tls",
         "smtp-starttls.pcap",
@@ -205,7 +240,7 @@ fn tls_hellos_and_certificates_agree_with_tshark() {
                 .into_iter()
                 .flat_map(|row| {
                     row[0]
-                        .split(',')
+                        .split(AGG)
                         .filter(|s| !s.is_empty())
                         .map(|s| vec![s.to_string()])
                         .collect::<Vec<_>>()
@@ -260,9 +295,9 @@ fn dns_over_tcp_agrees_with_tshark() {
         )
         .into_iter()
         .flat_map(|row| {
-            let ids: Vec<&str> = row[0].split(',').collect();
-            let qr: Vec<&str> = row[1].split(',').collect();
-            let names: Vec<&str> = row[2].split(',').collect();
+            let ids: Vec<&str> = row[0].split(AGG).collect();
+            let qr: Vec<&str> = row[1].split(AGG).collect();
+            let names: Vec<&str> = row[2].split(AGG).collect();
             (0..ids.len())
                 .map(|i| {
                     vec![
@@ -311,6 +346,64 @@ fn dns_over_tcp_agrees_with_tshark() {
         }
     }
     finish("DNS over TCP", "", &tallies, &fails);
+}
+
+#[test]
+fn http_agrees_with_tshark() {
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut fails = Vec::new();
+    for pcap in stream_pcaps() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        let theirs = per_message(tshark(
+            &pcap,
+            "http.request.method && tcp",
+            &[
+                "http.request.method",
+                "http.host",
+                "http.request.uri",
+                "http.user_agent",
+            ],
+        ));
+        let mine = ours(
+            &recs,
+            "HTTP",
+            &["Method", "Host", "URL", "UserAgent"],
+            |m| !text(m, "Method").is_empty(),
+        );
+        let f = compare(
+            &name,
+            "requests",
+            &theirs,
+            &mine,
+            tallies.entry("HTTP requests").or_default(),
+        );
+        if !explained("http", &name) {
+            fails.extend(f);
+        }
+        // Responses complete in another order than requests start.
+        let mut theirs = per_message(tshark(
+            &pcap,
+            "http.response.code && tcp",
+            &["http.response.code"],
+        ));
+        let mut mine = ours(&recs, "HTTP", &["StatusCode"], |m| {
+            text(m, "StatusCode") != "0"
+        });
+        theirs.sort();
+        mine.sort();
+        let f = compare(
+            &name,
+            "responses",
+            &theirs,
+            &mine,
+            tallies.entry("HTTP responses").or_default(),
+        );
+        if !explained("http", &name) {
+            fails.extend(f);
+        }
+    }
+    finish("HTTP", "", &tallies, &fails);
 }
 
 /// The published JA4 values of the stream captures (shared/pcaps/README.md).
