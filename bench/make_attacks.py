@@ -7,6 +7,10 @@
                       plus 200,000 overlapping fragments of 1,000 datagrams
   tcp-overlap.pcap    200,000 segments of 1,000 TCP connections, overlapping with
                       conflicting data
+  synflood-payload.pcap  1,000,000 TCP SYNs carrying 100 bytes each, from random sources
+  halfopen-ooo-1m.pcap   1,000,000 half-open TCP connections, each a SYN and then a
+                      200-byte segment 1,000 bytes beyond the next expected one (an
+                      out-of-order segment whose hole never fills)
 
 usage: make_attacks.py OUTDIR [SCALE]   (SCALE divides every count, default 1)
 """
@@ -87,6 +91,18 @@ def main():
         conn = i % 1000
         seq = 1000 + rnd.randrange(0, 20000)
         w.packet(ipv4(0x0C000000 + conn, 0xC0A80001, 6, tcp(40000 + conn, 80, seq, 0x18, bytes([rnd.getrandbits(8)]) * 100)))
+    w.close()
+    w = Writer(out / "synflood-payload.pcap")
+    for _ in range(1_000_000 // scale):
+        w.packet(ipv4(rnd.getrandbits(32), 0xC0A80001, 6,
+                      tcp(rnd.randrange(1024, 65535), 80, rnd.getrandbits(32), 0x02, bytes([rnd.getrandbits(8)]) * 100)))
+    w.close()
+
+    w = Writer(out / "halfopen-ooo-1m.pcap")
+    for i in range(1_000_000 // scale):
+        src, sport, isn = 0x0D000000 + i, 1024 + i % 60000, rnd.getrandbits(32)
+        w.packet(ipv4(src, 0xC0A80001, 6, tcp(sport, 80, isn, 0x02)))
+        w.packet(ipv4(src, 0xC0A80001, 6, tcp(sport, 80, (isn + 1001) & 0xFFFFFFFF, 0x18, b"Q" * 200)))
     w.close()
     print(f"attack captures in {out}")
 

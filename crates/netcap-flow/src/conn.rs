@@ -338,8 +338,19 @@ pub(crate) struct Conn {
     pub has_ports: bool,
     /// First application protocol a decoder found in the connection.
     pub app: Option<DecodedApp>,
-    /// TCP streams, allocated with the first segment given to them.
+    /// What few connections need (streams, a tunnel parent), allocated
+    /// when first used: the table's entries stay small under floods.
+    pub ext: Option<Box<ConnExt>>,
+}
+
+/// The rarely needed part of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct ConnExt {
+    /// TCP streams, allocated with the first segment that carries data or FIN.
     pub streams: Option<Box<netcap_stream::ConnStreams>>,
+    /// Sequence numbers of the SYNs seen before the streams were allocated
+    /// (client's, server's): a SYN flood allocates no streams.
+    pub syn: [Option<u32>; 2],
     /// UID of the connection whose packets carry this one (a tunnel).
     pub tunnel_parent: Option<String>,
 }
@@ -386,9 +397,23 @@ impl Conn {
             one_way: ip.one_way,
             has_ports: ip.has_ports,
             app: None,
-            streams: None,
-            tunnel_parent: None,
+            ext: None,
         }
+    }
+
+    /// The streams, if allocated.
+    pub fn streams(&self) -> Option<&netcap_stream::ConnStreams> {
+        self.ext.as_ref().and_then(|e| e.streams.as_deref())
+    }
+
+    /// UID of the carrying connection of a tunnelled one.
+    pub fn tunnel_parent(&self) -> Option<&str> {
+        self.ext.as_ref().and_then(|e| e.tunnel_parent.as_deref())
+    }
+
+    /// The rarely needed part, allocated now if it was not.
+    pub fn ext_mut(&mut self) -> &mut ConnExt {
+        self.ext.get_or_insert_with(Box::default)
     }
 
     /// Orders ended connections: by first packet, then (a packet that opens
@@ -397,7 +422,7 @@ impl Conn {
     pub fn order_key(&self) -> (u64, bool, (IpAddr, u16), (IpAddr, u16)) {
         (
             self.first_num,
-            self.tunnel_parent.is_some(),
+            self.tunnel_parent().is_some(),
             self.client,
             self.server,
         )
@@ -629,8 +654,7 @@ impl Conn {
             network_proto: if self.v6 { "IPv6" } else { "IPv4" }.to_string(),
             transport_proto: transport_name(self.proto),
             application_proto: self
-                .streams
-                .as_ref()
+                .streams()
                 .and_then(|s| s.protocol())
                 .or(self.app.map(DecodedApp::name))
                 .unwrap_or_else(|| app_proto(self.proto, self.client.1, self.server.1))
@@ -698,8 +722,8 @@ impl Conn {
         r.num_cwr_flags_server_to_client = f(s2c, 7);
         r.num_ns_flags_server_to_client = f(s2c, 8);
         self.fill_stats(&mut r);
-        r.tunnel_parent = self.tunnel_parent.clone().unwrap_or_default();
-        if let Some(st) = &self.streams {
+        r.tunnel_parent = self.tunnel_parent().unwrap_or_default().to_string();
+        if let Some(st) = self.streams() {
             let c = st.counters();
             let [a, b] = &c.dirs;
             r.missed_bytes_client_to_server = to_i64(a.missed);

@@ -219,8 +219,8 @@ impl FlowTable {
                     .and_then(|o| o.ip.as_ref())
                     .and_then(|ip| self.open.get(&ConnKey::of(ip)))
                     .map(|c| c.uid());
-                if let Some(c) = self.open.get_mut(&key) {
-                    c.tunnel_parent = parent;
+                if let (Some(c), Some(p)) = (self.open.get_mut(&key), parent) {
+                    c.ext_mut().tunnel_parent = Some(p);
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! what they held.
 
 use netcap_decode::TcpSegment;
-use netcap_stream::conn::{Records, Segment};
+use netcap_stream::conn::{flag, Records, Segment};
 use netcap_stream::reassembly::Budget;
 use netcap_stream::{ConnMeta, ConnStreams, Dir, Origin, StreamConfig, StreamTotals};
 
@@ -45,14 +45,44 @@ impl StreamLayer {
         } else {
             Dir::ToClient
         };
-        if conn.streams.is_none() {
-            conn.streams = Some(Box::new(ConnStreams::new(ConnMeta {
-                uid: conn.uid(),
-                client: conn.client,
-                server: conn.server,
-            })));
+        let origin = Origin { ts_ns, number };
+        let syn = seg.flags & flag::SYN != 0;
+        let (client, server, fresh) = (conn.client, conn.server, conn.streams().is_none());
+        if fresh {
+            // Streams are allocated with the first segment that carries data
+            // or a FIN; until then a SYN's sequence number is all they need.
+            if seg.wire_len == 0 && seg.flags & flag::FIN == 0 {
+                if syn {
+                    if let Some(s) = conn.ext_mut().syn.get_mut(dir.index()) {
+                        *s = Some(seg.seq);
+                    }
+                }
+                return;
+            }
+            let uid = conn.uid();
+            let ext = conn.ext_mut();
+            let mut streams = Box::new(ConnStreams::new(ConnMeta {
+                uid,
+                client,
+                server,
+            }));
+            for d in [Dir::ToServer, Dir::ToClient] {
+                if let Some(isn) = ext.syn.get(d.index()).copied().flatten() {
+                    let replay = Segment {
+                        dir: d,
+                        seq: isn,
+                        ack: 0,
+                        flags: flag::SYN,
+                        payload: &[],
+                        wire_len: 0,
+                        origin,
+                    };
+                    streams.segment(&replay, &self.cfg, &mut self.budget, &mut self.out);
+                }
+            }
+            ext.streams = Some(streams);
         }
-        let Some(streams) = conn.streams.as_mut() else {
+        let Some(streams) = conn.ext.as_mut().and_then(|e| e.streams.as_mut()) else {
             return;
         };
         let s = Segment {
@@ -62,14 +92,14 @@ impl StreamLayer {
             flags: seg.flags,
             payload: seg.payload,
             wire_len: seg.wire_len,
-            origin: Origin { ts_ns, number },
+            origin,
         };
         streams.segment(&s, &self.cfg, &mut self.budget, &mut self.out);
     }
 
     /// Ends `conn`'s streams; their last records go to `out` with `key`.
     pub fn finish(&mut self, conn: &mut Conn, key: u64, out: &mut Records) {
-        let Some(streams) = conn.streams.as_mut() else {
+        let Some(streams) = conn.ext.as_mut().and_then(|e| e.streams.as_mut()) else {
             return;
         };
         let last = Origin {
