@@ -89,10 +89,13 @@ pub struct DecodeOptions {
     pub tcp_streams: bool,
 }
 
-/// A TCP segment the walk reached, at any depth (inside tunnels too) and in
-/// reassembled IP datagrams: what the stream layer needs.
+/// A TCP segment or UDP datagram the walk reached, at any depth (inside
+/// tunnels too) and in reassembled IP datagrams: what connection tracking
+/// and the stream layer need.
 #[derive(Debug, Clone, Copy)]
-pub struct TcpSegment<'a> {
+pub struct TransportSegment<'a> {
+    /// IP protocol: 6 (TCP) or 17 (UDP).
+    pub proto: u8,
     /// Source address of the IP header that carries the segment.
     pub src: std::net::IpAddr,
     /// Destination address.
@@ -101,11 +104,11 @@ pub struct TcpSegment<'a> {
     pub src_port: u16,
     /// Destination port.
     pub dst_port: u16,
-    /// Sequence number.
+    /// Sequence number (TCP; 0 for UDP).
     pub seq: u32,
-    /// Acknowledgment number.
+    /// Acknowledgment number (TCP).
     pub ack: u32,
-    /// Flags: FIN 0x001, SYN 0x002, RST 0x004, PSH 0x008, ACK 0x010, URG
+    /// TCP flags: FIN 0x001, SYN 0x002, RST 0x004, PSH 0x008, ACK 0x010, URG
     /// 0x020, ECE 0x040, CWR 0x080, NS 0x100.
     pub flags: u16,
     /// Window field.
@@ -124,9 +127,9 @@ pub trait RecordSink {
     /// Accepts one record of packet `packet`.
     fn emit<R: Record>(&mut self, rec: &R);
 
-    /// Sees a TCP segment (called after its TCP record is emitted). The
-    /// default ignores it.
-    fn tcp_segment(&mut self, seg: &TcpSegment<'_>) {
+    /// Sees a TCP segment or UDP datagram (called after its record is
+    /// emitted). The default ignores it.
+    fn transport_segment(&mut self, seg: &TransportSegment<'_>) {
         let _ = seg;
     }
 }

@@ -335,7 +335,8 @@ impl<S: RecordSink> Walker<'_, '_, S> {
                 self.sink.emit(rec);
                 let (sp, dp, payload) = (view.src_port(), view.dst_port(), view.payload());
                 if let Some((src, dst)) = self.addrs {
-                    self.sink.tcp_segment(&crate::TcpSegment {
+                    self.sink.transport_segment(&crate::TransportSegment {
+                        proto: proto::TCP,
                         src,
                         dst,
                         src_port: sp,
@@ -361,6 +362,22 @@ impl<S: RecordSink> Walker<'_, '_, S> {
             proto::UDP => {
                 let view = view_or_return!(udp::UdpView::new(data));
                 self.sink.emit(&udp::record(&view, self.pkt, self.opts));
+                if let Some((src, dst)) = self.addrs {
+                    self.sink.transport_segment(&crate::TransportSegment {
+                        proto: proto::UDP,
+                        src,
+                        dst,
+                        src_port: view.src_port(),
+                        dst_port: view.dst_port(),
+                        seq: 0,
+                        ack: 0,
+                        flags: 0,
+                        window: 0,
+                        payload: &[],
+                        wire_len: u32::try_from(wire_len.saturating_sub(8)).unwrap_or(u32::MAX),
+                        depth: self.ip_headers.saturating_sub(1),
+                    });
+                }
                 if let Some(o) = self.udp_tunnel(&view) {
                     return o;
                 }

@@ -167,62 +167,76 @@ impl FlowTable {
         t
     }
 
-    /// Gives a TCP segment of packet `number` to the streams of its
-    /// connection (the packet itself was added first). A segment inside a
-    /// tunnel (`seg.depth > 0`) is also counted in a connection of its own,
-    /// keyed by the inner header, with the frame's length as its size, as
-    /// tshark's conversations count it; `parent` is then the packet's own
-    /// (outer) connection key, whose UID the inner connection records.
+    /// Adds a TCP segment or UDP datagram the decoder found in packet
+    /// `number` (after the packet itself was added), and gives a TCP
+    /// segment to the streams of its connection.
+    ///
+    /// The packet was counted in the connection of its outermost IP header
+    /// (`outer`). A transport header that is not that connection's (inside
+    /// a tunnel, or behind a link Netcap's flow extraction does not walk,
+    /// such as PPPoE or MPLS) is counted in a connection of its own, keyed by
+    /// its addresses and ports, with the frame's length as its size (as
+    /// tshark's conversations count it); inside a tunnel, its TunnelParent is
+    /// the outer connection. The transport header of a reassembled IP
+    /// datagram (at the outermost level) only feeds the streams: its
+    /// fragments count in their own flows.
     pub fn segment(
         &mut self,
-        seg: &netcap_decode::TcpSegment<'_>,
+        seg: &netcap_decode::TransportSegment<'_>,
         number: u64,
         ts_ns: i64,
         wire_len: u32,
         outer: Option<&FlowPacket>,
     ) {
-        let key = ConnKey::of_tuple(
-            (seg.src, seg.src_port),
-            (seg.dst, seg.dst_port),
-            packet::PROTO_TCP,
-        );
-        if seg.depth > 0 {
+        let key = ConnKey::of_tuple((seg.src, seg.src_port), (seg.dst, seg.dst_port), seg.proto);
+        let outer_ip = outer.and_then(|o| o.ip.as_ref());
+        let counted = outer_ip.is_some_and(|ip| ConnKey::of(ip) == key);
+        let reassembled = seg.depth == 0 && outer_ip.is_some();
+        if !counted && !reassembled {
+            let tcp = (seg.proto == packet::PROTO_TCP).then_some(packet::TcpInfo {
+                flags: seg.flags,
+                seq: seg.seq,
+                ack: seg.ack,
+                window: seg.window,
+            });
             let fp = FlowPacket {
                 number,
                 ts_ns,
                 wire_len,
-                link: "Tunnel",
-                macs: None,
-                vlan: 0,
+                // Behind a link the extraction does not walk, the frame's
+                // link layer is the connection's own.
+                link: match (outer_ip, outer) {
+                    (None, Some(o)) => o.link,
+                    _ => "Tunnel",
+                },
+                macs: outer.filter(|_| outer_ip.is_none()).and_then(|o| o.macs),
+                vlan: outer.filter(|_| outer_ip.is_none()).map_or(0, |o| o.vlan),
                 ip: Some(packet::IpInfo {
                     src: seg.src,
                     dst: seg.dst,
-                    proto: packet::PROTO_TCP,
+                    proto: seg.proto,
                     sport: seg.src_port,
                     dport: seg.dst_port,
                     one_way: false,
                     has_ports: true,
                     payload_len: seg.wire_len,
-                    tcp: Some(packet::TcpInfo {
-                        flags: seg.flags,
-                        seq: seg.seq,
-                        ack: seg.ack,
-                        window: seg.window,
-                    }),
+                    tcp,
                 }),
                 app: None,
             };
             self.packet(&fp);
             let fresh = self.open.get(&key).is_some_and(|c| c.first_num == number);
             if fresh {
-                let parent = outer
-                    .and_then(|o| o.ip.as_ref())
+                let parent = outer_ip
                     .and_then(|ip| self.open.get(&ConnKey::of(ip)))
                     .map(|c| c.uid());
                 if let (Some(c), Some(p)) = (self.open.get_mut(&key), parent) {
                     c.ext_mut().tunnel_parent = Some(p);
                 }
             }
+        }
+        if seg.proto != packet::PROTO_TCP {
+            return;
         }
         let Some(layer) = self.streams.as_mut() else {
             return;

@@ -2,7 +2,7 @@
 //! in its [`Conn`], so they end with it and its Connection record can say
 //! what they held.
 
-use netcap_decode::TcpSegment;
+use netcap_decode::TransportSegment;
 use netcap_stream::conn::{flag, Records, Segment};
 use netcap_stream::reassembly::Budget;
 use netcap_stream::{ConnMeta, ConnStreams, Dir, Origin, StreamConfig, StreamTotals};
@@ -39,7 +39,13 @@ impl StreamLayer {
     }
 
     /// Feeds a segment of `conn` (whose 5-tuple it has).
-    pub fn segment(&mut self, conn: &mut Conn, seg: &TcpSegment<'_>, number: u64, ts_ns: i64) {
+    pub fn segment(
+        &mut self,
+        conn: &mut Conn,
+        seg: &TransportSegment<'_>,
+        number: u64,
+        ts_ns: i64,
+    ) {
         let dir = if (seg.src, seg.src_port) == conn.client {
             Dir::ToServer
         } else {

@@ -24,7 +24,7 @@ use netcap_flow::{
 };
 use netcap_schema::Record;
 
-use crate::batch::{Batch, PacketSlot, WorkerOutput};
+use crate::batch::{Batch, PacketSlot, SegData, WorkerOutput};
 
 /// Batches between posting a table size and acting on it: as deep as the
 /// worker queues, so that a worker rarely waits for a slower one.
@@ -211,14 +211,21 @@ impl WorkerFlows {
 
     /// Gives the TCP segments the decoder saw in packet `p` to the streams
     /// of their connections and emits the stream records they completed.
-    pub fn segments(&mut self, p: &PacketSlot, out: &mut WorkerOutput) {
+    pub fn segments(&mut self, p: &PacketSlot, batch: &Batch, out: &mut WorkerOutput) {
+        let data = batch.data.get(p.start..p.end).unwrap_or_default();
         if out.segments.is_empty() || !self.conns {
             return;
         }
         let segments = std::mem::take(&mut out.segments);
         for s in &segments {
-            let payload = out.seg_data.get(s.data.0..s.data.1).unwrap_or_default();
-            let seg = netcap_decode::TcpSegment {
+            let payload = match s.data {
+                SegData::Packet(a, b) => data.get(a..b),
+                SegData::Reassembled(a, b) => batch.reassembled.get(a..b),
+                SegData::Copied(a, b) => out.seg_data.get(a..b),
+            }
+            .unwrap_or_default();
+            let seg = netcap_decode::TransportSegment {
+                proto: s.proto,
                 src: s.src,
                 dst: s.dst,
                 src_port: s.src_port,

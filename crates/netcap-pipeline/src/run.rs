@@ -572,10 +572,11 @@ fn work(
                 data,
             };
             let before = out.set_packet(p.number);
+            out.set_spans(data, &batch.reassembled);
             let outcome = decoder.decode(&info, opts, p.frag.defragged(&batch), &mut out);
             if let Some(f) = flows.as_mut() {
                 f.packet(p, data, out.app);
-                f.segments(p, &mut out);
+                f.segments(p, &batch, &mut out);
             }
             let emitted = out.emitted() > before;
             if let Some((class, _)) = out.tally.count(outcome, emitted) {

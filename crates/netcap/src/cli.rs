@@ -48,7 +48,10 @@ pub enum Command {
     netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n  \
     netcap capture -r traffic.pcap -o out/ --include TCP,UDP,DNS\n  \
     netcap capture -r traffic.pcap -o out/ --bpf 'udp port 53'\n  \
+    netcap capture -r traffic.pcap -o out/ --include HTTP,TLSClientHello,X509Certificate\n  \
     sudo netcap capture -i eth0 -o out/                  # until Ctrl-C\n\n\
+    TCP streams are reassembled and parsed by content (HTTP, TLS with JA3/JA4 and\n\
+    certificates, DNS over TCP): see docs/streams.md; --no-streams turns them off.\n\n\
     Packets with a layer Netcap does not decode go to out/unknown.pcap, packets whose\n\
     decoding failed to out/errors.pcap, with details and a hex dump in out/errors.log.\n\n\
     Output is byte-identical for the same input and options whatever --workers is.\n\

@@ -1,4 +1,5 @@
-//! Mutation tests: deterministic corruptions of every test capture (bit flips in
+//! Mutation tests: deterministic corruptions of every test capture (the
+//! stream captures included, so reassembly and the stream parsers see them) (bit flips in
 //! packet bytes, corrupted record lengths, truncations of the file) run through
 //! a full capture. Netcap must not panic or hang, must exit 0 (damage to the
 //! container is a warning, not an error), and its summary must account for
@@ -122,7 +123,7 @@ fn summary_number(err: &str, prefix: &str) -> u64 {
 fn mutated_captures_never_crash_hang_or_lose_count() {
     let work = tempfile::tempdir().unwrap();
     let mut cases = 0;
-    for pcap in all_pcaps() {
+    for pcap in all_pcaps_and_streams() {
         let name = pcap.file_name().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(&pcap).unwrap();
         for (label, data) in mutations(&name, &bytes) {

@@ -20,27 +20,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-/// The stream captures.
-fn streams_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/streams")
-}
-
-/// Every capture: the stream captures and the general test captures.
-fn stream_pcaps() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(streams_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .collect();
-    v.sort();
-    v.extend(all_pcaps());
-    v
-}
 
 /// Joins the occurrences of a field in tshark's output (a character no
 /// value holds, unlike ',').
@@ -196,7 +179,7 @@ fn finish(test: &str, report: &str, tallies: &BTreeMap<&str, Tally>, fails: &[St
 fn tls_hellos_and_certificates_agree_with_tshark() {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut fails = Vec::new();
-    for pcap in stream_pcaps() {
+    for pcap in all_pcaps_and_streams() {
         let name = pcap_name(&pcap);
         let recs = records_of(&pcap);
         let mut f = Vec::new();
@@ -284,7 +267,7 @@ fn tls_hellos_and_certificates_agree_with_tshark() {
 fn dns_over_tcp_agrees_with_tshark() {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut fails = Vec::new();
-    for pcap in stream_pcaps() {
+    for pcap in all_pcaps_and_streams() {
         let name = pcap_name(&pcap);
         let recs = records_of(&pcap);
         // One row per message: tshark shows a segment's messages in one frame.
@@ -352,7 +335,7 @@ fn dns_over_tcp_agrees_with_tshark() {
 fn http_agrees_with_tshark() {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut fails = Vec::new();
-    for pcap in stream_pcaps() {
+    for pcap in all_pcaps_and_streams() {
         let name = pcap_name(&pcap);
         let recs = records_of(&pcap);
         let theirs = per_message(tshark(
@@ -523,7 +506,7 @@ fn reassembly_hard_cases() {
 /// The same files, byte for byte, whatever the number of workers.
 #[test]
 fn stream_records_do_not_depend_on_the_worker_count() {
-    for pcap in stream_pcaps()
+    for pcap in all_pcaps_and_streams()
         .iter()
         .filter(|p| p.starts_with(streams_dir()))
     {

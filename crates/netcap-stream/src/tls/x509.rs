@@ -1,5 +1,8 @@
 //! X.509 certificates of a Certificate message, decoded with `x509-parser`.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
 use netcap_schema::X509Certificate as Record;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -13,13 +16,76 @@ use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use super::ja3::hex;
 
+/// Certificates decoded recently on this thread (a pipeline worker), by the
+/// SHA-256 of their DER: the same few certificates come back in connection
+/// after connection, and decoding one costs far more than its hash (Zeek
+/// deduplicates its x509.log for the same reason). Bounded, first in first out.
+const CACHED: usize = 512;
+
+#[derive(Default)]
+struct Cache {
+    parsed: HashMap<[u8; 32], Record>,
+    order: VecDeque<[u8; 32]>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
 /// Fills the certificate fields of `rec` (everything but the connection,
 /// origin, chain index and direction) from one DER certificate. A DER that
 /// does not parse still gets its length and fingerprints, and `ParseError`.
 pub(crate) fn fill(rec: &mut Record, der: &[u8]) {
+    let digest: [u8; 32] = Sha256::digest(der).into();
+    let cert = CACHE.with(|c| c.borrow().parsed.get(&digest).cloned());
+    let cert = match cert {
+        Some(c) => c,
+        None => {
+            let mut c = Record::default();
+            decode(&mut c, der, &digest);
+            CACHE.with(|cache| {
+                let mut cache = cache.borrow_mut();
+                if cache.order.len() >= CACHED {
+                    if let Some(old) = cache.order.pop_front() {
+                        cache.parsed.remove(&old);
+                    }
+                }
+                cache.order.push_back(digest);
+                cache.parsed.insert(digest, c.clone());
+            });
+            c
+        }
+    };
+    rec.length = cert.length;
+    rec.sha1 = cert.sha1;
+    rec.sha256 = cert.sha256;
+    rec.parse_error = cert.parse_error;
+    rec.version = cert.version;
+    rec.serial = cert.serial;
+    rec.subject = cert.subject;
+    rec.issuer = cert.issuer;
+    rec.subject_cn = cert.subject_cn;
+    rec.issuer_cn = cert.issuer_cn;
+    rec.self_signed = cert.self_signed;
+    rec.not_before = cert.not_before;
+    rec.not_after = cert.not_after;
+    rec.sig_alg = cert.sig_alg;
+    rec.key_alg = cert.key_alg;
+    rec.key_length = cert.key_length;
+    rec.curve = cert.curve;
+    rec.sandns = cert.sandns;
+    rec.sanip = cert.sanip;
+    rec.san_email = cert.san_email;
+    rec.sanuri = cert.sanuri;
+    rec.ca = cert.ca;
+    rec.path_len = cert.path_len;
+}
+
+/// Decodes the certificate fields of one DER certificate into `rec`.
+fn decode(rec: &mut Record, der: &[u8], sha256: &[u8; 32]) {
     rec.length = i32::try_from(der.len()).unwrap_or(i32::MAX);
     rec.sha1 = hex(&Sha1::digest(der));
-    rec.sha256 = hex(&Sha256::digest(der));
+    rec.sha256 = hex(sha256);
     let cert = match X509Certificate::from_der(der) {
         Ok((_, cert)) => cert,
         Err(e) => {

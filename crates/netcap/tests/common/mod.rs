@@ -36,6 +36,23 @@ pub fn all_pcaps() -> Vec<PathBuf> {
     v
 }
 
+/// The captures of TCP stream reassembly and the stream parsers.
+pub fn streams_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/streams")
+}
+
+/// The stream captures, then every other test capture.
+pub fn all_pcaps_and_streams() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(streams_dir())
+        .expect("testdata/streams exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    v.sort();
+    v.extend(all_pcaps());
+    v
+}
+
 /// Runs the netcap binary with `args`.
 pub fn netcap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netcap"))
