@@ -14,6 +14,8 @@ cargo build --release -q -p netcap
 python3 fuzz/seed.py target/release/netcap
 for t in decode_packet capture_reader ncap_reader flow_table defrag reassembly stream_parsers; do
   echo "fuzzing $t for ${SECONDS_PER_TARGET}s"
+  # Targets seed.py does not seed start from an empty corpus.
+  mkdir -p "fuzz/corpus/$t"
   cargo $TC fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -max_len=65536 2>&1 \
     | grep -E "^(#[0-9]+\s+DONE|Done|==|SUMMARY|artifact)" || true
   if ls "fuzz/artifacts/$t"/crash-* >/dev/null 2>&1; then
