@@ -246,13 +246,13 @@ impl FlowTable {
         }
     }
 
-    /// Stream records emitted by the segments added since the last call,
-    /// keyed by packet number, in the order emitted.
-    pub fn take_stream_records(&mut self) -> netcap_stream::conn::Records {
-        self.streams
-            .as_mut()
-            .map(|l| std::mem::take(&mut l.out))
-            .unwrap_or_default()
+    /// Drains the stream records emitted by the segments added since the last
+    /// call, keyed by packet number, in the order emitted (the buffer keeps its
+    /// capacity for the next packet).
+    pub fn drain_stream_records(
+        &mut self,
+    ) -> impl Iterator<Item = (u64, netcap_stream::StreamRecord)> + '_ {
+        self.streams.iter_mut().flat_map(|l| l.out.drain(..))
     }
 
     /// Stream totals of the connections ended so far.

@@ -82,17 +82,9 @@ pub(crate) enum SegData {
 /// A TCP segment of the current packet, kept for the stream layer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegMeta {
-    pub proto: u8,
-    pub src: std::net::IpAddr,
-    pub dst: std::net::IpAddr,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: u16,
-    pub window: u16,
-    pub wire_len: u32,
-    pub depth: usize,
+    /// The segment, its payload left empty...
+    pub seg: netcap_decode::TransportSegment<'static>,
+    /// ...since it is kept here.
     pub data: SegData,
 }
 
@@ -362,17 +354,10 @@ impl RecordSink for WorkerOutput {
             SegData::Copied(start, self.seg_data.len())
         };
         self.segments.push(SegMeta {
-            proto: seg.proto,
-            src: seg.src,
-            dst: seg.dst,
-            src_port: seg.src_port,
-            dst_port: seg.dst_port,
-            seq: seg.seq,
-            ack: seg.ack,
-            flags: seg.flags,
-            window: seg.window,
-            wire_len: seg.wire_len,
-            depth: seg.depth,
+            seg: netcap_decode::TransportSegment {
+                payload: &[],
+                ..*seg
+            },
             data,
         });
     }

@@ -224,26 +224,13 @@ impl WorkerFlows {
                 SegData::Copied(a, b) => out.seg_data.get(a..b),
             }
             .unwrap_or_default();
-            let seg = netcap_decode::TransportSegment {
-                proto: s.proto,
-                src: s.src,
-                dst: s.dst,
-                src_port: s.src_port,
-                dst_port: s.dst_port,
-                seq: s.seq,
-                ack: s.ack,
-                flags: s.flags,
-                window: s.window,
-                payload,
-                wire_len: s.wire_len,
-                depth: s.depth,
-            };
+            let seg = netcap_decode::TransportSegment { payload, ..s.seg };
             self.table
                 .segment(&seg, p.number, p.ts_ns, p.orig_len, self.outer.as_ref());
         }
         out.segments = segments;
         // Emitted after the packet's own records, with its number as key.
-        for (_, rec) in self.table.take_stream_records() {
+        for (_, rec) in self.table.drain_stream_records() {
             out.emit_stream_record(&rec);
         }
     }

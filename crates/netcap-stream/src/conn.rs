@@ -60,6 +60,17 @@ impl StreamConfig {
     pub const DEFAULT_DEPTH_MIB: u64 = 8;
 }
 
+impl StreamConfig {
+    /// The limits of one direction's reassembler.
+    pub fn limits(&self) -> DirLimits {
+        DirLimits {
+            depth: self.depth,
+            max_queue: self.max_queue,
+            policy: self.policy,
+        }
+    }
+}
+
 impl Default for StreamConfig {
     fn default() -> Self {
         StreamConfig {
@@ -104,20 +115,8 @@ pub struct StreamCounters {
 pub struct StreamTotals {
     /// Connections whose streams delivered data.
     pub streams: u64,
-    /// Sums of the directions' counters.
-    pub delivered: u64,
-    /// Bytes skipped as gaps.
-    pub missed: u64,
-    /// Gaps.
-    pub gaps: u64,
-    /// Overlapping bytes with the same data.
-    pub overlap_same: u64,
-    /// Overlapping bytes with different data.
-    pub overlap_diff: u64,
-    /// Bytes dropped by the queue cap or the memory budget.
-    pub dropped: u64,
-    /// Bytes past the depth.
-    pub past_depth: u64,
+    /// The directions' counters, summed.
+    pub bytes: DirCounters,
     /// Bytes of messages cut by the parser buffer cap.
     pub parser_dropped: u64,
     /// Most memory held at once by queues and recent bytes (per worker; summed
@@ -134,15 +133,8 @@ impl StreamTotals {
         if a.delivered + b.delivered > 0 {
             self.streams += 1;
         }
-        for d in [a, b] {
-            self.delivered += d.delivered;
-            self.missed += d.missed;
-            self.gaps += d.gaps;
-            self.overlap_same += d.overlap_same;
-            self.overlap_diff += d.overlap_diff;
-            self.dropped += d.dropped;
-            self.past_depth += d.past_depth;
-        }
+        self.bytes.add(a);
+        self.bytes.add(b);
         self.parser_dropped += c.parser_dropped;
         if let Some(p) = proto {
             *self.protocols.entry(p.to_string()).or_default() += 1;
@@ -152,13 +144,7 @@ impl StreamTotals {
     /// Adds another worker's totals.
     pub fn merge(&mut self, o: &StreamTotals) {
         self.streams += o.streams;
-        self.delivered += o.delivered;
-        self.missed += o.missed;
-        self.gaps += o.gaps;
-        self.overlap_same += o.overlap_same;
-        self.overlap_diff += o.overlap_diff;
-        self.dropped += o.dropped;
-        self.past_depth += o.past_depth;
+        self.bytes.add(&o.bytes);
         self.parser_dropped += o.parser_dropped;
         self.peak_memory += o.peak_memory;
         for (k, v) in &o.protocols {
@@ -305,11 +291,7 @@ impl ConnStreams {
         out: &mut Records,
     ) {
         let d = seg.dir;
-        let limits = DirLimits {
-            depth: cfg.depth,
-            max_queue: cfg.max_queue,
-            policy: cfg.policy,
-        };
+        let limits = cfg.limits();
         let app = &mut self.app;
         if seg.flags & flag::RST != 0 {
             if !seg.payload.is_empty() {
@@ -391,11 +373,7 @@ impl ConnStreams {
         budget: &mut Budget,
         out: &mut Records,
     ) {
-        let limits = DirLimits {
-            depth: cfg.depth,
-            max_queue: cfg.max_queue,
-            policy: cfg.policy,
-        };
+        let limits = cfg.limits();
         let app = &mut self.app;
         for d in [Dir::ToServer, Dir::ToClient] {
             if let Some(dir) = self.dirs.get_mut(d.index()) {
@@ -407,15 +385,8 @@ impl ConnStreams {
         for d in [Dir::ToServer, Dir::ToClient] {
             app.end_dir(d, End::Close, last, key, out);
         }
-        let meta = app.meta_for_records();
         if let State::Parsing(p) = &mut app.state {
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now: last,
-                key,
-                out,
-            };
+            let mut cx = Cx::at(&app.meta, last, key, out);
             p.finish(&mut cx);
         }
         app.state = State::Off;
@@ -430,25 +401,8 @@ impl ConnStreams {
 
 impl App {
     fn anomaly_now(&self, d: Dir, name: &str, details: String, origin: Origin, out: &mut Records) {
-        let meta = self.meta_for_records();
-        let mut cx = Cx {
-            meta: &meta,
-            runs: &[],
-            now: origin,
-            key: origin.number,
-            out,
-        };
+        let mut cx = Cx::at(&self.meta, origin, origin.number, out);
         cx.anomaly(self.rel(d), "tcp", name, details);
-    }
-
-    /// The connection as the stream records see it (client and server
-    /// swapped when detection found them the other way round).
-    fn meta_for_records(&self) -> ConnMeta {
-        let mut m = self.meta.clone();
-        if self.flipped {
-            std::mem::swap(&mut m.client, &mut m.server);
-        }
-        m
     }
 
     /// A direction as the parser sees it.
@@ -476,14 +430,7 @@ impl App {
             Event::Fin => self.end_dir(d, End::Fin, now, key, out),
             Event::Depth => self.end_dir(d, End::Depth, now, key, out),
             Event::Anomaly { name, details } => {
-                let meta = self.meta_for_records();
-                let mut cx = Cx {
-                    meta: &meta,
-                    runs: &[],
-                    now,
-                    key,
-                    out,
-                };
+                let mut cx = Cx::at(&self.meta, now, key, out);
                 cx.anomaly(self.rel(d), "tcp", name, details);
             }
         }
@@ -531,22 +478,21 @@ impl App {
         };
         let port = self.meta.server.1;
         let client_port = self.meta.client.1;
-        // Port-hinted protocols first, then the rest in table order.
-        let mut order: Vec<usize> = (0..PROTOCOLS.len()).collect();
-        order.sort_by_key(|&i| {
-            PROTOCOLS
-                .get(i)
-                .is_none_or(|pr| !pr.ports.contains(&port) && !pr.ports.contains(&client_port))
-        });
+        // Port-hinted protocols first, then the rest in table order (two passes:
+        // no allocation on this per-segment path).
+        let hinted = |pr: &Protocol| pr.ports.contains(&port) || pr.ports.contains(&client_port);
         let mut found = None;
-        for i in order {
+        let order = (0..2).flat_map(|pass| {
+            PROTOCOLS
+                .iter()
+                .enumerate()
+                .filter(move |(_, pr)| hinted(pr) == (pass == 0))
+        });
+        for (i, pr) in order {
             if cands & (1 << i) == 0 {
                 continue;
             }
-            let Some(pr) = PROTOCOLS.get(i) else {
-                continue;
-            };
-            let hint = pr.ports.contains(&port) || pr.ports.contains(&client_port);
+            let hint = hinted(pr);
             match (pr.probe)(d, &p.buf, hint) {
                 Probe::Yes => {
                     found = Some((i, false));
@@ -578,7 +524,11 @@ impl App {
         let Some(pr) = PROTOCOLS.get(i) else {
             return;
         };
-        self.flipped = flip;
+        if flip {
+            // Records name the roles the bytes showed, once and for all.
+            self.flipped = true;
+            std::mem::swap(&mut self.meta.client, &mut self.meta.server);
+        }
         self.proto = Some(pr.name);
         self.state = State::Parsing((pr.new)());
         // Feed what each direction kept, the one that spoke first first.
@@ -691,13 +641,12 @@ impl App {
         key: u64,
         out: &mut Records,
     ) -> Option<crate::parser::Parsed> {
-        let meta = self.meta_for_records();
         let rel = self.rel(d);
         let State::Parsing(parser) = &mut self.state else {
             return None;
         };
         let mut cx = Cx {
-            meta: &meta,
+            meta: &self.meta,
             runs,
             now,
             key,
@@ -721,16 +670,9 @@ impl App {
         if let Some(p) = self.pending.get_mut(d.index()) {
             p.clear();
         }
-        let meta = self.meta_for_records();
         let rel = self.rel(d);
         if let State::Parsing(parser) = &mut self.state {
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now,
-                key,
-                out,
-            };
+            let mut cx = Cx::at(&self.meta, now, key, out);
             cx.anomaly(
                 rel,
                 "tcp",
@@ -742,29 +684,16 @@ impl App {
     }
 
     fn gap(&mut self, d: Dir, len: u64, now: Origin, key: u64, out: &mut Records) {
-        let meta = self.meta_for_records();
         let rel = self.rel(d);
         {
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now,
-                key,
-                out: &mut *out,
-            };
+            let mut cx = Cx::at(&self.meta, now, key, &mut *out);
             cx.anomaly(rel, "tcp", "content_gap", format!("{len} bytes missing"));
         }
         if let Some(p) = self.pending.get_mut(d.index()) {
             p.clear();
         }
         if let State::Parsing(parser) = &mut self.state {
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now,
-                key,
-                out,
-            };
+            let mut cx = Cx::at(&self.meta, now, key, out);
             parser.gap(rel, len, &mut cx);
         }
     }
@@ -781,14 +710,7 @@ impl App {
             p.clear();
         }
         if why == End::Depth {
-            let meta = self.meta_for_records();
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now,
-                key,
-                out: &mut *out,
-            };
+            let mut cx = Cx::at(&self.meta, now, key, &mut *out);
             cx.anomaly(
                 self.rel(d),
                 "tcp",
@@ -796,16 +718,9 @@ impl App {
                 String::new(),
             );
         }
-        let meta = self.meta_for_records();
         let rel = self.rel(d);
         if let State::Parsing(parser) = &mut self.state {
-            let mut cx = Cx {
-                meta: &meta,
-                runs: &[],
-                now,
-                key,
-                out,
-            };
+            let mut cx = Cx::at(&self.meta, now, key, out);
             parser.end(rel, why, &mut cx);
         }
     }

@@ -188,11 +188,22 @@ impl<'a> Cx<'a> {
     /// byte comes from `now`, records are appended to `out` keyed by
     /// `now.number`.
     pub fn new(meta: &'a ConnMeta, now: Origin, out: &'a mut Vec<(u64, StreamRecord)>) -> Cx<'a> {
+        Cx::at(meta, now, now.number, out)
+    }
+
+    /// A context for the engine's calls without input (gaps, ends,
+    /// anomalies): records keyed by `key`.
+    pub(crate) fn at(
+        meta: &'a ConnMeta,
+        now: Origin,
+        key: u64,
+        out: &'a mut Vec<(u64, StreamRecord)>,
+    ) -> Cx<'a> {
         Cx {
             meta,
             runs: &[],
             now,
-            key: now.number,
+            key,
             out,
         }
     }

@@ -106,6 +106,21 @@ pub struct DirCounters {
     pub keepalives: u64,
 }
 
+impl DirCounters {
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &DirCounters) {
+        self.delivered += o.delivered;
+        self.missed += o.missed;
+        self.gaps += o.gaps;
+        self.overlap_same += o.overlap_same;
+        self.overlap_diff += o.overlap_diff;
+        self.dropped += o.dropped;
+        self.past_depth += o.past_depth;
+        self.out_of_order += o.out_of_order;
+        self.keepalives += o.keepalives;
+    }
+}
+
 /// What the reassembler hands on, in stream order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
@@ -687,7 +702,7 @@ impl DirReassembler {
         }
         self.offset += n;
         self.recent.clear();
-        if limits_reached_depth(self) {
+        if self.depth_done {
             self.counters.past_depth += n;
             return;
         }
@@ -728,10 +743,6 @@ impl DirReassembler {
         }
         self.no_recent = true;
     }
-}
-
-fn limits_reached_depth(d: &DirReassembler) -> bool {
-    d.depth_done
 }
 
 #[cfg(test)]

@@ -317,9 +317,10 @@ fn print_summary(s: &Summary, workers: usize) {
         }
     }
     if let Some(t) = &s.streams {
+        let b = &t.bytes;
         eprintln!(
             "TCP streams {}: {} bytes delivered, {} gaps ({} bytes missed), overlaps {} bytes same / {} different",
-            t.streams, t.delivered, t.gaps, t.missed, t.overlap_same, t.overlap_diff
+            t.streams, b.delivered, b.gaps, b.missed, b.overlap_same, b.overlap_diff
         );
         let protos: Vec<String> = t
             .protocols
@@ -332,12 +333,12 @@ fn print_summary(s: &Summary, workers: usize) {
         let caps = [
             (
                 "dropped",
-                t.dropped,
+                b.dropped,
                 "bytes of segments dropped: queue or --stream-memory full",
             ),
             (
                 "depth",
-                t.past_depth,
+                b.past_depth,
                 "bytes past --stream-depth, counted only",
             ),
             (
