@@ -353,6 +353,9 @@ pub(crate) struct ConnExt {
     pub syn: [Option<u32>; 2],
     /// UID of the connection whose packets carry this one (a tunnel).
     pub tunnel_parent: Option<String>,
+    /// Heap bytes of `streams` when last measured (counted in the table's
+    /// stream memory).
+    pub stream_memory: usize,
 }
 
 fn elapsed(from: i64, to: i64) -> i64 {
@@ -404,6 +407,11 @@ impl Conn {
     /// The streams, if allocated.
     pub fn streams(&self) -> Option<&netcap_stream::ConnStreams> {
         self.ext.as_ref().and_then(|e| e.streams.as_deref())
+    }
+
+    /// Heap bytes of the connection's streams when last measured.
+    pub fn stream_memory(&self) -> usize {
+        self.ext.as_ref().map_or(0, |e| e.stream_memory)
     }
 
     /// UID of the carrying connection of a tunnelled one.

@@ -260,6 +260,18 @@ impl FlowTable {
         self.streams.as_ref().map(|l| &l.totals)
     }
 
+    /// Memory of the open connections as the cap counts it, bytes: each
+    /// connection's upper estimate ([`FlowConfig::conn_memory`]) plus what its
+    /// streams hold, so that connections carrying data weigh more.
+    pub fn memory(&self) -> u64 {
+        let streams = self.streams.as_ref().map_or(0, |l| l.memory as u64);
+        self.open.len() as u64 * self.conn_unit() + streams
+    }
+
+    fn conn_unit(&self) -> u64 {
+        FlowConfig::conn_memory(self.cfg.first_packets)
+    }
+
     /// Open connections.
     pub fn len(&self) -> usize {
         self.open.len()
@@ -335,18 +347,19 @@ impl FlowTable {
         self.write(last_number, sink);
     }
 
-    /// Number of open connections idle for at least each of `thresholds` (ns,
-    /// in descending order) at the current clock: what the pipeline shares to
-    /// decide evictions.
+    /// Memory (as [`FlowTable::memory`] counts it) of the open connections
+    /// idle for at least each of `thresholds` (ns, in descending order) at
+    /// the current clock: what the pipeline shares to decide evictions.
     pub fn idle_histogram(&self, thresholds: &[i64]) -> Vec<u64> {
         // Per connection, the thresholds it passes are a suffix of the list:
         // count where each suffix starts, then sum up (N log T, not N T).
+        let unit = self.conn_unit();
         let mut starts = vec![0u64; thresholds.len()];
         for c in self.open.values() {
             let idle = self.clock.saturating_sub(c.last_ts);
             let first = thresholds.partition_point(|&t| t > idle);
             if let Some(n) = starts.get_mut(first) {
-                *n += 1;
+                *n += unit + c.stream_memory() as u64;
             }
         }
         let mut sum = 0;

@@ -26,6 +26,9 @@ pub(crate) struct StreamLayer {
     /// Records emitted while packets are added, keyed by packet number.
     pub out: Records,
     pub totals: StreamTotals,
+    /// Heap bytes of the streams of this table's connections (the sum of
+    /// their last measurements).
+    pub memory: usize,
 }
 
 impl StreamLayer {
@@ -35,6 +38,7 @@ impl StreamLayer {
             budget: Budget::new(s.memory),
             out: Vec::new(),
             totals: StreamTotals::default(),
+            memory: 0,
         }
     }
 
@@ -88,7 +92,10 @@ impl StreamLayer {
             }
             ext.streams = Some(streams);
         }
-        let Some(streams) = conn.ext.as_mut().and_then(|e| e.streams.as_mut()) else {
+        let Some(ext) = conn.ext.as_mut() else {
+            return;
+        };
+        let Some(streams) = ext.streams.as_mut() else {
             return;
         };
         let s = Segment {
@@ -101,11 +108,19 @@ impl StreamLayer {
             origin,
         };
         streams.segment(&s, &self.cfg, &mut self.budget, &mut self.out);
+        let m = streams.memory();
+        self.memory = self.memory.saturating_sub(ext.stream_memory) + m;
+        ext.stream_memory = m;
     }
 
     /// Ends `conn`'s streams; their last records go to `out` with `key`.
     pub fn finish(&mut self, conn: &mut Conn, key: u64, out: &mut Records) {
-        let Some(streams) = conn.ext.as_mut().and_then(|e| e.streams.as_mut()) else {
+        let Some(ext) = conn.ext.as_mut() else {
+            return;
+        };
+        self.memory = self.memory.saturating_sub(ext.stream_memory);
+        ext.stream_memory = 0;
+        let Some(streams) = ext.streams.as_mut() else {
             return;
         };
         let last = Origin {

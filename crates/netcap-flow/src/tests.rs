@@ -304,7 +304,11 @@ fn eviction_by_idle_threshold() {
     r.frame(0, &udp_frame(A, B, 1, 2, 0));
     r.frame(5 * S, &udp_frame(A, B, 3, 4, 0));
     r.batch_end(6 * S);
-    assert_eq!(r.table.idle_histogram(&[6 * S, S, 0]), vec![1, 2, 2]);
+    let unit = FlowConfig::conn_memory(FlowConfig::default().first_packets);
+    assert_eq!(
+        r.table.idle_histogram(&[6 * S, S, 0]),
+        vec![unit, 2 * unit, 2 * unit]
+    );
     r.table.evict_idle(2 * S);
     assert_eq!(r.table.len(), 1);
     r.batch_end(6 * S);
@@ -635,4 +639,50 @@ fn application_proto_prefers_decoded_protocol() {
         .map(|f| f.1.application_proto.as_str())
         .collect();
     assert_eq!(flows, ["DNS", "DNS", "NTP", "DNS"]);
+}
+
+/// A segment given straight to the table (no outer packet: the table opens
+/// the connection itself, as for one inside a tunnel).
+fn segment(t: &mut FlowTable, n: u64, seq: u32, flags: u16, payload: &[u8]) {
+    let seg = netcap_decode::TransportSegment {
+        proto: 6,
+        src: std::net::IpAddr::from(A),
+        dst: std::net::IpAddr::from(B),
+        src_port: 1000,
+        dst_port: 80,
+        seq,
+        ack: 0,
+        flags,
+        window: 100,
+        payload,
+        wire_len: payload.len() as u32,
+        depth: 1,
+    };
+    t.segment(&seg, n, n as i64 * S, 60 + payload.len() as u32, None);
+}
+
+#[test]
+fn stream_memory_weighs_in_the_table() {
+    let settings = StreamSettings {
+        cfg: netcap_stream::StreamConfig::default(),
+        memory: 1 << 20,
+    };
+    let mut t = FlowTable::with_streams(FlowConfig::default(), settings);
+    let unit = FlowConfig::conn_memory(FlowConfig::default().first_packets);
+    segment(&mut t, 1, 1000, SYN.into(), b"");
+    // A SYN allocates no streams.
+    assert_eq!(t.memory(), unit);
+    // 300 bytes waiting behind a hole: the queue, its tree node and the
+    // streams' own state all count.
+    segment(&mut t, 2, 1101, PSHACK.into(), &[b'x'; 300]);
+    let held = t.memory() - unit;
+    assert!(held > 300 + 600, "{held}");
+    assert_eq!(t.idle_histogram(&[i64::MIN]), vec![t.memory()]);
+    // Filling the hole delivers the queue: less is held.
+    segment(&mut t, 3, 1001, PSHACK.into(), &[b'y'; 100]);
+    assert!(t.memory() - unit < held, "{} {held}", t.memory() - unit);
+    let mut sink = Sink::default();
+    t.finish(3, &mut sink);
+    assert_eq!(t.memory(), 0);
+    assert_eq!(t.streams.as_ref().map(|l| l.memory), Some(0));
 }

@@ -6,14 +6,19 @@
 //! every batch end. Expiry is decided per connection against that clock, so it
 //! does not depend on which worker holds the connection.
 //!
-//! The table cap is global: at the end of batch `k` every worker posts its
-//! number of open connections on an [`EvictionBoard`]; at batch `k + LAG` each
-//! reads the total of batch `k` (usually long since complete, so no waiting).
-//! If it was over the cap, all workers post how many of their connections are
-//! idle for at least each of a ladder of thresholds, wait for each other
-//! (a barrier only on such batches), and evict the connections idle for at
-//! least the largest threshold that brings the total back to 95% of the cap.
-//! Every input of that decision is the same whatever the number of workers.
+//! The table cap is global and counted in bytes: the connection cap times
+//! the upper estimate of a connection ([`FlowConfig::conn_memory`]), each
+//! open connection weighing that estimate plus what its TCP streams hold.
+//! At the end of batch `k` every worker posts its table's memory on an
+//! [`EvictionBoard`]; at batch `k + LAG` each reads the total of batch `k`
+//! (usually long since complete, so no waiting). If it was over the cap, all
+//! workers post the memory of their connections idle for at least each of a
+//! ladder of thresholds, wait for each other (a barrier only on such
+//! batches), and evict the connections idle for at least the largest
+//! threshold that brings the total back to 95% of the cap. Every input of
+//! that decision is the same whatever the number of workers (a stream's
+//! memory depends on its connection alone, unless the per-worker stream
+//! budget runs out).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -135,6 +140,7 @@ impl EvictionBoard {
 /// One worker's flows.
 pub(crate) struct WorkerFlows {
     table: FlowTable,
+    /// Memory cap of all workers' tables together, bytes (0: none).
     cap: u64,
     board: Arc<EvictionBoard>,
     thresholds: Vec<i64>,
@@ -179,7 +185,9 @@ impl WorkerFlows {
         };
         WorkerFlows {
             table,
-            cap: cfg.max_flows,
+            cap: cfg
+                .max_flows
+                .saturating_mul(FlowConfig::conn_memory(cfg.first_packets)),
             board,
             thresholds,
             last_seq: None,
@@ -261,7 +269,7 @@ impl WorkerFlows {
             return;
         }
         let seq = batch.seq;
-        self.board.post(false, seq, &[self.table.len() as u64]);
+        self.board.post(false, seq, &[self.table.memory()]);
         let Some(before) = seq.checked_sub(LAG) else {
             return;
         };

@@ -153,6 +153,9 @@ impl StreamTotals {
     }
 }
 
+/// Capacity a cleared pending buffer keeps for the next message.
+const KEEP_CAPACITY: usize = 16 << 10;
+
 /// Unconsumed bytes of one direction, with the packet of each run of bytes.
 #[derive(Debug, Default)]
 struct Pending {
@@ -191,9 +194,18 @@ impl Pending {
     }
 
     fn clear(&mut self) {
+        // A large message is rare: give its buffer back rather than keep it
+        // for the life of the connection.
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.release();
+        }
         self.buf.clear();
         self.runs.clear();
         self.needed = 0;
+    }
+
+    fn memory(&self) -> usize {
+        self.buf.capacity() + self.runs.capacity() * std::mem::size_of::<(usize, Origin)>()
     }
 
     fn release(&mut self) {
@@ -271,6 +283,27 @@ impl ConnStreams {
     /// The protocol recognised, if any.
     pub fn protocol(&self) -> Option<&'static str> {
         self.app.proto
+    }
+
+    /// Heap bytes of these streams (an estimate, allocator overhead
+    /// included): the state itself, what the reassemblers and the engine
+    /// buffer, and the parser. Counted with the connection's own memory.
+    pub fn memory(&self) -> usize {
+        let app = &self.app;
+        let parser = match &app.state {
+            State::Parsing(p) => std::mem::size_of_val(&**p) + p.memory(),
+            _ => 0,
+        };
+        let [a, b] = &self.dirs;
+        let [p, q] = &app.pending;
+        std::mem::size_of::<Self>()
+            + 16
+            + app.meta.uid.capacity()
+            + p.memory()
+            + q.memory()
+            + parser
+            + a.memory()
+            + b.memory()
     }
 
     /// Counters for the Connection record.

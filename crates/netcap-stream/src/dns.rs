@@ -67,6 +67,11 @@ impl StreamParser for DnsParser {
         "DNS"
     }
 
+    fn memory(&self) -> usize {
+        // Messages are decoded from the engine's buffer; nothing is kept.
+        0
+    }
+
     fn parse(&mut self, dir: Dir, input: &[u8], cx: &mut Cx<'_>) -> Result<Parsed, ParseError> {
         let mut at = 0usize;
         if self.lost.get(dir.index()).copied().unwrap_or(false) {

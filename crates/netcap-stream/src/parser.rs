@@ -166,6 +166,11 @@ pub trait StreamParser: Send {
     /// The connection ended: write what is still pending (a request without
     /// response, a message cut short).
     fn finish(&mut self, cx: &mut Cx<'_>);
+
+    /// Heap bytes the parser holds (an estimate, allocator overhead
+    /// included): the connection's memory counts it against the flow
+    /// table's budget, so it must grow with whatever the parser buffers.
+    fn memory(&self) -> usize;
 }
 
 /// How a parser sees its connection during a call: the connection's facts,

@@ -48,6 +48,10 @@ pub struct DirLimits {
 /// Last bytes delivered kept to compare retransmissions with.
 pub const RECENT: usize = 1024;
 
+/// Heap bytes of one B-tree node of the out-of-order queue (11 keys and
+/// pieces, parent link and lengths), allocator overhead included.
+const QUEUE_NODE: usize = 32 + 11 * (8 + std::mem::size_of::<Piece>());
+
 /// Memory of queued segments (and recent bytes) shared by the connections of
 /// one worker.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -672,17 +676,24 @@ impl DirReassembler {
     }
 
     /// Keeps the last [`RECENT`] bytes delivered, while the budget allows.
+    /// The buffer grows with what was delivered (doubling, up to [`RECENT`]):
+    /// most connections carry a few hundred bytes.
     fn remember(&mut self, data: &[u8], budget: &mut Budget) {
         if self.no_recent {
             return;
         }
-        if self.recent.capacity() == 0 {
-            if !budget.fits(RECENT) {
+        let want = (self.recent.len() + data.len()).min(RECENT);
+        let cap = self.recent.capacity();
+        if want > cap {
+            let target = want.max((2 * cap).min(RECENT));
+            if !budget.fits(target - cap) {
+                budget.give(cap);
+                self.recent = Vec::new();
                 self.no_recent = true;
                 return;
             }
-            budget.take(RECENT);
-            self.recent.reserve_exact(RECENT);
+            self.recent.reserve_exact(target - self.recent.len());
+            budget.take(self.recent.capacity().saturating_sub(cap));
         }
         if data.len() >= RECENT {
             self.recent.clear();
@@ -732,15 +743,25 @@ impl DirReassembler {
         self.release(budget);
     }
 
+    /// Heap bytes this direction holds: queued pieces with their tree nodes
+    /// and the recent bytes.
+    pub fn memory(&self) -> usize {
+        let nodes = if self.queue.is_empty() {
+            0
+        } else {
+            // A leaf holds up to 11 pieces; count them two-thirds full.
+            self.queue.len().div_ceil(7) * QUEUE_NODE
+        };
+        self.queued + nodes + self.recent.capacity()
+    }
+
     /// Frees what the direction holds (the connection ended).
     pub fn release(&mut self, budget: &mut Budget) {
         budget.give(self.queued);
         self.queued = 0;
         self.queue.clear();
-        if self.recent.capacity() > 0 {
-            budget.give(RECENT);
-            self.recent = Vec::new();
-        }
+        budget.give(self.recent.capacity());
+        self.recent = Vec::new();
         self.no_recent = true;
     }
 }
@@ -1039,11 +1060,12 @@ mod tests {
     #[test]
     fn budget_is_shared_and_returned() {
         let mut t = T::new();
-        t.b = Budget::new(RECENT + 150);
+        t.b = Budget::new(150);
         t.syn(0);
         t.seg(1, b"a");
         t.seg(10, &[b'q'; 50]);
-        assert_eq!(t.b.used, RECENT + 50 + 64);
+        // One recent byte, one queued piece and its overhead.
+        assert_eq!(t.b.used, 1 + 50 + 64);
         // Over the budget: the hole is given up.
         t.seg(100, &[b'r'; 50]);
         assert!(t.s.text().starts_with("a[gap 8]"));

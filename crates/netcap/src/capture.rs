@@ -330,6 +330,11 @@ fn print_summary(s: &Summary, workers: usize) {
         if !protos.is_empty() {
             eprintln!("    protocols  {}", protos.join(", "));
         }
+        // The sum of the workers' peaks: at least the peak of all together.
+        eprintln!(
+            "    buffered   {:>10}  bytes at most in out-of-order queues and retransmission checks (sum of the workers' peaks)",
+            t.peak_memory
+        );
         let caps = [
             (
                 "dropped",

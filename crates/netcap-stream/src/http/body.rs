@@ -64,6 +64,17 @@ impl Body {
         }
     }
 
+    /// Heap bytes of the body's state: hashers, and the decompressor with
+    /// its window when the content is decoded.
+    pub(super) fn memory(&self) -> usize {
+        let inflate = if self.sink.inflate.is_some() {
+            std::mem::size_of::<Inflate>() + INFLATE_STATE
+        } else {
+            0
+        };
+        std::mem::size_of::<Sink>() + inflate
+    }
+
     /// Whether the body lasts until the end of the direction.
     pub(super) fn until_end(&self) -> bool {
         matches!(self.framing, Framing::UntilEnd)
@@ -344,6 +355,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Streaming inflater (gzip, zlib or raw deflate) into the decoded hashers.
+/// Heap of a running decompressor: the 32 KiB window and zlib-rs's state.
+const INFLATE_STATE: usize = 48 << 10;
+
 struct Inflate {
     state: InflateState,
     out: u64,

@@ -889,6 +889,24 @@ impl StreamParser for HttpParser {
         "HTTP"
     }
 
+    fn memory(&self) -> usize {
+        // A record's encoded length stands for the heap of its strings and
+        // header lists.
+        let exchanges: usize = self
+            .pending
+            .iter()
+            .map(|e| 64 + prost::Message::encoded_len(&e.rec))
+            .sum();
+        let body = |s: &State| match s {
+            State::Body { body, .. } => body.memory(),
+            _ => 0,
+        };
+        self.pending.capacity() * std::mem::size_of::<Exchange>()
+            + exchanges
+            + body(&self.client)
+            + body(&self.server)
+    }
+
     fn parse(&mut self, dir: Dir, input: &[u8], cx: &mut Cx<'_>) -> Result<Parsed, ParseError> {
         let mut pos = 0;
         let mut stalls = 0;

@@ -410,6 +410,10 @@ impl StreamParser for TlsParser {
         "TLS"
     }
 
+    fn memory(&self) -> usize {
+        self.client.buf.capacity() + self.server.buf.capacity()
+    }
+
     fn parse(&mut self, dir: Dir, input: &[u8], cx: &mut Cx<'_>) -> Result<Parsed, ParseError> {
         match self.side(dir).mode {
             Mode::Lost => return Ok(Parsed::all(input)),
