@@ -241,6 +241,21 @@ impl Defragmenter {
         self.pending.len()
     }
 
+    /// The ports of the pending datagram `key` from its fragment at offset 0,
+    /// once seen (TCP, UDP, DCCP, SCTP, UDP-Lite put them in their first four
+    /// bytes): its later fragments then count in its connection.
+    pub fn ports(&self, key: &FragKey) -> Option<(u16, u16)> {
+        let p = self.pending.get(key)?;
+        if !matches!(p.protocol?, 6 | 17 | 33 | 132 | 136) {
+            return None;
+        }
+        let first = p.pieces.first().filter(|pc| pc.start == 0)?;
+        match first.data.get(..4)? {
+            &[a, b, c, d] => Some((u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]))),
+            _ => None,
+        }
+    }
+
     /// Adds `frag`, captured at `ts_ns`. When it completes its datagram, the
     /// reassembled payload is appended to `out`.
     pub fn push(&mut self, ts_ns: i64, frag: &Fragment<'_>, out: &mut Vec<u8>) -> Verdict {

@@ -29,6 +29,9 @@ pub(crate) struct PacketSlot {
     pub shard: u32,
     /// What IP reassembly did with the packet.
     pub frag: FragSlot,
+    /// For a fragment after the first: its datagram's ports, when its first
+    /// fragment came before it (so it counts in its connection).
+    pub frag_ports: Option<(u16, u16)>,
 }
 
 /// What IP reassembly (in the reader) did with a packet.

@@ -207,6 +207,12 @@ impl WorkerFlows {
         if let Some(mut fp) = FlowPacket::extract(p.number, p.ts_ns, p.link_type, p.orig_len, data)
         {
             fp.app = app;
+            if let (Some((sport, dport)), Some(ip)) = (p.frag_ports, fp.ip.as_mut()) {
+                // A later fragment counts in its datagram's connection.
+                if !ip.has_ports {
+                    (ip.sport, ip.dport, ip.has_ports) = (sport, dport, true);
+                }
+            }
             if self.conns {
                 self.table.packet(&fp);
             }

@@ -443,11 +443,11 @@ fn read_batches(
                     let ip = outer_ip(meta.link_type, data);
                     let key = FlowKey::with_outer_ip(meta.link_type, data, ip);
                     let shard = (hasher.hash_one(key) % workers as u64) as u32;
-                    let frag = match (defrag.as_mut(), ip) {
+                    let (frag, frag_ports) = match (defrag.as_mut(), ip) {
                         (Some(d), Some(ip)) => {
                             defragment(d, meta.ts_ns, ip, &mut batch.reassembled)
                         }
-                        _ => FragSlot::None,
+                        _ => (FragSlot::None, None),
                     };
                     batch.packets.push(PacketSlot {
                         number: meta.number,
@@ -458,6 +458,7 @@ fn read_batches(
                         end,
                         shard,
                         frag,
+                        frag_ports,
                     });
                 }
                 Ok(Poll::Idle) => {
@@ -518,12 +519,24 @@ struct Recycle {
 
 /// Hands the packet's outermost IP header to the defragmenter if it is a
 /// fragment; a completed datagram's payload is appended to `reassembled`.
-fn defragment(d: &mut Defragmenter, ts_ns: i64, ip: &[u8], reassembled: &mut Vec<u8>) -> FragSlot {
+/// Also returns, for a fragment after the first, its datagram's ports when
+/// the first fragment was seen (read before the fragment may complete it).
+fn defragment(
+    d: &mut Defragmenter,
+    ts_ns: i64,
+    ip: &[u8],
+    reassembled: &mut Vec<u8>,
+) -> (FragSlot, Option<(u16, u16)>) {
     let Some(frag) = netcap_decode::defrag::ip_fragment(ip) else {
-        return FragSlot::None;
+        return (FragSlot::None, None);
+    };
+    let ports = if frag.offset > 0 {
+        d.ports(&frag.key)
+    } else {
+        None
     };
     let start = reassembled.len();
-    match d.push(ts_ns, &frag, reassembled) {
+    let slot = match d.push(ts_ns, &frag, reassembled) {
         Verdict::Whole => FragSlot::None,
         Verdict::Complete { protocol, len } => FragSlot::Reassembled {
             protocol,
@@ -531,7 +544,8 @@ fn defragment(d: &mut Defragmenter, ts_ns: i64, ip: &[u8], reassembled: &mut Vec
             end: start + len,
         },
         Verdict::Buffered | Verdict::Dropped(_) => FragSlot::Taken,
-    }
+    };
+    (slot, ports)
 }
 
 /// Worker thread: decodes the packets of its shard and tracks their flows;

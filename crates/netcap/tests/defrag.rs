@@ -90,3 +90,28 @@ fn timeout_and_memory_cap_drop_and_count() {
     assert!(summary.contains(" 0 datagrams reassembled"), "{summary}");
     assert!(summary.contains("memory "), "{summary}");
 }
+
+#[test]
+fn later_fragments_count_in_their_datagrams_connection() {
+    let (dir, _) = run(&[]);
+    let recs = load_records(dir.path());
+    let conns: Vec<(String, String, String)> = recs["Connection"]
+        .iter()
+        .map(|(_, c)| {
+            (
+                format!("{}:{}", text(c, "SrcIP"), text(c, "SrcPort")),
+                format!("{}:{}", text(c, "DstIP"), text(c, "DstPort")),
+                text(c, "NumPackets"),
+            )
+        })
+        .collect();
+    let has = |s: &str, d: &str, n: &str| conns.contains(&(s.into(), d.into(), n.into()));
+    // Frames 1-3: the first fragment first, so the two later ones join its
+    // connection; no portless connection is left for the pair.
+    assert!(has("192.0.2.53:53", "192.0.2.10:40000", "3"), "{conns:?}");
+    assert!(has("203.0.113.5:6000", "192.0.2.10:6001", "2"), "{conns:?}");
+    assert!(!conns.iter().any(|c| c.0 == "192.0.2.53:0"), "{conns:?}");
+    // Frames 4-5 arrive last fragment first: nothing tells the later one its
+    // ports, so it stays in the portless connection of its address pair.
+    assert!(has("192.0.2.10:0", "198.51.100.9:0", "2"), "{conns:?}");
+}

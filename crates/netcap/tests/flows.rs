@@ -211,6 +211,14 @@ const EXPLAINED: &[(&str, &str)] = &[
         "ipv4-options-all-types.pcap",
         "source-routed packets: tshark uses the option's final destination",
     ),
+    // tshark counts a reassembled datagram once, on the frame completing it;
+    // Netcap counts every fragment in its datagram's connection once the
+    // first fragment gave the ports (issue 11; exact counts checked in
+    // tests/defrag.rs).
+    (
+        "ip-fragments-dns-udp-icmp.pcap",
+        "later IP fragments counted in their datagram's connection",
+    ),
 ];
 
 /// Captures where ICMP errors quote a transport header that tshark counts as
