@@ -88,7 +88,12 @@ fn tcp(i: u32) -> Tcp {
 fn tcp_scalars_bytes_and_repeated_messages() {
     let dir = tempfile::tempdir().unwrap();
     let records: Vec<Tcp> = (0..10).map(tcp).collect();
-    write(dir.path(), Type::NcTcp, &records, &ParquetOptions::default());
+    write(
+        dir.path(),
+        Type::NcTcp,
+        &records,
+        &ParquetOptions::default(),
+    );
     let batches = read(&dir.path().join("TCP.parquet"));
     assert_eq!(batches.len(), 1);
     let b = &batches[0];
@@ -130,7 +135,10 @@ fn tcp_scalars_bytes_and_repeated_messages() {
             let ty = o.column_by_name("OptionType").unwrap();
             assert_eq!(ty.as_primitive::<Int32Type>().value(k), want.option_type);
             let data = o.column_by_name("OptionData").unwrap();
-            assert_eq!(data.as_binary::<i32>().value(k), want.option_data.as_slice());
+            assert_eq!(
+                data.as_binary::<i32>().value(k),
+                want.option_data.as_slice()
+            );
         }
         assert_eq!(opts.is_null(i), false);
     }
@@ -160,7 +168,12 @@ fn unset_messages_are_null_and_set_ones_keep_nested_lists_and_timestamps() {
         ..Default::default()
     };
     let records = vec![IPv6::default(), with, IPv6::default()];
-    write(dir.path(), Type::NcIPv6, &records, &ParquetOptions::default());
+    write(
+        dir.path(),
+        Type::NcIPv6,
+        &records,
+        &ParquetOptions::default(),
+    );
     let b = &read(&dir.path().join("IPv6.parquet"))[0];
     let hbh = b.column_by_name("HopByHop").unwrap().as_struct();
     assert!(hbh.is_null(0));
@@ -250,7 +263,10 @@ fn enums_are_their_names() {
     assert_eq!(ty.value(1), "NC_IPv4");
     assert_eq!(ty.value(2), "9999");
     let created = b.column_by_name("Created").unwrap();
-    assert_eq!(created.as_primitive::<Int64Type>().value(0), 1_700_000_000_000_000_000);
+    assert_eq!(
+        created.as_primitive::<Int64Type>().value(0),
+        1_700_000_000_000_000_000
+    );
 }
 
 #[test]
@@ -308,7 +324,8 @@ fn bytes_do_not_depend_on_how_records_are_handed_over() {
     for step in [1, 7, 999] {
         let mut w = ParquetFileWriter::create(dir.path(), &header(Type::NcTcp), &opts).unwrap();
         for part in records.chunks(step) {
-            w.write_encoded(&delimited(part), part.len() as u64).unwrap();
+            w.write_encoded(&delimited(part), part.len() as u64)
+                .unwrap();
         }
         let got = std::fs::read(w.finish().unwrap()).unwrap();
         assert!(got == whole, "handed over {step} at a time");
