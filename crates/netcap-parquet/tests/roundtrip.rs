@@ -69,8 +69,12 @@ fn tcp(i: u32) -> Tcp {
         src_port: 443,
         dst_port: 50_000 + i as i32,
         seq_num: u32::MAX - i,
-        syn: i % 2 == 0,
-        padding: if i % 3 == 0 { vec![] } else { vec![0, 0xab] },
+        syn: i.is_multiple_of(2),
+        padding: if i.is_multiple_of(3) {
+            vec![]
+        } else {
+            vec![0, 0xab]
+        },
         options: (0..i % 3)
             .map(|k| TcpOption {
                 option_type: k as i32 + 1,
@@ -140,7 +144,7 @@ fn tcp_scalars_bytes_and_repeated_messages() {
                 want.option_data.as_slice()
             );
         }
-        assert_eq!(opts.is_null(i), false);
+        assert!(!opts.is_null(i));
     }
 }
 

@@ -12,6 +12,9 @@ use netcap_schema::put_varint;
 
 use crate::cli::ConvertArgs;
 
+/// A converted file and its record count, or why it failed.
+type Converted = Result<(PathBuf, u64)>;
+
 /// Bytes of length-delimited records handed to a writer at a time.
 const BATCH: usize = 1 << 20;
 
@@ -52,12 +55,7 @@ fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
 /// Converts one record file; returns the file written and its record count.
 /// Records read before damage are written (and the file finished) before
 /// the damage is reported.
-fn convert_file(
-    input: &Path,
-    out: &Path,
-    format: OutputFormat,
-    opts: &WriterOptions,
-) -> Result<(PathBuf, u64)> {
+fn convert_file(input: &Path, out: &Path, format: OutputFormat, opts: &WriterOptions) -> Converted {
     let mut reader = FileReader::open(input)?;
     let header = reader.header().clone();
     let mut writer = RecordWriter::create(out, &header, format, opts).with_context(|| {
@@ -160,7 +158,7 @@ pub fn run(args: &ConvertArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, files.len());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<(PathBuf, u64)>>>> =
+    let results: Mutex<Vec<Option<Converted>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..workers {
