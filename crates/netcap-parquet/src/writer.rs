@@ -39,10 +39,10 @@ impl Default for ParquetOptions {
     fn default() -> Self {
         ParquetOptions {
             zstd_level: 1,
-            batch_rows: 8192,
-            batch_bytes: 8 << 20,
+            batch_rows: 4096,
+            batch_bytes: 2 << 20,
             row_group_rows: 64 * 1024,
-            row_group_bytes: 32 << 20,
+            row_group_bytes: 16 << 20,
         }
     }
 }
@@ -71,7 +71,7 @@ pub mod meta {
 pub const CREATED_BY: &str = concat!("netcap v", env!("CARGO_PKG_VERSION"), " (parquet-rs)");
 
 /// Bytes of records handed to the encoding thread at a time.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 256 * 1024;
 
 /// Writes one `TYPE.parquet` file. Records are encoded on a thread of the
 /// file's own, so that files are encoded in parallel and alongside decoding.
