@@ -24,13 +24,13 @@ use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use common::*;
 use netcap_format::render::{json_value, RenderOptions};
-use netcap_schema::time::format_epoch_micros;
+use netcap_schema::time::format_rfc3339;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use prost_reflect::ReflectMessage;
 use serde_json::{Map, Value as J};
 
-/// One value of an Arrow array as `netcap dump --json` writes it: timestamps
-/// as `seconds.microseconds`, bytes as lowercase hex, structs as objects
+/// One value of an Arrow array as `netcap dump --json --utc` writes it:
+/// timestamps as RFC 3339 with nanoseconds, bytes as lowercase hex, structs as objects
 /// (null when unset), lists as arrays.
 fn json_of(a: &ArrayRef, i: usize) -> J {
     if a.is_null(i) {
@@ -44,7 +44,7 @@ fn json_of(a: &ArrayRef, i: usize) -> J {
         DataType::UInt64 => J::from(a.as_primitive::<UInt64Type>().value(i)),
         DataType::Float32 => J::from(f64::from(a.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => J::from(a.as_primitive::<Float64Type>().value(i)),
-        DataType::Timestamp(..) => J::String(format_epoch_micros(
+        DataType::Timestamp(..) => J::String(format_rfc3339(
             a.as_primitive::<TimestampNanosecondType>().value(i),
         )),
         DataType::Utf8 => J::String(a.as_string::<i32>().value(i).to_string()),
@@ -148,7 +148,7 @@ fn every_row_of_every_type_equals_dump() {
                     .map(|f| {
                         (
                             f.name().to_string(),
-                            json_value(m, &f, &RenderOptions::default()),
+                            json_value(m, &f, &RenderOptions { utc: true }),
                         )
                     })
                     .collect();
