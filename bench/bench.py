@@ -17,7 +17,8 @@ compare rows, not absolute numbers between runs.
 Besides the default capture ("netcap") and one worker ("netcap -w 1"), rows
 that split its cost: "netcap 1 core" is one worker pinned with taskset to one
 core (so "1 core / netcap" is how the pipeline scales from one core to all);
-"netcap zstd" writes .ncap.zst instead of .ncap.gz; "netcap no compression"
+"netcap zstd" writes .ncap.zst instead of .ncap.gz; "netcap parquet" writes
+TYPE.parquet files (zstd); "netcap no compression"
 writes plain .ncap; "netcap no flows" writes the packet records only.
 """
 import argparse
@@ -63,6 +64,9 @@ def tools(capture: Path, out: Path):
         # The same capture as the first row, with .ncap.zst files instead of .ncap.gz.
         ("netcap zstd", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncz"), "-w", cores,
                          "--compression", "zstd"], out / "ncz"),
+        # The same records as TYPE.parquet files (zstd columns, docs/parquet.md).
+        ("netcap parquet", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncp"), "-w", cores,
+                            "--format", "parquet"], out / "ncp"),
         ("netcap no compression", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncn"),
                                    "-w", cores, "--compression", "none"], out / "ncn"),
         ("netcap no flows", [str(NETCAP), "capture", "-q", "-r", str(capture), "-o", str(out / "ncf"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests (including
 # the differential test against tshark and the determinism test), and the
-# Python reader checked against `netcap dump --json` (gzip and zstd files).
+# Python reader checked against `netcap dump --json` (gzip and zstd files), and
+# the Parquet files read with DuckDB, pyarrow and pandas against the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -14,4 +15,5 @@ if [ -x examples/python/check_against_dump.sh ]; then
   NETCAP_CAPTURE_ARGS="--entropy --compression zstd" \
     examples/python/check_against_dump.sh target/release/netcap testdata/pcaps/mixed-lan-wireshark-samples.pcapng
 fi
+scripts/check_parquet.sh target/release/netcap
 cargo test --workspace --release

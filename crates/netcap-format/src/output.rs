@@ -19,6 +19,16 @@ pub enum OutputFormat {
     Csv,
     /// `.json` files, one object per line, as `netcap dump --json` prints them.
     Json,
+    /// `.parquet` files (needs the `parquet` cargo feature).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// Whether this build can write the format: Parquet needs the `parquet`
+    /// cargo feature.
+    pub fn available(self) -> bool {
+        self != OutputFormat::Parquet || cfg!(feature = "parquet")
+    }
 }
 
 /// A record file of any output format.
@@ -28,6 +38,19 @@ pub enum RecordWriter {
     Ncap(RecordFileWriter),
     /// Rendered text.
     Text(TextFileWriter),
+    /// Parquet columns.
+    #[cfg(feature = "parquet")]
+    Parquet(netcap_parquet::ParquetFileWriter),
+}
+
+/// The Parquet options from the record file options: `level` is the zstd level.
+#[cfg(feature = "parquet")]
+fn parquet_options(opts: &WriterOptions) -> netcap_parquet::ParquetOptions {
+    let mut p = netcap_parquet::ParquetOptions::default();
+    if let Some(level) = opts.level {
+        p.zstd_level = level;
+    }
+    p
 }
 
 impl RecordWriter {
@@ -37,6 +60,7 @@ impl RecordWriter {
             OutputFormat::Ncap => RecordFileWriter::file_name(ty.record_name(), opts.codec),
             OutputFormat::Csv => format!("{}.csv", ty.record_name()),
             OutputFormat::Json => format!("{}.json", ty.record_name()),
+            OutputFormat::Parquet => format!("{}.parquet", ty.record_name()),
         }
     }
 
@@ -58,6 +82,17 @@ impl RecordWriter {
             }
             OutputFormat::Csv => text(TextFormat::Csv),
             OutputFormat::Json => text(TextFormat::Json),
+            #[cfg(feature = "parquet")]
+            OutputFormat::Parquet => {
+                netcap_parquet::ParquetFileWriter::create(dir, header, &parquet_options(opts))
+                    .map(RecordWriter::Parquet)
+                    .map_err(io::Error::from)
+            }
+            #[cfg(not(feature = "parquet"))]
+            OutputFormat::Parquet => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this netcap was built without Parquet support (cargo feature `parquet`)",
+            )),
         }
     }
 
@@ -66,6 +101,8 @@ impl RecordWriter {
         match self {
             RecordWriter::Ncap(w) => w.write_encoded(bytes, count),
             RecordWriter::Text(w) => w.write_encoded(bytes, count),
+            #[cfg(feature = "parquet")]
+            RecordWriter::Parquet(w) => w.write_encoded(bytes, count).map_err(io::Error::from),
         }
     }
 
@@ -74,6 +111,8 @@ impl RecordWriter {
         match self {
             RecordWriter::Ncap(w) => w.records(),
             RecordWriter::Text(w) => w.records(),
+            #[cfg(feature = "parquet")]
+            RecordWriter::Parquet(w) => w.records(),
         }
     }
 
@@ -82,6 +121,8 @@ impl RecordWriter {
         match self {
             RecordWriter::Ncap(w) => w.path(),
             RecordWriter::Text(w) => w.path(),
+            #[cfg(feature = "parquet")]
+            RecordWriter::Parquet(w) => w.path(),
         }
     }
 
@@ -90,6 +131,8 @@ impl RecordWriter {
         match self {
             RecordWriter::Ncap(w) => w.finish(),
             RecordWriter::Text(w) => w.finish(),
+            #[cfg(feature = "parquet")]
+            RecordWriter::Parquet(w) => w.finish().map_err(io::Error::from),
         }
     }
 }

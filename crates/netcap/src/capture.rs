@@ -11,8 +11,8 @@ use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
 use netcap_pipeline::{
-    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OutputFormat, OverlapPolicy,
-    Progress, StreamConfig, StreamOptions, Summary,
+    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OverlapPolicy, Progress,
+    StreamConfig, StreamOptions, Summary,
 };
 use netcap_schema::{Type, ALL_TYPES};
 
@@ -144,6 +144,11 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give a capture file (-r) or an interface (-i)"),
     };
     let live = matches!(input, Input::Live(_));
+    let format = args.output_format();
+    anyhow::ensure!(
+        format.available(),
+        "this netcap was built without Parquet support: build it with the `parquet` cargo feature (on by default)"
+    );
     let cfg = CaptureConfig {
         bpf: if live { None } else { args.bpf.clone() },
         input,
@@ -158,13 +163,7 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
             level: args.compression_level,
             ..WriterOptions::default()
         },
-        format: if args.csv {
-            OutputFormat::Csv
-        } else if args.json {
-            OutputFormat::Json
-        } else {
-            OutputFormat::Ncap
-        },
+        format: args.output_format(),
         created_ns: created_ns()?,
         include: selected_types(&args.include, &args.exclude)?,
         side_outputs: !args.no_side_outputs,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use netcap_format::Codec;
+use netcap_format::{Codec, OutputFormat};
 use netcap_pipeline::FlowConfig;
 
 /// Netcap turns network packets into typed, structured audit records: one file
@@ -21,6 +21,8 @@ use netcap_pipeline::FlowConfig;
         netcap dump -r out/TCP.ncap.gz --header\n  \
         netcap capture -r traffic.pcap -o out/ --compression zstd\n  \
         netcap dump -r out/TCP.ncap.zst\n  \
+        netcap capture -r traffic.pcap -o out/ --format parquet\n  \
+        netcap convert -r out/ -o parquet/ --format parquet\n  \
         netcap types"
 )]
 pub struct Cli {
@@ -34,6 +36,8 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Print the records of a .ncap, .ncap.gz or .ncap.zst file as CSV, JSON, a table or text.
     Dump(DumpArgs),
+    /// Convert record files (one, or a folder of them) to Parquet, CSV or JSON files.
+    Convert(ConvertArgs),
     /// List the record types with their number of fields.
     Types,
     /// List the network interfaces that can be captured from.
@@ -45,6 +49,7 @@ pub enum Command {
 #[command(after_help = "Examples:\n  \
     netcap capture -r traffic.pcap -o out/            # out/Ethernet.ncap.gz, out/TCP.ncap.gz, ...\n  \
     netcap capture -r traffic.pcap -o out/ --compression zstd  # out/TCP.ncap.zst, ...\n  \
+    netcap capture -r traffic.pcap -o out/ --format parquet     # out/TCP.parquet, ...\n  \
     netcap capture -r traffic.pcapng -o out/ --no-compress --workers 1\n  \
     netcap capture -r traffic.pcap -o out/ --include TCP,UDP,DNS\n  \
     netcap capture -r traffic.pcap -o out/ --bpf 'udp port 53'\n  \
@@ -110,12 +115,19 @@ pub struct CaptureArgs {
     )]
     pub compression: Compression,
 
+    /// Format of the files: record files (TYPE.ncap.gz, ...; --compression
+    /// applies), CSV or JSON lines (as `netcap dump`), or Parquet
+    /// (TYPE.parquet, zstd-compressed columns, see docs/parquet.md).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Ncap, conflicts_with_all = ["csv", "json"])]
+    pub format: Format,
+
     /// Compression level of the chosen codec: higher is smaller and slower.
     /// gzip: 0 (stored, no compression) to 9, default 1. zstd: -7 (fastest)
     /// to 19 except 0, default 1; at -1 it takes a little less CPU time than
     /// gzip's 1 and its files are still a little smaller. zstd's high levels
     /// also need much more memory (at 19 about 25 MB per record file, 1 GB
-    /// for a typical capture).
+    /// for a typical capture). With --format parquet: the zstd level of
+    /// the columns, 1 to 22, default 1.
     #[arg(
         long,
         value_name = "LEVEL",
@@ -241,6 +253,31 @@ pub enum Overlap {
     Last,
 }
 
+/// The format of the files written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// TYPE.ncap.gz (or .ncap.zst, .ncap with --compression): protobuf records
+    Ncap,
+    /// TYPE.csv, as `netcap dump` prints it
+    Csv,
+    /// TYPE.json, one object per line, as `netcap dump --json`
+    Json,
+    /// TYPE.parquet: columns for DuckDB, pandas, Spark (zstd)
+    Parquet,
+}
+
+impl Format {
+    /// The pipeline's output format.
+    pub fn output(self) -> OutputFormat {
+        match self {
+            Format::Ncap => OutputFormat::Ncap,
+            Format::Csv => OutputFormat::Csv,
+            Format::Json => OutputFormat::Json,
+            Format::Parquet => OutputFormat::Parquet,
+        }
+    }
+}
+
 /// How `netcap capture` compresses record files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Compression {
@@ -253,6 +290,17 @@ pub enum Compression {
 }
 
 impl CaptureArgs {
+    /// The output format, from --format, --csv and --json.
+    pub fn output_format(&self) -> OutputFormat {
+        if self.csv {
+            OutputFormat::Csv
+        } else if self.json {
+            OutputFormat::Json
+        } else {
+            self.format.output()
+        }
+    }
+
     /// The codec of the record files, from --compression and --no-compress.
     pub fn codec(&self) -> Codec {
         match (self.no_compress, self.compression) {
@@ -314,4 +362,62 @@ pub struct DumpArgs {
     /// Show timestamps as RFC 3339 in UTC.
     #[arg(long)]
     pub utc: bool,
+}
+
+/// Convert record files to another format.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    netcap convert -r out/TCP.ncap.gz -o parquet/                 # parquet/TCP.parquet\n  \
+    netcap convert -r out/ -o parquet/                            # every record file of out/\n  \
+    netcap convert -r out/ -o csv/ --format csv\n\n\
+    The file header (record type, Netcap version, input source, creation time) goes\n\
+    into the Parquet key-value metadata (netcap.type, netcap.version, ...).\n\
+    Records read before a damaged part of a file are converted, then the damage is\n\
+    reported as an error.")]
+pub struct ConvertArgs {
+    /// A record file (.ncap, .ncap.gz, .ncap.zst), or a folder: every record file in it.
+    #[arg(short = 'r', long = "read", value_name = "FILE|DIR")]
+    pub input: PathBuf,
+
+    /// Folder for the converted files (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Format of the converted files.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ConvertFormat::Parquet)]
+    pub format: ConvertFormat,
+
+    /// Parquet: zstd level of the columns, 1 to 22 (default 1).
+    #[arg(long, value_name = "LEVEL")]
+    pub compression_level: Option<i32>,
+
+    /// Files converted at once [default: number of cores].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The formats `netcap convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvertFormat {
+    /// TYPE.parquet
+    Parquet,
+    /// TYPE.csv, as `netcap dump` prints it
+    Csv,
+    /// TYPE.json, one object per line, as `netcap dump --json`
+    Json,
+}
+
+impl ConvertFormat {
+    /// The writer's output format.
+    pub fn output(self) -> OutputFormat {
+        match self {
+            ConvertFormat::Parquet => OutputFormat::Parquet,
+            ConvertFormat::Csv => OutputFormat::Csv,
+            ConvertFormat::Json => OutputFormat::Json,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 mod capture;
 mod cli;
+mod convert;
 mod dump;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Capture(args) => capture::run(&args),
         cli::Command::Dump(args) => dump::run(&args),
+        cli::Command::Convert(args) => convert::run(&args),
         cli::Command::Types => dump::list_types(),
         cli::Command::Interfaces => capture::list_interfaces(),
     };
@@ -34,21 +36,49 @@ fn main() -> ExitCode {
 }
 
 /// Checks what clap cannot check alone: the level's range depends on the
-/// codec. A bad level is a usage error (exit status 2), as clap's own are.
+/// codec (or format), and --compression applies to record files only. These
+/// are usage errors (exit status 2), as clap's own are.
 fn check_capture_args(args: &cli::CaptureArgs) {
-    if let Err(e) = args.codec().check_level(args.compression_level) {
+    use netcap_format::OutputFormat;
+    let format = args.output_format();
+    let problem = match format {
+        OutputFormat::Ncap => args
+            .codec()
+            .check_level(args.compression_level)
+            .err()
+            .map(|e| level_message(args.compression_level, &e)),
+        _ if args.no_compress || args.compression != cli::Compression::Gzip => Some(
+            "--compression and --no-compress apply to record files (--format ncap) only"
+                .to_string(),
+        ),
+        OutputFormat::Parquet => match args.compression_level {
+            Some(l) if !(1..=22).contains(&l) => Some(level_message(
+                Some(l),
+                &"parquet's zstd level must be 1 to 22",
+            )),
+            _ => None,
+        },
+        _ if args.compression_level.is_some() => {
+            Some("--compression-level applies to record files and Parquet only".to_string())
+        }
+        _ => None,
+    };
+    if let Some(msg) = problem {
         let mut cmd = cli::Cli::command();
         cmd.build();
-        let msg = format!(
-            "invalid value '{}' for '--compression-level <LEVEL>': {e}",
-            args.compression_level.unwrap_or_default()
-        );
         match cmd.find_subcommand_mut("capture") {
             Some(capture) => capture.error(clap::error::ErrorKind::ValueValidation, msg),
             None => cmd.error(clap::error::ErrorKind::ValueValidation, msg),
         }
         .exit();
     }
+}
+
+fn level_message(level: Option<i32>, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "invalid value '{}' for '--compression-level <LEVEL>': {e}",
+        level.unwrap_or_default()
+    )
 }
 
 /// `netcap dump ... | head` closes the pipe early: that is not an error.
