@@ -28,10 +28,13 @@ _DTYPES = {
     FD.TYPE_BOOL: "bool",
 }
 SUFFIXES = (".ncap", ".ncap.gz", ".ncap.zst")
+np = None  # numpy, imported with pandas
 
 
 def _pandas():
+    global np
     try:
+        import numpy as np
         import pandas
     except ImportError:
         raise ImportError(
@@ -46,7 +49,8 @@ def _column(pd, fd, values):
     if is_repeated(fd) or fd.type == FD.TYPE_MESSAGE:
         return pd.Series(values, dtype=object)  # lists, dicts (None when absent)
     if is_timestamp(fd):
-        return pd.Series(pd.to_datetime(values, unit="ns", utc=True))
+        ns = np.asarray(values, dtype="int64").view("datetime64[ns]")
+        return pd.Series(ns).dt.tz_localize("UTC")  # whatever the pandas version infers
     dtype = _DTYPES.get(fd.type)
     if dtype is not None:
         return pd.Series(values, dtype=dtype)
