@@ -13,7 +13,8 @@
 #    (gzip files also with --utc), headers agree, `netcap.to_pandas(folder)`
 #    holds every value of every record type with the dtypes of the field
 #    kinds, and cut copies of the largest files give the records netcap dump
-#    prints before its error.
+#    prints before its error;
+# 4. examples/python/summary.py runs.
 # Exits non-zero on any failure. Needs python3 with venv, and the network (or
 # a pip cache/index) for protobuf, zstandard, pandas and pytest.
 set -euo pipefail
@@ -22,7 +23,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pkg=$(cd "$here/.." && pwd)
 
 if [ $# -lt 2 ]; then
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 netcap=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -70,3 +71,7 @@ echo "python: .ncap.zst files" >&2
 "$py" "$here/check_against_dump.py" --pandas --damage "$netcap" "${zst[@]}"
 echo "python: .ncap files" >&2
 "$py" "$here/check_against_dump.py" --damage "$netcap" "${plain[@]}"
+echo "python: examples/python/summary.py" >&2
+"$py" "$pkg/../examples/python/summary.py" "${gz[0]}" >"$tmp/summary.txt"
+grep -q ' records  from ' "$tmp/summary.txt" || { cat "$tmp/summary.txt"; echo "FAIL: summary.py" >&2; exit 1; }
+echo "python: all checks passed" >&2

@@ -1,6 +1,7 @@
 """Record files as pandas DataFrames."""
 from __future__ import annotations
 
+import operator
 import os
 import warnings
 
@@ -44,17 +45,68 @@ def _pandas():
     return pandas
 
 
-def _column(pd, fd, values):
-    """A Series of one field's values (as gathered by field_getter)."""
-    if is_repeated(fd) or fd.type == FD.TYPE_MESSAGE:
-        return pd.Series(values, dtype=object)  # lists, dicts (None when absent)
+BATCH = 1 << 16  # records converted at a time, to bound the Python objects held
+
+
+class _Columns:
+    """The columns of a DataFrame, filled batch by batch of messages. Singular
+    fields are read with one attrgetter call per record and converted a whole
+    column at a time (numbers into numpy arrays); repeated and message fields
+    go through the converter of netcap.to_dict."""
+
+    def __init__(self, fds):
+        self.fds = fds
+        self.flat = [fd for fd in fds if not is_repeated(fd) and fd.type != FD.TYPE_MESSAGE]
+        names = [fd.name for fd in self.flat]
+        get = operator.attrgetter(*names) if names else None
+        self.get = (lambda m: (get(m),)) if len(names) == 1 else get
+        self.nested = [(fd, field_getter(fd)) for fd in fds if fd not in self.flat]
+        self.chunks = {fd.name: [] for fd in fds}
+
+    def add(self, batch):
+        if not batch:
+            return
+        if self.flat:
+            for fd, col in zip(self.flat, zip(*map(self.get, batch))):
+                self.chunks[fd.name].append(_convert(fd, col))
+        for fd, get in self.nested:
+            self.chunks[fd.name].append([get(m) for m in batch])
+
+    def frame(self, pd):
+        data = {}
+        for fd in self.fds:
+            chunks = self.chunks.pop(fd.name)
+            if fd in self.flat and (is_timestamp(fd) or fd.type in _DTYPES):
+                dtype = "int64" if is_timestamp(fd) else _DTYPES[fd.type]
+                arr = np.concatenate(chunks) if chunks else np.empty(0, dtype=dtype)
+                if is_timestamp(fd):
+                    # the exact nanoseconds, whatever resolution pandas would infer
+                    s = pd.Series(arr.view("datetime64[ns]")).dt.tz_localize("UTC")
+                else:
+                    s = pd.Series(arr, dtype=dtype)
+            else:
+                values = [v for c in chunks for v in c]
+                if fd in self.flat:  # strings, bytes as hex, enum names
+                    s = pd.Series(values, dtype="str")
+                else:  # lists, dicts (None when absent)
+                    s = pd.Series(values, dtype=object)
+            data[fd.name] = s
+        return pd.DataFrame(data, columns=[fd.name for fd in self.fds])
+
+
+def _convert(fd, col):
+    """A tuple of singular values of field fd as a numpy array or a list."""
     if is_timestamp(fd):
-        ns = np.asarray(values, dtype="int64").view("datetime64[ns]")
-        return pd.Series(ns).dt.tz_localize("UTC")  # whatever the pandas version infers
+        return np.array(col, dtype="int64")
     dtype = _DTYPES.get(fd.type)
     if dtype is not None:
-        return pd.Series(values, dtype=dtype)
-    return pd.Series(values, dtype="str")  # strings, bytes as hex, enum names
+        return np.array(col, dtype=dtype)
+    if fd.type == FD.TYPE_BYTES:
+        return [b.hex() for b in col]
+    if fd.type == FD.TYPE_ENUM:
+        names = {v.number: v.name for v in fd.enum_type.values}
+        return [names.get(v) or str(v) for v in col]
+    return list(col)
 
 
 def _frame(path, columns, on_error, pd):
@@ -71,25 +123,20 @@ def _frame(path, columns, on_error, pd):
                     f"(fields: {', '.join(by_name)})"
                 )
             fds = [by_name[c] for c in columns]
-        getters = []
-        for fd in fds:
-            if is_timestamp(fd) and not is_repeated(fd):
-                name = fd.name
-                getters.append(lambda m, name=name: getattr(m, name))  # raw ns
-            else:
-                getters.append(field_getter(fd))
-        cols = [[] for _ in fds]
-        pairs = list(zip(cols, getters))
+        cols = _Columns(fds)
+        batch = []
         try:
             for msg in f:
-                for col, get in pairs:
-                    col.append(get(msg))
+                batch.append(msg)
+                if len(batch) == BATCH:
+                    cols.add(batch)
+                    batch = []
         except NetcapError as e:
             if on_error != "warn":
                 raise
             warnings.warn(f"{e}; the DataFrame holds the {e.records} records before", stacklevel=3)
-        data = {fd.name: _column(pd, fd, col) for fd, col in zip(fds, cols)}
-        df = pd.DataFrame(data, columns=[fd.name for fd in fds])
+        cols.add(batch)
+        df = cols.frame(pd)
         df.attrs["netcap_type"] = f.type
         df.attrs["netcap_path"] = f.path
         return f.type, df
