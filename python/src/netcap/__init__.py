@@ -34,7 +34,6 @@ __all__ = [
     "dumps",
     "file_descriptor_set",
     "message_class",
-    "open",
     "pool",
     "proto_source",
     "read_header",
