@@ -290,3 +290,32 @@ def test_cli(tmp_path):
     p = subprocess.run([sys.executable, "-m", "netcap", "dump", str(tmp_path / "missing")],
                        capture_output=True, text=True)
     assert p.returncode == 1 and "missing" in p.stderr
+
+
+def test_zstd_bomb_is_read_in_bounded_memory(tmp_path):
+    # A header, then 256 MiB of zero bytes (each an empty record: a zero length
+    # prefix) in 8 KiB of zstd: decompressed a bounded piece at a time.
+    import zstandard
+    c = zstandard.ZstdCompressor().compressobj()
+    data = c.compress(frame(header()))
+    for _ in range(256):
+        data += c.compress(bytes(1 << 20))
+    data += c.flush()
+    path = tmp_path / "bomb.ncap.zst"
+    path.write_bytes(data)
+    tracemalloc.start()
+    with netcap.open(path) as f:
+        for n, rec in enumerate(f):
+            if n == 50_000:
+                break
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert rec.SrcPort == 0 and peak < 80 << 20, peak
+
+
+def test_reads_from_a_pipe(tmp_path):
+    path = write(tmp_path, STREAM, "zstd")
+    with open(path, "rb") as stdin:
+        p = subprocess.run([sys.executable, "-m", "netcap", "dump", "/dev/stdin"], stdin=stdin,
+                           capture_output=True, text=True)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 5, p.stderr

@@ -11,6 +11,7 @@ CHUNK = 1 << 16
 # The Rust reader (netcap_format::MAX_RECORD_LEN) treats a longer length
 # prefix as corruption instead of trying to allocate it.
 MAX_RECORD_LEN = 64 << 20
+ZSTD_FEED = 1 << 10
 
 
 class _Truncated(Exception):
@@ -87,17 +88,30 @@ def _zstd_decompressor():
 class _Zstd:
     """zstd, frame after frame (skippable frames included). Unlike
     zstandard's stream_reader, which ends quietly, a file that ends inside a
-    frame raises _Truncated, and damaged data (a bad checksum, say) _Damaged."""
+    frame raises _Truncated, and damaged data (a bad checksum, say) _Damaged.
+
+    The decompressor is fed ZSTD_FEED bytes at a time: zstd expands a block
+    of at most 128 KiB from as little as 4 bytes, so a larger feed could
+    return gigabytes at once (a decompression bomb); this way one call
+    returns at most 32 MiB."""
 
     def __init__(self, f):
         self.f, self.d, self.fed = f, None, False
+        self.input, self.at = b"", 0
+
+    def _feed(self) -> bytes:
+        if self.at == len(self.input):
+            self.input, self.at = self.f.read(CHUNK), 0
+        data = self.input[self.at:self.at + ZSTD_FEED]
+        self.at += len(data)
+        return data
 
     def read_chunk(self, n: int) -> bytes:
         while True:
             leftover = b""
             if self.d is not None and self.d.eof:  # a frame ended: maybe another follows
                 leftover, self.d = self.d.unused_data, None
-            data = leftover or self.f.read(CHUNK)
+            data = leftover or self._feed()
             if not data:
                 if self.d is not None and self.fed:
                     raise _Truncated("the zstd frame is cut short")
@@ -121,8 +135,7 @@ def open_stream(path):
     the content, whatever the file's name."""
     f = open(path, "rb")
     try:
-        codec = detect(f.read(4))
-        f.seek(0)
+        codec = detect(f.peek(4)[:4])  # peek, not seek: pipes work too
         if codec == "gzip":
             return _Gzip(f)
         if codec == "zstd":
