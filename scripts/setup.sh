@@ -2,7 +2,8 @@
 # Installs what Netcap needs on a fresh Debian machine with the Rust toolchain.
 #   scripts/setup.sh          build dependencies: libpcap-dev (live capture, BPF)
 #   scripts/setup.sh --test   also tshark (the reference decoder of the
-#                             differential tests) and capinfos
+#                             differential tests), capinfos and python3-venv
+#                             (the Python package's check)
 #   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -11,11 +12,11 @@ need=()
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v tshark >/dev/null 2>&1 || need+=(tshark)
   command -v capinfos >/dev/null 2>&1 || need+=(wireshark-common)
+  python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ "${1:-}" = "--bench" ]; then
   command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
   [ -x /usr/bin/time ] || need+=(time)
-  python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests (including
 # the differential test against tshark and the determinism test), and the
-# Python reader checked against `netcap dump --json` (gzip and zstd files), and
-# the Parquet files read with DuckDB, pyarrow and pandas against the same.
+# Python package checked against `netcap dump --json` (python/tests/check.sh),
+# and the Parquet files read with DuckDB, pyarrow and pandas against the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --release -p netcap --quiet
-if [ -x examples/python/check_against_dump.sh ]; then
-  examples/python/check_against_dump.sh target/release/netcap testdata/pcaps/mixed-lan-wireshark-samples.pcapng
-  # The same through the Python reader's zstd path (.ncap.zst files).
-  NETCAP_CAPTURE_ARGS="--entropy --compression zstd" \
-    examples/python/check_against_dump.sh target/release/netcap testdata/pcaps/mixed-lan-wireshark-samples.pcapng
-fi
+# The Python package (python/), installed into a fresh venv, against
+# `netcap dump --json` on every test capture (gzip, zstd and uncompressed).
+python/tests/check.sh target/release/netcap testdata/pcaps/*.pcap testdata/pcaps/*.pcapng testdata/streams/*.pcap
 scripts/check_parquet.sh target/release/netcap
 cargo test --workspace --release
