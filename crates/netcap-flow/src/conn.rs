@@ -50,6 +50,12 @@ pub struct ConnKey {
     lo: (IpAddr, u16),
     hi: (IpAddr, u16),
     proto: u8,
+    /// 0 for a connection of the frame's outermost IP header; for one inside
+    /// a tunnel or behind PPPoE/MPLS, a fixed hash of what the frame is
+    /// sharded by (outer address pair, else MAC pair). The same inner 5-tuple
+    /// carried by other outer hosts is another connection, on whichever
+    /// worker owns those hosts: output stays independent of `--workers`.
+    ctx: u64,
 }
 
 impl ConnKey {
@@ -61,7 +67,17 @@ impl ConnKey {
     /// The key of a connection between `a` and `b` over IP protocol `proto`.
     pub fn of_tuple(a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> ConnKey {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        ConnKey { lo, hi, proto }
+        ConnKey {
+            lo,
+            hi,
+            proto,
+            ctx: 0,
+        }
+    }
+
+    /// The key of the same 5-tuple inside the outer context `ctx`.
+    pub fn within(self, ctx: u64) -> ConnKey {
+        ConnKey { ctx, ..self }
     }
 }
 

@@ -127,7 +127,10 @@ pub struct FlowTable {
     finishing: VecDeque<(Box<Conn>, EndReason)>,
     /// ...and Flow records built with their connection but keyed past the
     /// chunks written so far.
-    finishing_flows: BTreeMap<u64, Flow>,
+    /// Keyed by (first packet, insertion order): a tunnel's packet can start
+    /// a direction of the outer and of the inner connection.
+    finishing_flows: BTreeMap<(u64, u64), Flow>,
+    finishing_count: u64,
     /// Highest packet time seen in any batch by any worker (shared by construction).
     clock: i64,
     /// Clock of the last expiry scan.
@@ -135,6 +138,30 @@ pub struct FlowTable {
     counts: FlowCounts,
     /// TCP streams (None: not reassembled).
     streams: Option<streams::StreamLayer>,
+}
+
+/// What a frame is sharded by, as a fixed (unseeded) hash: its outermost
+/// address pair, else its MAC pair, else nothing (0). Equal contexts go to
+/// the same worker, whatever the number of workers.
+fn outer_context(outer: Option<&FlowPacket>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let Some(o) = outer else {
+        return 0;
+    };
+    let mut h = foldhash::fast::FixedState::with_seed(0x6e65_7463_6170).build_hasher();
+    if let Some(ip) = &o.ip {
+        let (a, b) = if ip.src <= ip.dst {
+            (ip.src, ip.dst)
+        } else {
+            (ip.dst, ip.src)
+        };
+        (1u8, a, b).hash(&mut h);
+    } else if let Some((x, y)) = o.macs {
+        (2u8, x.min(y), x.max(y)).hash(&mut h);
+    } else {
+        return 0;
+    }
+    h.finish() | 1
 }
 
 /// Expiry scans run when the flow clock moved this far since the last one:
@@ -153,6 +180,7 @@ impl FlowTable {
             ended: Vec::new(),
             finishing: VecDeque::new(),
             finishing_flows: BTreeMap::new(),
+            finishing_count: 0,
             clock: i64::MIN,
             scanned: None,
             counts: FlowCounts::default(),
@@ -188,11 +216,17 @@ impl FlowTable {
         wire_len: u32,
         outer: Option<&FlowPacket>,
     ) {
-        let key = ConnKey::of_tuple((seg.src, seg.src_port), (seg.dst, seg.dst_port), seg.proto);
+        let tuple = ConnKey::of_tuple((seg.src, seg.src_port), (seg.dst, seg.dst_port), seg.proto);
         let outer_ip = outer.and_then(|o| o.ip.as_ref());
-        let counted = outer_ip.is_some_and(|ip| ConnKey::of(ip) == key);
+        let counted = outer_ip.is_some_and(|ip| ConnKey::of(ip) == tuple);
         let reassembled = seg.depth == 0 && outer_ip.is_some();
-        if !counted && !reassembled {
+        let inner = !counted && !reassembled;
+        let key = if inner {
+            tuple.within(outer_context(outer))
+        } else {
+            tuple
+        };
+        if inner {
             let tcp = (seg.proto == packet::PROTO_TCP).then_some(packet::TcpInfo {
                 flags: seg.flags,
                 seq: seg.seq,
@@ -224,7 +258,7 @@ impl FlowTable {
                 }),
                 app: None,
             };
-            self.packet(&fp);
+            self.packet_keyed(&fp, key);
             let fresh = self.open.get(&key).is_some_and(|c| c.first_num == number);
             if fresh {
                 let parent = outer_ip
@@ -294,10 +328,16 @@ impl FlowTable {
 
     /// Adds one packet of this worker's shard.
     pub fn packet(&mut self, p: &FlowPacket) {
+        if let Some(ip) = p.ip.as_ref() {
+            self.packet_keyed(p, ConnKey::of(ip));
+        }
+    }
+
+    /// Adds a packet to the connection `key`.
+    fn packet_keyed(&mut self, p: &FlowPacket, key: ConnKey) {
         let Some(ip) = p.ip.as_ref() else {
             return;
         };
-        let key = ConnKey::of(ip);
         if let Some(c) = self.open.get_mut(&key) {
             if let Some(reason) = c.ends_before(p, ip, &self.cfg) {
                 let carry = (reason == EndReason::ActiveTimeout).then_some(c.client);
@@ -414,9 +454,10 @@ impl FlowTable {
     /// worker keep the merged output independent of the number of workers.
     pub fn finish_upto<S: FlowSink>(&mut self, upto: u64, last_number: u64, sink: &mut S) {
         let clock = self.clock;
-        let later = self.finishing_flows.split_off(&upto);
+        let later = self.finishing_flows.split_off(&(upto, 0));
         let mut flows: Vec<(u64, Flow)> = std::mem::replace(&mut self.finishing_flows, later)
             .into_iter()
+            .map(|((key, _), flow)| (key, flow))
             .collect();
         while self
             .finishing
@@ -440,12 +481,15 @@ impl FlowTable {
                 if key < upto {
                     flows.push((key, flow));
                 } else {
-                    self.finishing_flows.insert(key, flow);
+                    self.finishing_count += 1;
+                    self.finishing_flows
+                        .insert((key, self.finishing_count), flow);
                 }
             }
             self.counts.connections += 1;
         }
-        flows.sort_unstable_by_key(|f| f.0);
+        // Stable: equal keys (outer and inner connection) keep their order.
+        flows.sort_by_key(|f| f.0);
         for (key, flow) in &flows {
             sink.emit_keyed(*key, flow);
         }
@@ -476,7 +520,8 @@ impl FlowTable {
             flows.extend(c.flow_records(&rec));
             self.counts.connections += 1;
         }
-        flows.sort_unstable_by_key(|f| f.0);
+        // Stable: equal keys (outer and inner connection) keep their order.
+        flows.sort_by_key(|f| f.0);
         for (key, flow) in &flows {
             sink.emit_keyed(*key, flow);
         }

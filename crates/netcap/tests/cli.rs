@@ -977,3 +977,66 @@ fn compression_options_are_checked_per_codec() {
         }
     }
 }
+
+/// Copies of a tunnel capture carried by other outer hosts, interleaved:
+/// the same inner 5-tuples inside several outer address pairs, and tunnel
+/// packets that start a direction of the outer and of the inner connection.
+/// Inner connections must not depend on which worker owns which outer pair.
+#[test]
+fn tunnels_of_several_outer_hosts_do_not_depend_on_the_worker_count() {
+    let src = std::fs::read(pcaps_dir().join("vxlan-dns-ntp-ssh.pcap")).unwrap();
+    // Classic little-endian pcap with Ethernet frames.
+    assert_eq!(&src[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+    assert_eq!(u32::from_le_bytes(src[20..24].try_into().unwrap()), 1);
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= src.len() {
+        let incl = u32::from_le_bytes(src[at + 8..at + 12].try_into().unwrap()) as usize;
+        frames.push(&src[at..at + 16 + incl]);
+        at += 16 + incl;
+    }
+    let mut out = src[..24].to_vec();
+    for f in &frames {
+        for copy in 0u8..6 {
+            let mut f = f.to_vec();
+            // Outer IPv4 source and destination, last octets (the decoders
+            // do not check the header checksum).
+            if f.len() > 16 + 34 && f[16 + 12..16 + 14] == [0x08, 0x00] {
+                f[16 + 14 + 15] ^= copy * 17;
+                f[16 + 14 + 19] ^= copy * 29;
+            }
+            out.extend_from_slice(&f);
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = tmp.path().join("vxlan-copies.pcap");
+    std::fs::write(&pcap, out).unwrap();
+    let mut reference: Option<Vec<(String, Vec<u8>)>> = None;
+    for workers in ["1", "2", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        capture(
+            &pcap,
+            dir.path(),
+            &["--workers", workers, "-q", "--no-compress"],
+        );
+        let got = files(dir.path());
+        match &reference {
+            None => {
+                // Every copy's inner connections are there.
+                let conns = load_records(dir.path());
+                let tunnel = conns["Connection"]
+                    .iter()
+                    .filter(|(_, c)| text(c, "LinkProto") == "Tunnel")
+                    .count();
+                assert!(tunnel >= 6 && tunnel % 6 == 0, "{tunnel} inner connections");
+                reference = Some(got);
+            }
+            Some(r) => {
+                for (a, b) in r.iter().zip(&got) {
+                    assert!(a.1 == b.1, "{} differs with {workers} workers", a.0);
+                }
+                assert_eq!(r.len(), got.len());
+            }
+        }
+    }
+}
