@@ -484,16 +484,12 @@ impl DirReassembler {
             .map(|(s, p)| (*s, *s + p.len()))
             .filter(|&(_, qe)| qe > start);
         let mut next = straddling;
-        loop {
-            let Some((qs, qe)) = next.or_else(|| {
-                self.queue
-                    .range(pos..end)
-                    .next()
-                    .map(|(s, p)| (*s, *s + p.len()))
-            }) else {
-                break;
-            };
-            next = None;
+        while let Some((qs, qe)) = next.take().or_else(|| {
+            self.queue
+                .range(pos..end)
+                .next()
+                .map(|(s, p)| (*s, *s + p.len()))
+        }) {
             if qs > pos {
                 self.queue_piece(pos, qs.min(end), start, data, origin, limits, budget, emit);
             }
