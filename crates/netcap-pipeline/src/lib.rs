@@ -26,4 +26,7 @@ pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use netcap_stream::{reassembly::OverlapPolicy, StreamConfig, StreamTotals};
-pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, StreamOptions, Summary};
+pub use run::{
+    run_capture, run_capture_to, CaptureConfig, FileSink, Input, PipelineError, Progress,
+    RecordSink, StreamOptions, Summary,
+};

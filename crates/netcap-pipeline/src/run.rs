@@ -168,11 +168,24 @@ pub enum PipelineError {
     /// A pipeline thread died.
     #[error("internal error: a pipeline thread panicked")]
     Thread,
+    /// A [`RecordSink`] other than files failed (e.g. the transport to collectors).
+    #[error("output failed: {0}")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Reads `cfg.input`, decodes every packet on `cfg.workers` threads and writes
 /// one file per record type into `cfg.out_dir`.
 pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
+    run_capture_to(cfg, progress, &mut FileSink::new(cfg))
+}
+
+/// Like [`run_capture`], but hands the records to `sink` instead of writing
+/// record files (side outputs, when on, are still written into `cfg.out_dir`).
+pub fn run_capture_to(
+    cfg: &CaptureConfig,
+    progress: &Progress,
+    sink: &mut dyn RecordSink,
+) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let mut source = match &cfg.input {
         Input::File(path) => {
@@ -204,7 +217,6 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
     let (recycle_tx, recycle_rx) = bounded::<Batch>(8);
     // Likewise the workers' output buffers come back from the writer.
     let (spare_tx, spare_rx) = bounded::<WorkerOutput>(QUEUE_DEPTH * workers);
-    let input_name = cfg.input.name();
     let gate = WriteGate::default();
 
     std::thread::scope(|scope| {
@@ -296,7 +308,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, layer, gate);
+        let written = write_outputs(cfg, sink, &out_rx, &spare_tx, workers, layer, gate);
         gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
@@ -690,25 +702,31 @@ impl LayerFlows {
 }
 
 /// Writer (calling thread): reorders worker outputs by batch, merges them in
-/// packet order and appends them to the per-type files, created on first use;
-/// runs the layer flows (`layer`) and writes their records.
+/// packet order and hands them to `sink` per record type; runs the layer
+/// flows (`layer`) and writes their records.
+#[allow(clippy::too_many_arguments)]
 fn write_outputs(
     cfg: &CaptureConfig,
-    input_name: &str,
+    sink: &mut dyn RecordSink,
     rx: &Receiver<WorkerOutput>,
     spare: &Sender<WorkerOutput>,
     workers: usize,
     mut layer: Option<LayerFlows>,
     gate: &WriteGate,
 ) -> Result<Written, PipelineError> {
-    let mut files: Vec<Option<RecordWriter>> = Vec::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
     let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut result = Ok(());
-    let write = |files: &mut Vec<Option<RecordWriter>>, outputs: &[WorkerOutput]| {
+    let mut write = |sink: &mut dyn RecordSink, outputs: &[WorkerOutput]| {
         merge_batch(outputs, |ty, bytes, count| {
-            write_to(files, cfg, input_name, ty, bytes, count)
+            let rt = i32::try_from(ty)
+                .ok()
+                .and_then(|t| Type::try_from(t).ok())
+                .unwrap_or(Type::NcHeader);
+            *counts.entry(rt.record_name().to_string()).or_default() += count;
+            sink.write(rt, bytes, count)
         })
     };
     for out in rx {
@@ -718,10 +736,10 @@ fn write_outputs(
             let Some(outputs) = pending.remove(&next_seq) else {
                 break;
             };
-            result = write(&mut files, &outputs).and_then(|()| side.write_batch(&outputs));
+            result = write(sink, &outputs).and_then(|()| side.write_batch(&outputs));
             if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
                 let rec = l.batch(&outputs);
-                result = write(&mut files, std::slice::from_ref(&rec));
+                result = write(sink, std::slice::from_ref(&rec));
             }
             if result.is_err() {
                 break;
@@ -738,11 +756,10 @@ fn write_outputs(
     }
     if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
         let rec = l.finish();
-        result = write(&mut files, std::slice::from_ref(&rec));
+        result = write(sink, std::slice::from_ref(&rec));
     }
     let layer_evicted = layer.as_ref().map_or(0, |l| l.table.counts().evicted);
     let mut paths = Vec::new();
-    let mut counts = BTreeMap::new();
     match side.finish() {
         Ok(mut p) => paths.append(&mut p),
         Err(e) => {
@@ -751,38 +768,88 @@ fn write_outputs(
             }
         }
     }
-    for w in files.into_iter().flatten() {
-        let path = w.path().to_path_buf();
-        let name = file_type_name(&path);
-        counts.insert(name, w.records());
-        match w.finish() {
-            Ok(p) => paths.push(p),
-            Err(source) => {
-                if result.is_ok() {
-                    result = Err(PipelineError::Write { path, source });
-                }
+    match sink.finish() {
+        Ok(mut p) => paths.append(&mut p),
+        Err(e) => {
+            if result.is_ok() {
+                result = Err(e);
             }
         }
     }
     result.map(|()| (paths, counts, layer_evicted))
 }
 
-fn file_type_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    name.split('.').next().unwrap_or_default().to_string()
+/// Where the writer stage hands the merged records: one call per record type
+/// and batch, records in packet order, types in ascending type number. The
+/// writer runs on the thread that called [`run_capture_to`], so a sink need
+/// not be `Send`.
+pub trait RecordSink {
+    /// Appends `count` length-delimited records of type `ty` (`bytes` is a
+    /// piece of a record file body: varint length, record, varint length, ...).
+    fn write(&mut self, ty: Type, bytes: &[u8], count: u64) -> Result<(), PipelineError>;
+    /// Called once after the last record (also after an error): flushes and
+    /// closes; returns the files written, if any.
+    fn finish(&mut self) -> Result<Vec<PathBuf>, PipelineError>;
+}
+
+/// The default sink: one file per record type in `cfg.out_dir`, created on
+/// first use, in the configured format.
+pub struct FileSink<'a> {
+    cfg: &'a CaptureConfig,
+    input_name: String,
+    files: Vec<Option<RecordWriter>>,
+}
+
+impl<'a> FileSink<'a> {
+    /// A sink writing the files `cfg` asks for.
+    pub fn new(cfg: &'a CaptureConfig) -> Self {
+        FileSink {
+            cfg,
+            input_name: cfg.input.name(),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl RecordSink for FileSink<'_> {
+    fn write(&mut self, ty: Type, bytes: &[u8], count: u64) -> Result<(), PipelineError> {
+        write_to(
+            &mut self.files,
+            self.cfg,
+            &self.input_name,
+            ty,
+            bytes,
+            count,
+        )
+    }
+
+    fn finish(&mut self) -> Result<Vec<PathBuf>, PipelineError> {
+        let mut result = Ok(());
+        let mut paths = Vec::new();
+        for w in std::mem::take(&mut self.files).into_iter().flatten() {
+            let path = w.path().to_path_buf();
+            match w.finish() {
+                Ok(p) => paths.push(p),
+                Err(source) => {
+                    if result.is_ok() {
+                        result = Err(PipelineError::Write { path, source });
+                    }
+                }
+            }
+        }
+        result.map(|()| paths)
+    }
 }
 
 fn write_to(
     files: &mut Vec<Option<RecordWriter>>,
     cfg: &CaptureConfig,
     input_name: &str,
-    ty: usize,
+    rt: Type,
     bytes: &[u8],
     count: u64,
 ) -> Result<(), PipelineError> {
+    let ty = rt as usize;
     if files.len() <= ty {
         files.resize_with(ty + 1, || None);
     }
@@ -790,10 +857,6 @@ fn write_to(
         return Ok(());
     };
     if slot.is_none() {
-        let rt = i32::try_from(ty)
-            .ok()
-            .and_then(|t| Type::try_from(t).ok())
-            .unwrap_or(Type::NcHeader);
         let header = header_for(rt, input_name, cfg.created_ns);
         let w = RecordWriter::create(&cfg.out_dir, &header, cfg.format, &cfg.writer).map_err(
             |source| PipelineError::Write {

@@ -1,0 +1,182 @@
+//! Connecting to NATS (TLS, credentials) and creating or checking the stream.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+use crate::wire::SUBJECT_PREFIX;
+use crate::TransportError;
+
+/// How to reach the NATS servers. Secrets come from files or the
+/// environment, never from process arguments.
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    /// Server URLs (`nats://host:4222`, `tls://host:4222`), comma-separated
+    /// for a cluster.
+    pub url: String,
+    /// Client name shown by the server's monitoring.
+    pub name: String,
+    /// CA certificates (PEM) to verify the servers with; also turns TLS on.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub tls_cert: Option<(PathBuf, PathBuf)>,
+    /// Require TLS even without a CA file (system roots).
+    pub tls_required: bool,
+    /// A NATS credentials file (JWT and NKey seed, `nsc` format).
+    pub creds_file: Option<PathBuf>,
+    /// A file holding an NKey seed (`SU...`).
+    pub nkey_file: Option<PathBuf>,
+    /// User and password (taken from the environment by the command line).
+    pub user_password: Option<(String, String)>,
+}
+
+impl NatsOptions {
+    /// The client options (TLS, credentials, reconnection).
+    pub(crate) async fn options(&self) -> Result<async_nats::ConnectOptions, TransportError> {
+        let mut o = async_nats::ConnectOptions::new()
+            .name(if self.name.is_empty() {
+                "netcap"
+            } else {
+                &self.name
+            })
+            .connection_timeout(Duration::from_secs(5))
+            // Never give up: a sensor outlives outages of any length.
+            .max_reconnects(None)
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100 * attempts.clamp(1, 20) as u64)
+            });
+        if let Some(ca) = &self.tls_ca {
+            o = o.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.tls_cert {
+            o = o.add_client_certificate(cert.clone(), key.clone());
+        }
+        if self.tls_required {
+            o = o.require_tls(true);
+        }
+        if let Some(path) = &self.creds_file {
+            o = o
+                .credentials_file(path)
+                .await
+                .map_err(|e| TransportError::Config(format!("{}: {e}", path.display())))?;
+        }
+        if let Some(path) = &self.nkey_file {
+            let seed = std::fs::read_to_string(path)
+                .map_err(|e| TransportError::Config(format!("{}: {e}", path.display())))?;
+            o = o.nkey(seed.trim().to_string());
+        }
+        if let Some((user, pass)) = &self.user_password {
+            o = o.user_and_password(user.clone(), pass.clone());
+        }
+        Ok(o)
+    }
+
+    /// The server URLs.
+    pub(crate) fn urls(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// Connects once, without retrying: the client's own error tells an
+    /// unreachable server from refused credentials.
+    pub(crate) async fn connect_once(
+        &self,
+    ) -> Result<Result<async_nats::Client, async_nats::ConnectError>, TransportError> {
+        let o = self.options().await?;
+        Ok(o.connect(self.urls().as_slice()).await)
+    }
+
+    /// Connects; with `retry`, returns at once and keeps trying in the
+    /// background (an agent starts capturing while NATS is down).
+    pub(crate) async fn connect(&self, retry: bool) -> Result<async_nats::Client, TransportError> {
+        let mut o = self.options().await?;
+        if retry {
+            o = o.retry_on_initial_connect();
+        }
+        o.connect(self.urls().as_slice())
+            .await
+            .map_err(|e| TransportError::Nats(format!("cannot connect to {}: {e}", self.url)))
+    }
+}
+
+/// The JetStream stream that holds the batches.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// Stream name.
+    pub name: String,
+    /// Batches older than this are deleted (zero: no limit).
+    pub max_age: Duration,
+    /// The stream's size limit in bytes; past it the oldest batches go
+    /// (negative: no limit).
+    pub max_bytes: i64,
+    /// Copies kept in a cluster (1, 3 or 5).
+    pub replicas: usize,
+    /// Window in which a republished batch (same `Nats-Msg-Id`) is dropped
+    /// by the server.
+    pub duplicate_window: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            name: "NETCAP".into(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            max_bytes: 10 << 30,
+            replicas: 1,
+            duplicate_window: Duration::from_secs(600),
+        }
+    }
+}
+
+impl StreamSettings {
+    fn config(&self) -> stream::Config {
+        stream::Config {
+            name: self.name.clone(),
+            subjects: vec![format!("{SUBJECT_PREFIX}.>")],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            discard: stream::DiscardPolicy::Old,
+            max_age: self.max_age,
+            max_bytes: self.max_bytes,
+            num_replicas: self.replicas.max(1),
+            duplicate_window: self.duplicate_window,
+            ..Default::default()
+        }
+    }
+
+    /// Creates the stream, or checks that the existing one stores what
+    /// Netcap publishes on file storage (its limits are the operator's).
+    pub(crate) async fn ensure(&self, js: &jetstream::Context) -> Result<(), TransportError> {
+        let mut s = js
+            .get_or_create_stream(self.config())
+            .await
+            .map_err(|e| TransportError::Nats(format!("stream {}: {e}", self.name)))?;
+        let info = s
+            .info()
+            .await
+            .map_err(|e| TransportError::Nats(format!("stream {}: {e}", self.name)))?;
+        let c = &info.config;
+        let covers = c
+            .subjects
+            .iter()
+            .any(|s| s == "netcap.>" || s == ">" || s == "netcap.*.*");
+        if !covers {
+            return Err(TransportError::Config(format!(
+                "stream {} exists but does not take the subjects netcap.> (it has {:?})",
+                self.name, c.subjects
+            )));
+        }
+        if c.storage != stream::StorageType::File {
+            return Err(TransportError::Config(format!(
+                "stream {} exists with memory storage: batches would not survive a restart",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
