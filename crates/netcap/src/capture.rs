@@ -10,13 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
+use netcap_format::OutputFormat;
 use netcap_pipeline::{
-    run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OverlapPolicy, Progress,
-    StreamConfig, StreamOptions, Summary,
+    run_capture_to, CaptureConfig, FileSink, FlowConfig, Input, LiveOptions, OverlapPolicy,
+    Progress, RecordSink, StreamConfig, StreamOptions, Summary,
 };
 use netcap_schema::{Type, ALL_TYPES};
 
-use crate::cli::{CaptureArgs, Overlap};
+use crate::cli::{CaptureArgs, Overlap, PipelineArgs};
 
 /// Creation time for file headers: `SOURCE_DATE_EPOCH` (seconds) when set, so
 /// that builds of the same input are reproducible; otherwise now.
@@ -65,7 +66,7 @@ fn selected_types(include: &[String], exclude: &[String]) -> Result<Vec<Type>> {
 }
 
 /// Connection tracking options (None with --no-flows).
-fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
+fn flow_config(args: &PipelineArgs) -> Result<Option<FlowConfig>> {
     if args.no_flows {
         return Ok(None);
     }
@@ -94,7 +95,7 @@ fn flow_config(args: &CaptureArgs) -> Result<Option<FlowConfig>> {
 }
 
 /// TCP stream options (None with --no-streams).
-fn stream_options(args: &CaptureArgs) -> Option<StreamOptions> {
+fn stream_options(args: &PipelineArgs) -> Option<StreamOptions> {
     if args.no_streams || args.no_flows {
         return None;
     }
@@ -112,7 +113,7 @@ fn stream_options(args: &CaptureArgs) -> Option<StreamOptions> {
 }
 
 /// IP reassembly options (None with --no-defrag).
-fn defrag_config(args: &CaptureArgs) -> Result<Option<DefragConfig>> {
+fn defrag_config(args: &PipelineArgs) -> Result<Option<DefragConfig>> {
     if args.no_defrag {
         return Ok(None);
     }
@@ -128,7 +129,9 @@ fn defrag_config(args: &CaptureArgs) -> Result<Option<DefragConfig>> {
     }))
 }
 
-pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
+/// The pipeline settings shared by `capture` and `agent`; the output ones
+/// are the caller's.
+pub fn pipeline_config(args: &PipelineArgs) -> Result<CaptureConfig> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -144,56 +147,81 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give a capture file (-r) or an interface (-i)"),
     };
     let live = matches!(input, Input::Live(_));
+    Ok(CaptureConfig {
+        bpf: if live { None } else { args.bpf.clone() },
+        input,
+        out_dir: ".".into(),
+        workers,
+        decode: DecodeOptions {
+            entropy: args.entropy,
+            ..DecodeOptions::default()
+        },
+        writer: WriterOptions::default(),
+        format: OutputFormat::Ncap,
+        created_ns: created_ns()?,
+        include: selected_types(&args.include, &args.exclude)?,
+        side_outputs: false,
+        flows: flow_config(args)?,
+        defrag: defrag_config(args)?,
+        streams: stream_options(args),
+    })
+}
+
+pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     let format = args.output_format();
     anyhow::ensure!(
         format.available(),
         "this netcap was built without Parquet support: build it with the `parquet` cargo feature (on by default)"
     );
     let cfg = CaptureConfig {
-        bpf: if live { None } else { args.bpf.clone() },
-        input,
         out_dir: args.out.clone(),
-        workers,
-        decode: DecodeOptions {
-            entropy: args.entropy,
-            ..DecodeOptions::default()
-        },
         writer: WriterOptions {
             codec: args.codec(),
             level: args.compression_level,
             ..WriterOptions::default()
         },
-        format: args.output_format(),
-        created_ns: created_ns()?,
-        include: selected_types(&args.include, &args.exclude)?,
+        format,
         side_outputs: !args.no_side_outputs,
-        flows: flow_config(args)?,
-        defrag: defrag_config(args)?,
-        streams: stream_options(args),
+        ..pipeline_config(&args.pipe)?
     };
+    let summary = run_pipeline(&cfg, args.quiet, &mut FileSink::new(&cfg))?;
+    finish(&cfg, &summary, args.quiet)
+}
+
+/// Runs the pipeline into `sink` with a progress bar and Ctrl-C handling.
+pub fn run_pipeline(
+    cfg: &CaptureConfig,
+    quiet: bool,
+    sink: &mut dyn RecordSink,
+) -> Result<Summary> {
     let progress = Progress::default();
     let stop = std::sync::Arc::clone(&progress.stop);
     // First Ctrl-C / SIGTERM: stop reading, write everything, print the summary.
     ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !quiet && std::io::stderr().is_terminal();
 
     let done = std::sync::atomic::AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let bar = show_progress.then(|| s.spawn(|| show(&progress, &done)));
-        let result = run_capture(&cfg, &progress);
+        let result = run_capture_to(cfg, &progress, sink);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
         }
         result
     })?;
+    Ok(summary)
+}
 
+/// Warnings, the summary and the exit status of a finished capture.
+pub fn finish(cfg: &CaptureConfig, summary: &Summary, quiet: bool) -> Result<ExitCode> {
+    let live = matches!(cfg.input, Input::Live(_));
     if let Some(w) = &summary.input_warning {
         eprintln!("netcap: warning: {w}; the packets before were processed");
     }
-    if !args.quiet {
-        print_summary(&summary, workers);
+    if !quiet {
+        print_summary(summary, cfg.workers);
     }
     if summary.interrupted && !live {
         eprintln!("netcap: interrupted: the files hold the packets read before the interruption");

@@ -42,6 +42,12 @@ pub enum Command {
     Types,
     /// List the network interfaces that can be captured from.
     Interfaces,
+    /// Capture and publish the records to NATS JetStream (a sensor).
+    #[cfg(feature = "nats")]
+    Agent(AgentArgs),
+    /// Write what the sensors publish on NATS JetStream into record files.
+    #[cfg(feature = "nats")]
+    Collect(CollectArgs),
 }
 
 /// Decode every packet of a capture and write audit records.
@@ -67,39 +73,12 @@ pub enum Command {
     file was interrupted, 1 on an error (unreadable input, output folder or write\n\
     failure), 2 on a usage error.")]
 pub struct CaptureArgs {
-    /// Capture file to read (pcap or pcapng, optionally gzip-compressed).
-    #[arg(
-        short = 'r',
-        long = "read",
-        value_name = "FILE",
-        required_unless_present = "interface"
-    )]
-    pub input: Option<PathBuf>,
-
-    /// Capture live from this interface until Ctrl-C or SIGTERM (see `netcap interfaces`).
-    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "input")]
-    pub interface: Option<String>,
-
-    /// Only packets matching this filter (tcpdump syntax, compiled by libpcap);
-    /// in the kernel for live capture.
-    #[arg(long, value_name = "EXPR")]
-    pub bpf: Option<String>,
-
-    /// Live capture: bytes kept of each packet.
-    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
-    pub snaplen: i32,
-
-    /// Live capture: do not put the interface in promiscuous mode.
-    #[arg(long)]
-    pub no_promisc: bool,
+    #[command(flatten)]
+    pub pipe: PipelineArgs,
 
     /// Folder for the record files (created if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
-
-    /// Decoding threads [default: number of cores].
-    #[arg(short = 'w', long, value_name = "N")]
-    pub workers: Option<usize>,
 
     /// Compression of the record files. At the default levels zstd's files
     /// are about 14% smaller than gzip's for the same CPU time (see
@@ -148,6 +127,48 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Do not write unknown.pcap, errors.pcap and errors.log.
+    #[arg(long)]
+    pub no_side_outputs: bool,
+
+    /// Print no progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What is read and how it is decoded: shared by `capture` and `agent`.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Capture file to read (pcap or pcapng, optionally gzip-compressed).
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        required_unless_present = "interface"
+    )]
+    pub input: Option<PathBuf>,
+
+    /// Capture live from this interface until Ctrl-C or SIGTERM (see `netcap interfaces`).
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "input")]
+    pub interface: Option<String>,
+
+    /// Only packets matching this filter (tcpdump syntax, compiled by libpcap);
+    /// in the kernel for live capture.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Live capture: bytes kept of each packet.
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: i32,
+
+    /// Live capture: do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Decoding threads [default: number of cores].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<usize>,
+
     /// Compute PayloadEntropy (costs a pass over every payload).
     #[arg(long)]
     pub entropy: bool,
@@ -164,10 +185,6 @@ pub struct CaptureArgs {
         conflicts_with = "include"
     )]
     pub exclude: Vec<String>,
-
-    /// Do not write unknown.pcap, errors.pcap and errors.log.
-    #[arg(long)]
-    pub no_side_outputs: bool,
 
     /// Do not track connections (no Connection records).
     #[arg(long)]
@@ -238,10 +255,6 @@ pub struct CaptureArgs {
     /// data: the first seen (Zeek, the original Netcap) or the last.
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Overlap::First)]
     pub overlap_policy: Overlap,
-
-    /// Print no progress and no summary.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 /// Overlap policy of TCP reassembly.
@@ -420,4 +433,158 @@ impl ConvertFormat {
             ConvertFormat::Json => OutputFormat::Json,
         }
     }
+}
+
+#[cfg(feature = "nats")]
+/// How to reach NATS: servers, TLS and credentials, and the stream. Secrets
+/// are read from files or the environment, never from arguments.
+#[derive(Debug, Args)]
+pub struct NatsArgs {
+    /// NATS server URL(s), comma-separated for a cluster
+    /// (nats://host:4222, tls://host:4222).
+    #[arg(long, value_name = "URL")]
+    pub nats: String,
+
+    /// CA certificate(s) (PEM) that sign the servers' certificates; turns TLS on.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Client key (PEM) for mutual TLS (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require TLS (verified with the system's roots unless --tls-ca is given).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// NATS credentials file (user JWT and NKey seed, as written by `nsc`).
+    #[arg(long, value_name = "FILE", conflicts_with = "nkey")]
+    pub creds: Option<PathBuf>,
+
+    /// File holding the user's NKey seed (SU...).
+    #[arg(long, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
+
+    /// JetStream stream holding the batches (created if missing and allowed).
+    #[arg(long, value_name = "NAME", default_value = "NETCAP")]
+    pub stream: String,
+
+    /// Stream limit: batches older than this many hours are deleted (0: no limit).
+    #[arg(long, value_name = "HOURS", default_value_t = 168.0)]
+    pub stream_max_age: f64,
+
+    /// Stream limit: past this many MiB the oldest batches are deleted (0: no limit).
+    #[arg(long, value_name = "MIB", default_value_t = 10240)]
+    pub stream_max_bytes: u64,
+
+    /// Copies of each batch in a NATS cluster (1, 3 or 5).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub replicas: usize,
+}
+
+#[cfg(feature = "nats")]
+/// Capture like `netcap capture` and publish the records to NATS JetStream.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    sudo netcap agent -i eth0 --nats nats://collector:4222 --sensor dmz-1 --spool /var/spool/netcap\n  \
+    netcap agent -r traffic.pcap --nats nats://127.0.0.1:4222 --sensor backfill-1\n\n\
+    Records go to the subjects netcap.<sensor>.<Type> in zstd-compressed batches\n\
+    (see docs/sensors.md). A batch counts as sent once JetStream acknowledged it; while\n\
+    NATS is unreachable batches are spooled (--spool DIR, else in memory) up to\n\
+    --spool-max and resent in order. Credentials: --creds or --nkey files, or the\n\
+    environment variables NETCAP_NATS_USER and NETCAP_NATS_PASSWORD.\n\n\
+    Exit status: 0 when every batch was sent (or is kept in --spool DIR for the next\n\
+    run), 1 on an error or when records were lost (spool full, memory spool unsent), 2 on\n\
+    a usage error, 130 when the reading of a file was interrupted.")]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub pipe: PipelineArgs,
+
+    #[command(flatten)]
+    pub nats: NatsArgs,
+
+    /// Sensor name: letters, digits, '-' and '_' (the subject token and the
+    /// collector's folder).
+    #[arg(long, value_name = "NAME")]
+    pub sensor: String,
+
+    /// Folder for batches not yet acknowledged (kept across restarts);
+    /// without it they wait in memory.
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
+    /// Most MiB of batches spooled (fractions allowed); past it new batches
+    /// are dropped and counted.
+    #[arg(long, value_name = "MIB", default_value_t = 256.0)]
+    pub spool_max: f64,
+
+    /// Uncompressed KiB of records per batch.
+    #[arg(long, value_name = "KIB", default_value_t = 256)]
+    pub batch_size: usize,
+
+    /// Seconds after which a type's records are sent even if its batch is not full.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub flush_interval: f64,
+
+    /// Seconds to wait for JetStream's acknowledgement of a batch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub ack_timeout: f64,
+
+    /// At the end (end of file, Ctrl-C), seconds to wait for the last
+    /// acknowledgements and for the spool to drain.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub finish_timeout: f64,
+
+    /// Print no progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[cfg(feature = "nats")]
+/// Receive the sensors' records from NATS JetStream into record files.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    netcap collect --nats nats://127.0.0.1:4222 -o /srv/netcap\n  \
+    netcap collect --nats nats://127.0.0.1:4222 -o /srv/netcap --rotate 1h\n\n\
+    Writes DIR/<sensor>/<Type>.ncap.gz (header input source: the sensor). A batch is\n\
+    acknowledged only once it is written and flushed to disk; a restarted collector\n\
+    neither loses nor duplicates batches (state in DIR/<sensor>/.netcap-collect.json).\n\
+    Collectors started with the same --durable share the work (each with its own DIR).\n\
+    Runs until Ctrl-C or SIGTERM (or --idle-exit).")]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+
+    /// Root folder: one folder per sensor.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Durable consumer name; collectors with the same name share the batches.
+    #[arg(long, value_name = "NAME", default_value = "netcap-collector")]
+    pub durable: String,
+
+    /// Close a file and begin a new one past a size (100M, 1G) or an age
+    /// (30m, 1h, 1d); closed files are named <Type>.<unix-time-begun>.ncap.gz.
+    #[arg(long, value_name = "SIZE|TIME")]
+    pub rotate: Option<String>,
+
+    /// Stop after this many seconds without a batch.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_exit: Option<f64>,
+
+    /// Seconds JetStream waits for an acknowledgement before redelivering.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub ack_wait: f64,
+
+    /// gzip level of the record files (0-9).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: u32,
+
+    /// Print no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }

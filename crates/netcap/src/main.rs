@@ -6,6 +6,8 @@ mod capture;
 mod cli;
 mod convert;
 mod dump;
+#[cfg(feature = "nats")]
+mod sensor;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,10 @@ fn main() -> ExitCode {
         cli::Command::Convert(args) => convert::run(&args),
         cli::Command::Types => dump::list_types(),
         cli::Command::Interfaces => capture::list_interfaces(),
+        #[cfg(feature = "nats")]
+        cli::Command::Agent(args) => sensor::agent(&args),
+        #[cfg(feature = "nats")]
+        cli::Command::Collect(args) => sensor::collect(&args),
     };
     match result {
         Ok(code) => code,
