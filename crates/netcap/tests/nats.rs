@@ -153,10 +153,11 @@ fn collect_args<'a>(url: &'a str, out: &'a Path, extra: &[&'a str]) -> Vec<&'a s
         out.to_str().unwrap(),
         "--ack-wait",
         "2",
-        "--idle-exit",
-        "5",
     ];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--idle-exit") {
+        args.extend_from_slice(&["--idle-exit", "5"]);
+    }
     args
 }
 
@@ -257,11 +258,12 @@ fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
     let err = stderr(&o);
     assert!(o.status.success(), "agent: {err}");
     let sent = count(&err, "sent:", "batches");
-    assert!(sent > 500, "{err}");
+    assert!(sent > 300, "{err}");
 
     let out = tmp.path().join("collected");
     // Small fetches: many commits, so that the kill lands between two.
-    let args = collect_args(&nats.url(), &out, &["--durable", "k"]);
+    let url = nats.url();
+    let args = collect_args(&url, &out, &["--durable", "k"]);
     let mut first = netcap_cmd(&args)
         .stderr(Stdio::null())
         .spawn()
@@ -299,7 +301,7 @@ fn nats_killed_mid_stream_agent_spools_and_resends() {
     assert!(status.success());
     let spool = tmp.path().join("spool");
     let url = nats.url();
-    let mut agent = netcap_cmd(&[
+    let agent = netcap_cmd(&[
         "agent",
         "-r",
         fifo.to_str().unwrap(),
