@@ -108,7 +108,11 @@ pub struct AgentStats {
 }
 
 enum Cmd {
-    Records { ty: Type, bytes: Vec<u8>, count: u64 },
+    Records {
+        ty: Type,
+        bytes: Vec<u8>,
+        count: u64,
+    },
 }
 
 /// A running publisher. Dropping it without [`Agent::finish`] abandons what
@@ -312,7 +316,9 @@ impl Core {
                     .ok()
                     .and_then(|l| usize::try_from(l).ok())
                     .unwrap_or(usize::MAX);
-                let frame = (bytes.len() - rest.len()).saturating_add(len).min(bytes.len());
+                let frame = (bytes.len() - rest.len())
+                    .saturating_add(len)
+                    .min(bytes.len());
                 let used = self
                     .pending
                     .get(idx)
@@ -501,17 +507,13 @@ impl Core {
     /// Goes online when the client is connected (checking or creating the
     /// stream once).
     async fn come_online(&mut self) {
-        if self.online
-            || self.client.connection_state() != async_nats::connection::State::Connected
+        if self.online || self.client.connection_state() != async_nats::connection::State::Connected
         {
             return;
         }
         if !self.stream_checked {
-            let check = tokio::time::timeout(
-                self.cfg.ack_timeout,
-                self.cfg.stream.ensure(&self.js),
-            )
-            .await;
+            let check =
+                tokio::time::timeout(self.cfg.ack_timeout, self.cfg.stream.ensure(&self.js)).await;
             match check {
                 Ok(Ok(())) => {}
                 // A sensor allowed to publish only may not create streams:

@@ -149,11 +149,10 @@ pub fn collect(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, T
             cfg.durable
         )));
     }
-    fs::create_dir_all(&cfg.out_dir)
-        .map_err(|e| TransportError::Io {
-            path: cfg.out_dir.clone(),
-            message: e.to_string(),
-        })?;
+    fs::create_dir_all(&cfg.out_dir).map_err(|e| TransportError::Io {
+        path: cfg.out_dir.clone(),
+        message: e.to_string(),
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -406,8 +405,7 @@ impl State {
         let mut s = State::default();
         for r in v.get("written")?.as_array()? {
             let r = r.as_array()?;
-            s.written
-                .push((r.first()?.as_u64()?, r.get(1)?.as_u64()?));
+            s.written.push((r.first()?.as_u64()?, r.get(1)?.as_u64()?));
         }
         for (k, f) in v.get("files")?.as_object()? {
             s.files.insert(
@@ -454,11 +452,9 @@ impl SensorDir {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let state_path = dir.join(STATE_FILE);
         let mut state = match fs::read_to_string(&state_path) {
-            Ok(text) => State::from_json(&text).ok_or_else(|| {
-                TransportError::Io {
-                    path: state_path.clone(),
-                    message: "not a collector state file".into(),
-                }
+            Ok(text) => State::from_json(&text).ok_or_else(|| TransportError::Io {
+                path: state_path.clone(),
+                message: "not a collector state file".into(),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => {
@@ -637,14 +633,8 @@ mod tests {
     fn rotate_parses() {
         assert_eq!("100M".parse(), Ok(Rotate::Size(100 << 20)));
         assert_eq!("2G".parse(), Ok(Rotate::Size(2 << 30)));
-        assert_eq!(
-            "90s".parse(),
-            Ok(Rotate::Age(Duration::from_secs(90)))
-        );
-        assert_eq!(
-            "1h".parse(),
-            Ok(Rotate::Age(Duration::from_secs(3600)))
-        );
+        assert_eq!("90s".parse(), Ok(Rotate::Age(Duration::from_secs(90))));
+        assert_eq!("1h".parse(), Ok(Rotate::Age(Duration::from_secs(3600))));
         for bad in ["", "M", "0M", "10x", "-1h", "1.5h"] {
             assert!(bad.parse::<Rotate>().is_err(), "{bad}");
         }
@@ -703,7 +693,7 @@ mod tests {
         assert!(d.state.contains(1));
         assert!(!d.state.contains(2));
         // The file reads as a record file with the sensor as input source.
-        let mut r = netcap_format::FileReader::open(&dir.join("UDP.ncap.gz")).unwrap();
+        let mut r = netcap_format::FileReader::open(dir.join("UDP.ncap.gz")).unwrap();
         assert_eq!(r.header().input_source, "s1");
         let mut n = 0;
         while r.next_raw().unwrap().is_some() {
@@ -729,7 +719,7 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         for name in names.iter().filter(|n| n.ends_with(".ncap.gz")) {
-            let r = netcap_format::FileReader::open(&dir.join(name)).unwrap();
+            let r = netcap_format::FileReader::open(dir.join(name)).unwrap();
             assert_eq!(r.header().input_source, "s1");
         }
     }

@@ -136,7 +136,8 @@ impl Spool {
                 m.insert(batch.meta.seq, batch.clone());
             }
         }
-        self.index.insert(batch.meta.seq, (batch.meta.records, size));
+        self.index
+            .insert(batch.meta.seq, (batch.meta.records, size));
         self.bytes += size;
         Ok(true)
     }

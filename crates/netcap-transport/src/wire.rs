@@ -208,8 +208,8 @@ pub fn compress(body: &[u8], level: i32) -> Result<Vec<u8>, WireError> {
 /// `meta.records` records, and checks both: a batch that says otherwise is
 /// rejected whole rather than written in part.
 pub fn decompress(payload: &[u8], meta: &BatchMeta) -> Result<Vec<u8>, WireError> {
-    let mut decoder = zstd::stream::read::Decoder::new(payload)
-        .map_err(|e| WireError::Payload(e.to_string()))?;
+    let mut decoder =
+        zstd::stream::read::Decoder::new(payload).map_err(|e| WireError::Payload(e.to_string()))?;
     let mut body = Vec::with_capacity(usize::try_from(meta.size.min(1 << 24)).unwrap_or(0));
     // One byte more than announced tells a longer body from an exact one.
     (&mut decoder)

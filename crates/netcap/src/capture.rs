@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
-use netcap_format::WriterOptions;
 use netcap_format::OutputFormat;
+use netcap_format::WriterOptions;
 use netcap_pipeline::{
     run_capture_to, CaptureConfig, FileSink, FlowConfig, Input, LiveOptions, OverlapPolicy,
     Progress, RecordSink, StreamConfig, StreamOptions, Summary,

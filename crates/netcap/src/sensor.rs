@@ -39,10 +39,7 @@ fn nats_options(a: &NatsArgs, name: &str) -> Result<(NatsOptions, StreamSettings
         a.stream_max_age.is_finite() && a.stream_max_age >= 0.0,
         "--stream-max-age must be a number of hours"
     );
-    anyhow::ensure!(
-        matches!(a.replicas, 1..=5),
-        "--replicas must be 1 to 5"
-    );
+    anyhow::ensure!(matches!(a.replicas, 1..=5), "--replicas must be 1 to 5");
     let nats = NatsOptions {
         url: a.nats.clone(),
         name: name.to_string(),
@@ -219,7 +216,10 @@ pub fn collect(args: &CollectArgs) -> Result<ExitCode> {
             "skipped:  {} batches already written (redelivered)",
             stats.duplicates
         );
-        eprintln!("rejected: {} messages that are not valid batches", stats.rejected);
+        eprintln!(
+            "rejected: {} messages that are not valid batches",
+            stats.rejected
+        );
         if stats.rotated > 0 {
             eprintln!("rotated:  {} files", stats.rotated);
         }

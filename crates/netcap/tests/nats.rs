@@ -89,7 +89,14 @@ impl Nats {
     /// Starts the server (again) on the same port and store.
     fn restart(&mut self) {
         let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -229,7 +236,11 @@ fn agent_to_collector_equals_capture() {
     let o = agent(&nats.url(), "web-1", &p, &["--batch-size", "16", "-w", "2"]);
     let err = stderr(&o);
     assert!(o.status.success(), "agent: {err}");
-    assert_eq!(count(&err, "sent:", "records") as usize, total(&want), "{err}");
+    assert_eq!(
+        count(&err, "sent:", "records") as usize,
+        total(&want),
+        "{err}"
+    );
     assert_eq!(count(&err, "dropped:", "batches"), 0, "{err}");
     let sent = count(&err, "sent:", "batches");
     assert!(sent > 2 * want.len() as u64, "{err}");
@@ -264,14 +275,14 @@ fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
     // Small fetches: many commits, so that the kill lands between two.
     let url = nats.url();
     let args = collect_args(&url, &out, &["--durable", "k"]);
-    let mut first = netcap_cmd(&args)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = netcap_cmd(&args).stderr(Stdio::null()).spawn().unwrap();
     let state = out.join("s2").join(".netcap-collect.json");
     let start = Instant::now();
     while !state.exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "nothing collected");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nothing collected"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -341,8 +352,16 @@ fn nats_killed_mid_stream_agent_spools_and_resends() {
     assert!(count(&err, "spooled:", "batches") > 0, "{err}");
     assert_eq!(count(&err, "dropped:", "batches"), 0, "{err}");
     assert_eq!(count(&err, "unsent:", "batches"), 0, "{err}");
-    assert_eq!(count(&err, "sent:", "records") as usize, total(&want), "{err}");
-    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "spool drained");
+    assert_eq!(
+        count(&err, "sent:", "records") as usize,
+        total(&want),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "spool drained"
+    );
 
     let out = tmp.path().join("collected");
     collect(&nats.url(), &out, &[]);
@@ -389,7 +408,10 @@ fn spool_over_its_cap_counts_drops_and_keeps_the_rest_for_the_next_run() {
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    assert!(on_disk <= 52_429 + 4096 * count(&err, "unsent:", "batches"), "{on_disk}");
+    assert!(
+        on_disk <= 52_429 + 4096 * count(&err, "unsent:", "batches"),
+        "{on_disk}"
+    );
 
     // The next run, with NATS up, sends what was spooled first.
     let js = tmp.path().join("js");
