@@ -238,6 +238,7 @@ struct Core {
     next_seq: u64,
     stats: AgentStats,
     warned_spool: bool,
+    warned_stream: bool,
 }
 
 async fn run(
@@ -271,6 +272,7 @@ async fn run(
         stream_checked: false,
         next_seq,
         warned_spool: false,
+        warned_stream: false,
     };
     core.come_online().await;
     let mut tick = tokio::time::interval(core.cfg.flush_interval);
@@ -514,16 +516,27 @@ impl Core {
         if !self.stream_checked {
             let check =
                 tokio::time::timeout(self.cfg.ack_timeout, self.cfg.stream.ensure(&self.js)).await;
+            // A sensor allowed to publish only may not create streams (its
+            // request is refused or goes unanswered): it publishes anyway,
+            // and the acknowledgements tell whether its batches are stored.
+            // The check is tried again after the next outage.
             match check {
-                Ok(Ok(())) => {}
-                // A sensor allowed to publish only may not create streams:
-                // the acknowledgements tell whether its batches are stored.
-                Ok(Err(e)) => eprintln!("netcap: warning: {e}"),
-                Err(_) => return,
+                Ok(Ok(())) => self.stream_checked = true,
+                Ok(Err(e)) => self.warn_stream(&e.to_string()),
+                Err(_) => self.warn_stream("no answer"),
             }
-            self.stream_checked = true;
         }
         self.online = true;
+    }
+
+    fn warn_stream(&mut self, why: &str) {
+        if !self.warned_stream {
+            eprintln!(
+                "netcap: warning: cannot check or create stream {}: {why}",
+                self.cfg.stream.name
+            );
+            self.warned_stream = true;
+        }
     }
 
     async fn tick(&mut self) {
