@@ -258,7 +258,11 @@ async fn make_consumer(
                 ack_wait: cfg.ack_wait,
                 deliver_policy: consumer::DeliverPolicy::All,
                 filter_subject: format!("{SUBJECT_PREFIX}.>"),
-                max_ack_pending: 8192,
+                // No more unacknowledged batches than one fetch: after a
+                // crash, nothing new is delivered before the batches the
+                // dead collector held are redelivered (in stream order),
+                // so each file stays in sequence order.
+                max_ack_pending: i64::try_from(cfg.fetch.max(1)).unwrap_or(256),
                 ..Default::default()
             },
         )

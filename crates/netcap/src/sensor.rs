@@ -192,6 +192,7 @@ pub fn collect(args: &CollectArgs) -> Result<ExitCode> {
             .transpose()?,
         ack_wait: seconds("--ack-wait", args.ack_wait)?,
         gzip_level: args.compression_level,
+        fetch: usize::from(args.fetch),
         ..CollectConfig::new(nats, args.out.clone())
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -274,7 +274,7 @@ fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
     let out = tmp.path().join("collected");
     // Small fetches: many commits, so that the kill lands between two.
     let url = nats.url();
-    let args = collect_args(&url, &out, &["--durable", "k"]);
+    let args = collect_args(&url, &out, &["--durable", "k", "--fetch", "16"]);
     let mut first = netcap_cmd(&args).stderr(Stdio::null()).spawn().unwrap();
     let state = out.join("s2").join(".netcap-collect.json");
     let start = Instant::now();
@@ -285,7 +285,6 @@ fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(50));
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
 
