@@ -17,6 +17,7 @@
 
 mod batch;
 mod flows;
+mod live;
 mod merge;
 mod run;
 mod side;
@@ -26,4 +27,5 @@ pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use netcap_stream::{reassembly::OverlapPolicy, StreamConfig, StreamTotals};
+pub use live::{LiveSnapshot, LiveStats};
 pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, StreamOptions, Summary};
