@@ -22,10 +22,10 @@ mod merge;
 mod run;
 mod side;
 
+pub use live::{LiveSnapshot, LiveStats};
 pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use netcap_stream::{reassembly::OverlapPolicy, StreamConfig, StreamTotals};
-pub use live::{LiveSnapshot, LiveStats};
 pub use run::{run_capture, CaptureConfig, Input, PipelineError, Progress, StreamOptions, Summary};

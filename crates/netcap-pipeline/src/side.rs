@@ -98,7 +98,8 @@ impl SideOutputs {
     /// The files created since the last call (for the live statistics).
     pub fn new_paths(&mut self) -> Vec<PathBuf> {
         let log = self.log.as_ref().map(|_| self.dir.join("errors.log"));
-        let count = usize::from(log.is_some()) + self.unknown.paths().count() + self.errors.paths().count();
+        let count =
+            usize::from(log.is_some()) + self.unknown.paths().count() + self.errors.paths().count();
         if count == self.announced.len() {
             return Vec::new();
         }
