@@ -180,15 +180,6 @@ pub enum PipelineError {
 pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let workers = cfg.workers.max(1);
-    let live_slots = progress.live.begin(workers);
-    // The capture is over on every return, errors included.
-    struct Ended<'a>(&'a LiveStats);
-    impl Drop for Ended<'_> {
-        fn drop(&mut self) {
-            self.0.end();
-        }
-    }
-    let _ended = Ended(&progress.live);
     let mut source = match &cfg.input {
         Input::File(path) => {
             let reader = CaptureReader::open(path)?;
@@ -204,6 +195,15 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         path: cfg.out_dir.clone(),
         source,
     })?;
+    // Running from here (the interface is open) until any return.
+    let live_slots = progress.live.begin(workers);
+    struct Ended<'a>(&'a LiveStats);
+    impl Drop for Ended<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let _ended = Ended(&progress.live);
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut worker_rx = Vec::with_capacity(workers);
