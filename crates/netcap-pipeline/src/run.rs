@@ -746,6 +746,7 @@ impl LayerFlows {
 /// Writer (calling thread): reorders worker outputs by batch, merges them in
 /// packet order and appends them to the per-type files, created on first use;
 /// runs the layer flows (`layer`) and writes their records.
+#[allow(clippy::too_many_arguments)]
 fn write_outputs(
     cfg: &CaptureConfig,
     input_name: &str,

@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decode a pcap or pcapng file into one record file per protocol.
-    Capture(CaptureArgs),
+    Capture(Box<CaptureArgs>),
     /// Print the records of a .ncap, .ncap.gz or .ncap.zst file as CSV, JSON, a table or text.
     Dump(DumpArgs),
     /// Convert record files (one, or a folder of them) to Parquet, CSV or JSON files.
