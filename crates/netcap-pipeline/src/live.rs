@@ -214,10 +214,21 @@ impl LiveStats {
         s
     }
 
-    /// Starts a capture with `workers` workers: returns their slots.
+    /// Starts a capture with `workers` workers: returns their slots. The
+    /// counters of an earlier capture with the same [`Progress`] are reset.
+    ///
+    /// [`Progress`]: crate::Progress
     pub(crate) fn begin(&self, workers: usize) -> Vec<Arc<WorkerLive>> {
         let slots: Vec<Arc<WorkerLive>> = (0..workers).map(|_| Arc::default()).collect();
         *lock(&self.workers) = slots.clone();
+        lock(&self.files).clear();
+        for a in self.records.iter().chain(&self.layer_flows) {
+            a.store(0, Relaxed);
+        }
+        self.layer_evicted.store(0, Relaxed);
+        self.set_read(0, 0, 0);
+        self.set_fragments(&DefragStats::default(), 0, 0);
+        self.dropped.store(u64::MAX, Relaxed);
         self.running.store(true, Relaxed);
         slots
     }
