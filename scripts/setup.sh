@@ -2,8 +2,9 @@
 # Installs what Netcap needs on a fresh Debian machine with the Rust toolchain.
 #   scripts/setup.sh          build dependencies: libpcap-dev (live capture, BPF)
 #   scripts/setup.sh --test   also tshark (the reference decoder of the
-#                             differential tests), capinfos and python3-venv
-#                             (the Python package's check)
+#                             differential tests), capinfos, python3-venv
+#                             (the Python package's check) and prometheus
+#                             (scripts/check_metrics.sh)
 #   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -13,6 +14,10 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v tshark >/dev/null 2>&1 || need+=(tshark)
   command -v capinfos >/dev/null 2>&1 || need+=(wireshark-common)
   python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+fi
+if [ "${1:-}" = "--test" ]; then
+  # scripts/check_metrics.sh: a real Prometheus server scrapes a live capture.
+  command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ "${1:-}" = "--bench" ]; then
   command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)

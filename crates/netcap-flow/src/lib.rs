@@ -308,6 +308,18 @@ impl FlowTable {
         self.open.len() as u64 * self.conn_unit() + streams
     }
 
+    /// Heap bytes held by the TCP streams of the open connections (part of
+    /// [`FlowTable::memory`]).
+    pub fn stream_memory(&self) -> u64 {
+        self.streams.as_ref().map_or(0, |l| l.memory as u64)
+    }
+
+    /// Connections holding TCP stream state (allocated with their first
+    /// segment carrying data or a FIN, freed when the connection ends).
+    pub fn open_streams(&self) -> u64 {
+        self.streams.as_ref().map_or(0, |l| l.open)
+    }
+
     fn conn_unit(&self) -> u64 {
         FlowConfig::conn_memory(self.cfg.first_packets)
     }

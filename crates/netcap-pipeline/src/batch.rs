@@ -150,7 +150,13 @@ impl Tally {
             (&mut self.errors, &other.errors),
         ] {
             for (k, v) in theirs {
-                *mine.entry(k.clone()).or_default() += v;
+                // No key copy when the key is known (merged once per batch).
+                match mine.get_mut(k) {
+                    Some(n) => *n += v,
+                    None => {
+                        mine.insert(k.clone(), *v);
+                    }
+                }
             }
         }
     }

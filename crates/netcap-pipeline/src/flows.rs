@@ -30,6 +30,7 @@ use netcap_flow::{
 use netcap_schema::{Record, Type};
 
 use crate::batch::{Batch, PacketSlot, SegData, WorkerOutput};
+use crate::live::WorkerGauges;
 
 /// Batches between posting a table size and acting on it: as deep as the
 /// worker queues, so that a worker rarely waits for a slower one.
@@ -351,6 +352,18 @@ impl WorkerFlows {
     /// Connections written early because the table was full.
     pub fn evicted(&self) -> u64 {
         self.table.counts().evicted
+    }
+
+    /// The table's state for the live statistics.
+    pub fn gauges(&self) -> WorkerGauges {
+        let stream_memory = self.table.stream_memory();
+        WorkerGauges {
+            connections: self.table.len() as u64,
+            streams: self.table.open_streams(),
+            conn_memory: self.table.memory().saturating_sub(stream_memory),
+            stream_memory,
+            evicted: self.table.counts().evicted,
+        }
     }
 }
 

@@ -17,11 +17,13 @@
 
 mod batch;
 mod flows;
+mod live;
 mod merge;
 mod run;
 mod side;
 mod stages;
 
+pub use live::{LiveSnapshot, LiveStats};
 pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;

@@ -18,6 +18,7 @@ use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, So
 
 use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::flows::{EvictionBoard, OpenGateOnPanic, WorkerFlows, WriteGate};
+use crate::live::{LiveStats, WorkerLive};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
 use crate::stages::{Derived, LayerFlows, WriterStages};
@@ -104,6 +105,8 @@ pub struct Progress {
     pub total_bytes: AtomicU64,
     /// Set to stop reading early (Ctrl-C); everything read so far is written.
     pub stop: Arc<AtomicBool>,
+    /// Everything else the summary counts, published while the capture runs.
+    pub live: LiveStats,
 }
 
 /// The result of a capture.
@@ -111,6 +114,8 @@ pub struct Progress {
 pub struct Summary {
     /// Packets read (after the BPF filter).
     pub packets: u64,
+    /// Captured bytes of the packets read (link layer included).
+    pub bytes: u64,
     /// Packets the BPF filter dropped (files).
     pub filtered: u64,
     /// Packets the kernel or libpcap dropped (live capture), if known.
@@ -177,6 +182,7 @@ pub enum PipelineError {
 /// one file per record type into `cfg.out_dir`.
 pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, PipelineError> {
     let started = Instant::now();
+    let workers = cfg.workers.max(1);
     let mut source = match &cfg.input {
         Input::File(path) => {
             let reader = CaptureReader::open(path)?;
@@ -192,8 +198,16 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         path: cfg.out_dir.clone(),
         source,
     })?;
+    // Running from here (the interface is open) until any return.
+    let live_slots = progress.live.begin(workers);
+    struct Ended<'a>(&'a LiveStats);
+    impl Drop for Ended<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let _ended = Ended(&progress.live);
 
-    let workers = cfg.workers.max(1);
     let mut to_workers = Vec::with_capacity(workers);
     let mut worker_rx = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -274,7 +288,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         let board = EvictionBoard::new(workers);
         let gate = &gate;
         let mut worker_handles = Vec::new();
-        for (id, rx) in worker_rx.into_iter().enumerate() {
+        for ((id, rx), slot) in worker_rx.into_iter().enumerate().zip(live_slots) {
             let tx = out_tx.clone();
             let mut opts = cfg.decode;
             opts.tcp_streams = stream_settings.is_some();
@@ -291,7 +305,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                 .name(format!("worker {id}"))
                 .spawn_scoped(scope, move || {
                     work(
-                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate,
+                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate, &slot,
                     )
                 });
             match spawned {
@@ -308,7 +322,16 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, stages, gate);
+        let written = write_outputs(
+            cfg,
+            &input_name,
+            &out_rx,
+            &spare_tx,
+            workers,
+            stages,
+            gate,
+            &progress.live,
+        );
         gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
@@ -346,6 +369,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         }
         Ok(Summary {
             packets: read.packets,
+            bytes: read.bytes,
             filtered: read.filtered,
             dropped: read.dropped,
             interrupted: read.interrupted,
@@ -379,6 +403,7 @@ enum Source {
 #[derive(Debug, Default)]
 struct ReadStats {
     packets: u64,
+    bytes: u64,
     filtered: u64,
     dropped: Option<u64>,
     interrupted: bool,
@@ -389,6 +414,8 @@ struct ReadStats {
 /// A live batch is handed on after this long even when not full, so that
 /// records of a quiet interface are written promptly.
 const LIVE_FLUSH: Duration = Duration::from_millis(200);
+/// How often the reader asks libpcap for its drop counters.
+const DROPPED_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reader thread: fills batches, assigns each packet to the worker of its flow.
 fn read_batches(
@@ -411,6 +438,8 @@ fn read_batches(
     let mut stats = ReadStats::default();
     let mut seq = 0u64;
     let mut done = false;
+    // libpcap's drop counters cost a system call: read them at most this often.
+    let mut dropped_read: Option<Instant> = None;
     while !done {
         let mut batch = match recycled.try_recv() {
             Ok(mut b) => {
@@ -456,6 +485,7 @@ fn read_batches(
                 Ok(Poll::Packet(meta)) => {
                     stats.packets += 1;
                     let end = batch.data.len();
+                    stats.bytes += (end - start) as u64;
                     let data = batch.data.get(start..end).unwrap_or_default();
                     // One walk to the outermost IP header serves sharding and reassembly.
                     let ip = outer_ip(meta.link_type, data);
@@ -497,6 +527,20 @@ fn read_batches(
             }
         }
         progress.packets.store(stats.packets, Ordering::Relaxed);
+        progress
+            .live
+            .set_read(stats.packets, stats.bytes, stats.filtered);
+        if let Some(d) = defrag.as_ref() {
+            progress
+                .live
+                .set_fragments(&d.stats(), d.buffered_bytes(), d.pending());
+        }
+        if let Source::Live(live) = source {
+            if dropped_read.is_none_or(|t| t.elapsed() >= DROPPED_INTERVAL) {
+                dropped_read = Some(Instant::now());
+                progress.live.set_dropped(live.dropped());
+            }
+        }
         if let Some(b) = &bytes {
             progress
                 .bytes
@@ -520,9 +564,13 @@ fn read_batches(
     }
     if let Source::Live(live) = source {
         stats.dropped = live.dropped();
+        progress.live.set_dropped(stats.dropped);
     }
     if let Some(d) = defrag.as_mut() {
         stats.fragments = d.finish();
+        progress
+            .live
+            .set_fragments(&stats.fragments, d.buffered_bytes(), d.pending());
     }
     stats
 }
@@ -579,6 +627,7 @@ fn work(
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
     gate: &WriteGate,
+    live: &WorkerLive,
 ) -> (Tally, u64, Option<netcap_stream::StreamTotals>) {
     let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
@@ -632,7 +681,9 @@ fn work(
         }
         if let Some(f) = flows.as_mut() {
             f.end_batch(&batch, &mut out);
+            live.set_gauges(f.gauges());
         }
+        live.add_tally(&out.tally);
         tally.merge(&std::mem::take(&mut out.tally));
         // The last worker done with the batch hands it back to the reader.
         if let Some(b) = Arc::into_inner(batch) {
@@ -660,6 +711,9 @@ fn work(
             }
         }
     }
+    if let Some(f) = flows.as_ref() {
+        live.set_gauges(f.gauges());
+    }
     let streams = flows.as_ref().and_then(WorkerFlows::stream_totals);
     (tally, evicted, streams)
 }
@@ -676,6 +730,7 @@ struct Written {
 /// packet order and appends them to the per-type files, created on first use;
 /// runs the stages over them (layer flows, derived records) and writes their
 /// records.
+#[allow(clippy::too_many_arguments)]
 fn write_outputs(
     cfg: &CaptureConfig,
     input_name: &str,
@@ -684,6 +739,7 @@ fn write_outputs(
     workers: usize,
     mut stages: WriterStages,
     gate: &WriteGate,
+    live: &LiveStats,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
@@ -692,7 +748,7 @@ fn write_outputs(
     let mut result = Ok(());
     let write = |files: &mut Vec<Option<RecordWriter>>, outputs: &[WorkerOutput]| {
         merge_batch(outputs, |ty, bytes, count| {
-            write_to(files, cfg, input_name, ty, bytes, count)
+            write_to(files, cfg, input_name, ty, bytes, count, live)
         })
     };
     for out in rx {
@@ -703,9 +759,15 @@ fn write_outputs(
                 break;
             };
             result = write(&mut files, &outputs).and_then(|()| side.write_batch(&outputs));
+            for p in side.new_paths() {
+                live.add_file(p);
+            }
             if result.is_ok() {
                 for rec in stages.batch(&mut outputs) {
                     result = result.and_then(|()| write(&mut files, std::slice::from_ref(&rec)));
+                }
+                if let Some((open, evicted)) = stages.layer_flows() {
+                    live.set_layer_flows(open, evicted);
                 }
             }
             if result.is_err() {
@@ -724,6 +786,9 @@ fn write_outputs(
     if result.is_ok() {
         for rec in stages.finish() {
             result = result.and_then(|()| write(&mut files, std::slice::from_ref(&rec)));
+        }
+        if let Some((open, evicted)) = stages.layer_flows() {
+            live.set_layer_flows(open, evicted);
         }
     }
     let mut paths = Vec::new();
@@ -772,6 +837,7 @@ fn write_to(
     ty: usize,
     bytes: &[u8],
     count: u64,
+    live: &LiveStats,
 ) -> Result<(), PipelineError> {
     if files.len() <= ty {
         files.resize_with(ty + 1, || None);
@@ -793,6 +859,7 @@ fn write_to(
                 source,
             },
         )?;
+        live.add_file(w.path().to_path_buf());
         *slot = Some(w);
     }
     if let Some(w) = slot.as_mut() {
@@ -801,6 +868,7 @@ fn write_to(
                 path: w.path().to_path_buf(),
                 source,
             })?;
+        live.add_records(ty, count);
     }
     Ok(())
 }

@@ -113,6 +113,13 @@ impl WriterStages {
         out
     }
 
+    /// Layer flows open and evicted so far (None: layer flows are off).
+    pub fn layer_flows(&self) -> Option<([usize; 3], u64)> {
+        self.layer
+            .as_ref()
+            .map(|l| (l.table.len(), l.table.counts().evicted))
+    }
+
     /// Layer flows written early because their table was full.
     pub fn layer_evicted(&self) -> u64 {
         self.layer.as_ref().map_or(0, |l| l.table.counts().evicted)

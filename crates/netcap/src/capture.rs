@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::WriterOptions;
+use netcap_metrics::{MetricsServer, RunInfo};
 use netcap_pipeline::{
     run_capture, CaptureConfig, FlowConfig, Input, LiveOptions, OverlapPolicy, Progress,
     StreamConfig, StreamOptions, Summary,
@@ -177,29 +178,76 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    anyhow::ensure!(
+        args.metrics_linger.is_finite() && (0.0..1e6).contains(&args.metrics_linger),
+        "--metrics-linger must be a number of seconds (0 or more)"
+    );
+    // Bound before the capture starts: a busy port is an error up front.
+    let server = args.metrics.map(MetricsServer::bind).transpose()?;
+    if let Some(srv) = &server {
+        eprintln!("netcap: metrics at http://{}/metrics", srv.local_addr());
+    }
+    let info = RunInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        start_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
+        workers,
+    };
 
     let done = std::sync::atomic::AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let bar = show_progress.then(|| s.spawn(|| show(&progress, &done)));
+        // The metrics server reads the pipeline's live statistics on each
+        // scrape; the capture does not know it is there.
+        let metrics = server.as_ref().map(|srv| {
+            let stop = srv.stop_handle();
+            let thread = std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn_scoped(s, || {
+                    srv.serve(|| netcap_metrics::render(&progress.live, &info))
+                });
+            (stop, thread)
+        });
         let result = run_capture(&cfg, &progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
         }
+        if let Some((stop, thread)) = metrics {
+            if let Ok(summary) = &result {
+                report(summary, args, workers);
+                if args.metrics_linger > 0.0 {
+                    std::thread::sleep(Duration::from_secs_f64(args.metrics_linger));
+                }
+            }
+            stop.stop();
+            if let Ok(t) = thread {
+                let _ = t.join();
+            }
+        }
         result
     })?;
 
-    if let Some(w) = &summary.input_warning {
-        eprintln!("netcap: warning: {w}; the packets before were processed");
-    }
-    if !args.quiet {
-        print_summary(&summary, workers);
+    if server.is_none() {
+        report(&summary, args, workers);
     }
     if summary.interrupted && !live {
         eprintln!("netcap: interrupted: the files hold the packets read before the interruption");
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The warning about a cut input and the summary, on stderr.
+fn report(summary: &Summary, args: &CaptureArgs, workers: usize) {
+    if let Some(w) = &summary.input_warning {
+        eprintln!("netcap: warning: {w}; the packets before were processed");
+    }
+    if !args.quiet {
+        print_summary(summary, workers);
+    }
 }
 
 /// Progress on stderr: percentage of the file, packets/s and time left.
@@ -238,6 +286,10 @@ fn print_summary(s: &Summary, workers: usize) {
         "{} packets in {secs:.2}s ({rate:.0} packets/s, {workers} worker{})",
         s.packets,
         if workers == 1 { "" } else { "s" }
+    );
+    eprintln!(
+        "  bytes    {:>10}  captured bytes of the packets read",
+        s.bytes
     );
     if s.filtered > 0 {
         eprintln!(
@@ -369,6 +421,13 @@ fn print_summary(s: &Summary, workers: usize) {
     for (k, v) in &s.records {
         eprintln!("  {k:<width$} {v:>12}");
     }
+    let bytes: u64 = s
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!("output: {bytes} bytes in {} files", s.files.len());
 }
 
 pub fn list_interfaces() -> Result<ExitCode> {

@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decode a pcap or pcapng file into one record file per protocol.
-    Capture(CaptureArgs),
+    Capture(Box<CaptureArgs>),
     /// Print the records of a .ncap, .ncap.gz or .ncap.zst file as CSV, JSON, a table or text.
     Dump(DumpArgs),
     /// Convert record files (one, or a folder of them) to Parquet, CSV or JSON files.
@@ -242,6 +242,18 @@ pub struct CaptureArgs {
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics while capturing
+    /// (e.g. 127.0.0.1:9572; port 0: any free port, printed on stderr).
+    /// Meant for live and long captures: the server stops when the capture
+    /// ends (see --metrics-linger).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics: keep serving the final values this many seconds
+    /// after the capture ended, so that a last scrape sees them.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, requires = "metrics")]
+    pub metrics_linger: f64,
 }
 
 /// Overlap policy of TCP reassembly.
