@@ -49,9 +49,8 @@ fn probe(dir: Dir, data: &[u8], hint: bool) -> Probe {
     };
     match dir {
         Dir::ToClient => {
-            if line.starts_with(b"* OK") || line.starts_with(b"* PREAUTH") {
-                Probe::Yes
-            } else if hint && line.starts_with(b"* BYE") {
+            let greeting = line.starts_with(b"* OK") || line.starts_with(b"* PREAUTH");
+            if greeting || (hint && line.starts_with(b"* BYE")) {
                 Probe::Yes
             } else {
                 Probe::No

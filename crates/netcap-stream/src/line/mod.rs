@@ -134,7 +134,7 @@ impl DirReader {
                         wire: i + 1,
                     });
                 }
-                None if self.skip_line => *pos = input.len(),
+                None if self.skip_line => *pos += window.len(),
                 None if rest.len() > MAX_LINE => {
                     let start = *pos;
                     *pos += MAX_LINE;
