@@ -852,6 +852,59 @@ fn line_protocols_agree_with_tshark() {
     finish("Line protocols", "", &tallies, &fails);
 }
 
+/// A parameter of a Digest value as tshark shows it (`name="v"` or `name=v`).
+fn digest_param(v: &str, name: &str) -> String {
+    v.split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string()
+}
+
+/// HTTP Basic and Digest credentials against tshark's `http.authorization`.
+#[test]
+fn http_credentials_agree_with_tshark() {
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut fails = Vec::new();
+    for pcap in all_pcaps_and_streams() {
+        let name = pcap_name(&pcap);
+        let theirs: Vec<Vec<String>> = tshark(&pcap, "http.authorization", &["http.authorization"])
+            .into_iter()
+            .filter_map(|r| {
+                let (scheme, rest) = r[0].split_once(' ')?;
+                if scheme.eq_ignore_ascii_case("basic") {
+                    let up = unbase64(rest.trim());
+                    let (u, p) = up.split_once(':').unwrap_or((&up, ""));
+                    Some(vec![u.to_string(), p.to_string()])
+                } else if scheme.eq_ignore_ascii_case("digest") {
+                    Some(vec![
+                        digest_param(rest, "username"),
+                        digest_param(rest, "response"),
+                    ])
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if theirs.is_empty() {
+            continue;
+        }
+        let recs = records_of(&pcap);
+        let mine = ours(&recs, "Credentials", &["User", "Password"], |m| {
+            text(m, "Service") == "HTTP"
+        });
+        fails.extend(compare(
+            &name,
+            "HTTP credentials",
+            &theirs,
+            &mine,
+            tallies.entry("Credentials HTTP").or_default(),
+        ));
+    }
+    finish("HTTP credentials", "", &tallies, &fails);
+}
+
 /// tshark's request rows (command, argument) in frame order.
 fn theirs_requests(pcap: &Path, filter: &str, cmd: &str, arg: &str) -> Vec<Vec<String>> {
     tshark(pcap, filter, &[cmd, arg])

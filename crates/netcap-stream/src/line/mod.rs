@@ -26,6 +26,7 @@ mod smtp;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use creds::Login;
 pub use ftp::PROTOCOL as FTP;
 pub use imap::PROTOCOL as IMAP;
 pub use pop3::PROTOCOL as POP3;

@@ -614,3 +614,23 @@ fn probes() {
     assert_eq!(p(&IMAP, C, b"GET / HTTP/1.1\r\n", false), Probe::No);
     assert_eq!(p(&FTP, S, b"220 FTP", false), Probe::NeedMore);
 }
+
+#[test]
+fn http_basic_and_digest_credentials() {
+    use crate::http::head_credentials;
+    // RFC 7617's example: Aladdin / open sesame.
+    assert_eq!(
+        head_credentials(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+        Some(("Basic", "Aladdin".to_string(), "open sesame".to_string()))
+    );
+    assert_eq!(
+        head_credentials(b"Digest username=\"Mufasa\", realm=\"r\", response=\"6629fae49393a05397450978507c4ef1\""),
+        Some((
+            "Digest",
+            "Mufasa".to_string(),
+            "6629fae49393a05397450978507c4ef1".to_string()
+        ))
+    );
+    assert_eq!(head_credentials(b"Bearer abc"), None);
+    assert_eq!(head_credentials(b"Basic"), None);
+}
