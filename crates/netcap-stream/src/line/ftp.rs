@@ -29,10 +29,9 @@ pub const PROTOCOL: Protocol = Protocol {
     new: || Box::<LineParser<FtpProto>>::default(),
 };
 
-/// Commands a client starts an FTP session with (or sends early).
-const CLIENT_FIRST: &[&str] = &[
-    "USER", "AUTH", "FEAT", "SYST", "OPTS", "CLNT", "HOST", "PASS", "PWD", "TYPE", "PASV", "EPSV",
-];
+/// Commands a client starts an FTP session with (USER apart). PASS is left
+/// out: IRC clients start with it.
+const CLIENT_FIRST: &[&str] = &["AUTH", "FEAT", "SYST", "OPTS", "CLNT", "HOST"];
 
 fn probe(dir: Dir, data: &[u8], hint: bool) -> Probe {
     let Some(line) = first_line(data) else {
@@ -59,7 +58,12 @@ fn probe(dir: Dir, data: &[u8], hint: bool) -> Probe {
             }
         }
         Dir::ToServer => {
-            if CLIENT_FIRST.iter().any(|c| is_verb(line, c)) {
+            // "USER name": one word (IRC's USER has four parameters).
+            let (verb, args) = super::split_word(line);
+            let user = verb.eq_ignore_ascii_case(b"USER")
+                && !args.trim_ascii().is_empty()
+                && !args.trim_ascii().contains(&b' ');
+            if user || CLIENT_FIRST.iter().any(|c| is_verb(line, c)) {
                 Probe::Yes
             } else {
                 Probe::No

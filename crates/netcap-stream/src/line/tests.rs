@@ -605,6 +605,12 @@ fn probes() {
     assert_eq!(p(&FTP, S, b"220 Welcome\r\n", false), Probe::NeedMore);
     assert_eq!(p(&SMTP, S, b"220 Welcome\r\n", false), Probe::NeedMore);
     assert_eq!(p(&FTP, C, b"USER alice\r\n", false), Probe::Yes);
+    // IRC's registration is not FTP.
+    assert_eq!(
+        p(&FTP, C, b"USER guest 0 * :Real Name\r\n", false),
+        Probe::No
+    );
+    assert_eq!(p(&FTP, C, b"PASS secret\r\n", false), Probe::No);
     assert_eq!(p(&SMTP, C, b"EHLO x\r\n", false), Probe::Yes);
     assert_eq!(p(&POP3, S, b"+OK POP3 ready\r\n", false), Probe::Yes);
     assert_eq!(p(&POP3, C, b"USER bob\r\n", false), Probe::No);
