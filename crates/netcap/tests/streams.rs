@@ -810,9 +810,9 @@ fn line_protocols_agree_with_tshark() {
             )
             .into_iter()
             .map(|r| {
-                let tag = r[0].split(AGG).last().unwrap_or("").to_string();
+                let tag = r[0].split(AGG).next_back().unwrap_or("").to_string();
                 let tag = tag.rsplit(',').next().unwrap_or("").to_string();
-                vec![tag, r[1].split(AGG).last().unwrap_or("").to_string()]
+                vec![tag, r[1].split(AGG).next_back().unwrap_or("").to_string()]
             })
             .collect();
             let mine = ours(&recs, "IMAP", &["Tag", "Status"], |m| {
