@@ -313,6 +313,11 @@ impl WorkerOutput {
             S::X509(r) => self.emit(&**r),
             S::Dns(r) => self.emit(&**r),
             S::Anomaly(r) => self.emit(&**r),
+            S::Ftp(r) => self.emit(&**r),
+            S::Smtp(r) => self.emit(&**r),
+            S::Pop3(r) => self.emit(&**r),
+            S::Imap(r) => self.emit(&**r),
+            S::Credentials(r) => self.emit(&**r),
         }
     }
 

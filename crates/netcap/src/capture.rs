@@ -409,6 +409,11 @@ fn print_summary(s: &Summary, workers: usize) {
                 t.parser_dropped,
                 "bytes of messages longer than the parser buffer",
             ),
+            (
+                "long lines",
+                t.parser_cut,
+                "lines longer than the line limit, cut (FTP, SMTP, POP3, IMAP)",
+            ),
         ];
         for (name, n, what) in caps {
             if n > 0 {
