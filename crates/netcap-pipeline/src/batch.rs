@@ -300,6 +300,7 @@ impl WorkerOutput {
             S::X509(r) => self.emit(&**r),
             S::Dns(r) => self.emit(&**r),
             S::Anomaly(r) => self.emit(&**r),
+            S::Ssh(r) => self.emit(&**r),
         }
     }
 

@@ -19,10 +19,11 @@ use crate::http;
 use crate::parser::{ConnMeta, Cx, Dir, End, Origin, Probe, Protocol, StreamParser};
 use crate::reassembly::{Budget, DirCounters, DirLimits, DirReassembler, Event, OverlapPolicy};
 use crate::records::StreamRecord;
+use crate::ssh;
 use crate::tls;
 
 /// Every stream protocol, in the order they are tried when no port hints.
-pub const PROTOCOLS: &[Protocol] = &[http::PROTOCOL, tls::PROTOCOL, dns::PROTOCOL];
+pub const PROTOCOLS: &[Protocol] = &[http::PROTOCOL, tls::PROTOCOL, dns::PROTOCOL, ssh::PROTOCOL];
 
 /// First bytes of a direction kept while the protocol is not known yet
 /// (Zeek's `dpd_buffer_size` is 1024).

@@ -7,7 +7,7 @@
 //!   or how much more it needs, and emits records.
 //! * [`conn`]: the streams of one connection: reassembly of both directions,
 //!   protocol detection by content (ports only as a hint), dispatch.
-//! * One module per protocol: [`http`], [`tls`], [`dns`].
+//! * One module per protocol: [`http`], [`tls`], [`dns`], [`ssh`].
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).
@@ -19,6 +19,7 @@ pub mod http;
 pub mod parser;
 pub mod reassembly;
 pub mod records;
+pub mod ssh;
 pub mod tls;
 
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};

@@ -1,6 +1,6 @@
 //! The records the stream layer emits.
 
-use netcap_schema::{Anomaly, Dns, Http, TlsClientHello, TlsServerHello, X509Certificate};
+use netcap_schema::{Anomaly, Dns, Http, Ssh, TlsClientHello, TlsServerHello, X509Certificate};
 
 /// One record made from a stream. Boxed: the variants are large and most
 /// connections emit few records.
@@ -16,6 +16,8 @@ pub enum StreamRecord {
     X509(Box<X509Certificate>),
     /// A DNS message carried over TCP.
     Dns(Box<Dns>),
+    /// An SSH connection's handshake.
+    Ssh(Box<Ssh>),
     /// A reassembly or parser anomaly.
     Anomaly(Box<Anomaly>),
 }
