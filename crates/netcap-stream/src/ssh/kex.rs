@@ -95,6 +95,8 @@ pub(crate) const MAC_C2S: usize = 4;
 pub(crate) const MAC_S2C: usize = 5;
 pub(crate) const CMP_C2S: usize = 6;
 pub(crate) const CMP_S2C: usize = 7;
+pub(crate) const LANG_C2S: usize = 8;
+pub(crate) const LANG_S2C: usize = 9;
 /// Key exchange, host key, encryption, MAC, compression (both ways each
 /// but the first two), languages (both ways).
 pub(crate) const LISTS: usize = 10;

@@ -381,8 +381,8 @@ fn kexinit_record(o: Origin, k: &KexInit) -> SshKexInit {
         mac_server_to_client: k.names(kex::MAC_S2C),
         compression_client_to_server: k.names(kex::CMP_C2S),
         compression_server_to_client: k.names(kex::CMP_S2C),
-        languages_client_to_server: k.names(8),
-        languages_server_to_client: k.names(9),
+        languages_client_to_server: k.names(kex::LANG_C2S),
+        languages_server_to_client: k.names(kex::LANG_S2C),
         first_kex_packet_follows: k.first_kex_packet_follows,
     }
 }
