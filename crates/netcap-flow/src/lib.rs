@@ -102,6 +102,12 @@ pub trait FlowSink {
     fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
         let _ = (key, sub, rec);
     }
+
+    /// Accepts a Connection record (the table writes them all through
+    /// here, so a sink can look at them typed).
+    fn connection(&mut self, key: u64, rec: &netcap_schema::Connection) {
+        self.emit_keyed(key, rec);
+    }
 }
 
 /// Counters for the summary.
@@ -475,7 +481,7 @@ impl FlowTable {
                 }
             }
             let rec = c.record(reason, clock, last_number);
-            sink.emit_keyed(c.first_num, &rec);
+            sink.connection(c.first_num, &rec);
             // A direction that started later may belong to a later chunk.
             for (key, flow) in c.flow_records(&rec) {
                 if key < upto {
@@ -516,7 +522,7 @@ impl FlowTable {
                 }
             }
             let rec = c.record(*reason, clock, last_number);
-            sink.emit_keyed(c.first_num, &rec);
+            sink.connection(c.first_num, &rec);
             flows.extend(c.flow_records(&rec));
             self.counts.connections += 1;
         }

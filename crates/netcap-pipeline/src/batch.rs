@@ -227,6 +227,9 @@ pub(crate) struct WorkerOutput {
     /// kept as offsets instead of a copy (the copy of every TCP payload was
     /// 2% of a capture's time).
     pub spans: [(usize, usize); 2],
+    /// What the derived records (Software, Service) need from this batch's
+    /// records, in no particular order (the writer sorts them).
+    pub sightings: Vec<netcap_derive::Sighting>,
 }
 
 impl WorkerOutput {
@@ -264,6 +267,7 @@ impl WorkerOutput {
         self.emitted = 0;
         self.segments.clear();
         self.seg_data.clear();
+        self.sightings.clear();
     }
 
     /// Starts a packet; returns the number of records emitted so far.
@@ -293,6 +297,9 @@ impl WorkerOutput {
     /// Emits a stream record with the current key.
     pub fn emit_stream_record(&mut self, rec: &netcap_stream::StreamRecord) {
         use netcap_stream::StreamRecord as S;
+        if self.wants(Type::NcSoftware) || self.wants(Type::NcService) {
+            netcap_derive::observe_stream(rec, &mut self.sightings);
+        }
         match rec {
             S::Http(r) => self.emit(&**r),
             S::TlsClientHello(r) => self.emit(&**r),
@@ -302,6 +309,11 @@ impl WorkerOutput {
             S::Anomaly(r) => self.emit(&**r),
             S::Ssh(r) => self.emit(&**r),
         }
+    }
+
+    /// Whether records of type `t` are written.
+    pub fn wants(&self, t: Type) -> bool {
+        self.enabled.is_empty() || self.enabled.get(t as usize).copied().unwrap_or(false)
     }
 
     /// Records emitted so far (including types filtered out).

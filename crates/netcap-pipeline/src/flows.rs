@@ -27,7 +27,7 @@ use netcap_decode::RecordSink;
 use netcap_flow::{
     DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs, StreamSettings,
 };
-use netcap_schema::Record;
+use netcap_schema::{Record, Type};
 
 use crate::batch::{Batch, PacketSlot, SegData, WorkerOutput};
 
@@ -55,6 +55,13 @@ impl FlowSink for WorkerOutput {
     fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
         self.set_key(key, sub);
         self.emit_stream_record(rec);
+    }
+
+    fn connection(&mut self, key: u64, rec: &netcap_schema::Connection) {
+        if self.wants(Type::NcService) {
+            netcap_derive::observe_connection(rec, &mut self.sightings);
+        }
+        self.emit_keyed(key, rec);
     }
 }
 

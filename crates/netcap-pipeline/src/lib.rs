@@ -20,6 +20,7 @@ mod flows;
 mod merge;
 mod run;
 mod side;
+mod stages;
 
 pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;

@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
 use netcap_decode::flowkey::outer_ip;
 use netcap_decode::{DecodeOptions, FlowKey, Outcome, PacketDecoder, PacketInfo};
-use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
+use netcap_flow::{LayerFlowTable, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
@@ -20,6 +20,7 @@ use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput}
 use crate::flows::{EvictionBoard, OpenGateOnPanic, WorkerFlows, WriteGate};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
+use crate::stages::{Derived, LayerFlows, WriterStages};
 
 /// Packets per batch: large enough to amortise channel hand-offs, small enough
 /// to keep latency and memory low.
@@ -131,6 +132,8 @@ pub struct Summary {
     /// LinkFlow, NetworkFlow and TransportFlow records written early because
     /// their table was full.
     pub layer_flows_evicted: u64,
+    /// Software and Service entries the derived tables could not hold.
+    pub derived_dropped: netcap_derive::Dropped,
     /// IP reassembly counters (all zero when no fragment was seen or it is off).
     pub fragments: DefragStats,
     /// TCP stream counters (None: streams off).
@@ -235,7 +238,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         // Track flows when any record type made from them is wanted.
         let wanted =
             |t: Type| enabled.is_empty() || enabled.get(t as usize).copied().unwrap_or(false);
-        let conns = wanted(Type::NcConnection) || wanted(Type::NcFlow);
+        let conns = wanted(Type::NcConnection) || wanted(Type::NcFlow) || wanted(Type::NcService);
         let select = LayerSelect {
             link: wanted(Type::NcLinkFlow),
             network: wanted(Type::NcNetworkFlow),
@@ -251,14 +254,23 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
                     cfg: s.cfg,
                     memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
                 });
+        // Service needs the connections, Software the streams.
+        let derive = wanted(Type::NcService) || (streams_on && wanted(Type::NcSoftware));
         let enabled = Arc::new(enabled);
         // Layer flows span shards: one table on the writer thread, fed in packet order.
-        let layer = flows.filter(|_| select.any()).map(|f| LayerFlows {
-            table: LayerFlowTable::new(f, select),
-            enabled: Arc::clone(&enabled),
-            obs: Vec::new(),
-            last_number: 0,
-        });
+        let stages = WriterStages {
+            layer: flows.filter(|_| select.any()).map(|f| LayerFlows {
+                table: LayerFlowTable::new(f, select),
+                enabled: Arc::clone(&enabled),
+                obs: Vec::new(),
+                last_number: 0,
+            }),
+            derived: flows.filter(|_| derive).map(|_| Derived {
+                deriver: netcap_derive::Deriver::new(netcap_derive::Limits::default()),
+                enabled: Arc::clone(&enabled),
+                sightings: Vec::new(),
+            }),
+        };
         let board = EvictionBoard::new(workers);
         let gate = &gate;
         let mut worker_handles = Vec::new();
@@ -296,7 +308,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, layer, gate);
+        let written = write_outputs(cfg, &input_name, &out_rx, &spare_tx, workers, stages, gate);
         gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
@@ -319,7 +331,12 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             }
         }
         let read_result = reader_handle.join();
-        let (files, records, layer_flows_evicted) = written?;
+        let Written {
+            files,
+            records,
+            layer_evicted: layer_flows_evicted,
+            derived_dropped,
+        } = written?;
         let read = match read_result {
             Ok(r) => r,
             Err(_) => return Err(PipelineError::Thread),
@@ -339,6 +356,7 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
             records,
             flows_evicted,
             layer_flows_evicted,
+            derived_dropped,
             fragments: read.fragments,
             streams: stream_totals,
             files,
@@ -646,59 +664,25 @@ fn work(
     (tally, evicted, streams)
 }
 
-/// Files written, records per type, layer flows evicted.
-type Written = (Vec<PathBuf>, BTreeMap<String, u64>, u64);
-
-/// The layer flows on the writer thread: one table over every worker's
-/// observations, fed in packet order, so its records do not depend on the
-/// number of workers.
-struct LayerFlows {
-    table: LayerFlowTable,
-    /// Record types to write (as the workers' outputs).
-    enabled: Arc<Vec<bool>>,
-    /// Reused buffer for a batch's observations.
-    obs: Vec<LayerObs>,
-    last_number: u64,
-}
-
-impl LayerFlows {
-    /// Feeds a merged batch; returns the records of the flows that ended.
-    fn batch(&mut self, outputs: &[WorkerOutput]) -> WorkerOutput {
-        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
-        self.obs.clear();
-        for o in outputs {
-            self.obs.extend_from_slice(&o.layer);
-        }
-        // Each worker's run is in packet order: the stable sort merges runs.
-        self.obs.sort_by_key(|o| o.number);
-        for o in &self.obs {
-            self.table.packet(o);
-        }
-        if let Some((max_ts, last)) = outputs.iter().find_map(|o| o.batch_end) {
-            self.last_number = last;
-            self.table.end_batch(max_ts, last, &mut rec);
-        }
-        rec
-    }
-
-    /// The flows still open at the end of the input.
-    fn finish(&mut self) -> WorkerOutput {
-        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
-        self.table.finish(self.last_number, &mut rec);
-        rec
-    }
+/// What the writer thread did.
+struct Written {
+    files: Vec<PathBuf>,
+    records: BTreeMap<String, u64>,
+    layer_evicted: u64,
+    derived_dropped: netcap_derive::Dropped,
 }
 
 /// Writer (calling thread): reorders worker outputs by batch, merges them in
 /// packet order and appends them to the per-type files, created on first use;
-/// runs the layer flows (`layer`) and writes their records.
+/// runs the stages over them (layer flows, derived records) and writes their
+/// records.
 fn write_outputs(
     cfg: &CaptureConfig,
     input_name: &str,
     rx: &Receiver<WorkerOutput>,
     spare: &Sender<WorkerOutput>,
     workers: usize,
-    mut layer: Option<LayerFlows>,
+    mut stages: WriterStages,
     gate: &WriteGate,
 ) -> Result<Written, PipelineError> {
     let mut files: Vec<Option<RecordWriter>> = Vec::new();
@@ -715,13 +699,14 @@ fn write_outputs(
         let entry = pending.entry(out.seq).or_default();
         entry.push(out);
         while pending.get(&next_seq).is_some_and(|v| v.len() == workers) {
-            let Some(outputs) = pending.remove(&next_seq) else {
+            let Some(mut outputs) = pending.remove(&next_seq) else {
                 break;
             };
             result = write(&mut files, &outputs).and_then(|()| side.write_batch(&outputs));
-            if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
-                let rec = l.batch(&outputs);
-                result = write(&mut files, std::slice::from_ref(&rec));
+            if result.is_ok() {
+                for rec in stages.batch(&mut outputs) {
+                    result = result.and_then(|()| write(&mut files, std::slice::from_ref(&rec)));
+                }
             }
             if result.is_err() {
                 break;
@@ -736,11 +721,11 @@ fn write_outputs(
             break;
         }
     }
-    if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
-        let rec = l.finish();
-        result = write(&mut files, std::slice::from_ref(&rec));
+    if result.is_ok() {
+        for rec in stages.finish() {
+            result = result.and_then(|()| write(&mut files, std::slice::from_ref(&rec)));
+        }
     }
-    let layer_evicted = layer.as_ref().map_or(0, |l| l.table.counts().evicted);
     let mut paths = Vec::new();
     let mut counts = BTreeMap::new();
     match side.finish() {
@@ -764,7 +749,12 @@ fn write_outputs(
             }
         }
     }
-    result.map(|()| (paths, counts, layer_evicted))
+    result.map(|()| Written {
+        files: paths,
+        records: counts,
+        layer_evicted: stages.layer_evicted(),
+        derived_dropped: stages.derived_dropped(),
+    })
 }
 
 fn file_type_name(path: &Path) -> String {

@@ -471,15 +471,25 @@ impl DirReassembler {
             }
             return;
         }
-        // Split the new bytes around the queued pieces they overlap.
+        // Split the new bytes around the queued pieces they overlap. Queued
+        // pieces are disjoint and sorted, so these are the one that starts
+        // before `start` (if it reaches past it) and those starting in
+        // `[start, end)`: found by two range lookups per step instead of a
+        // scan of the whole queue, which a long queue would make quadratic.
         let mut pos = start;
-        let overlapping: Vec<(u64, u64)> = self
+        let straddling = self
             .queue
-            .range(..end)
-            .filter(|(s, p)| *s + p.len() > start)
+            .range(..start)
+            .next_back()
             .map(|(s, p)| (*s, *s + p.len()))
-            .collect();
-        for (qs, qe) in overlapping {
+            .filter(|&(_, qe)| qe > start);
+        let mut next = straddling;
+        while let Some((qs, qe)) = next.take().or_else(|| {
+            self.queue
+                .range(pos..end)
+                .next()
+                .map(|(s, p)| (*s, *s + p.len()))
+        }) {
             if qs > pos {
                 self.queue_piece(pos, qs.min(end), start, data, origin, limits, budget, emit);
             }
@@ -487,7 +497,12 @@ impl DirReassembler {
             if oe > os {
                 self.overlap_queued(qs, os, oe, start, data, limits.policy, emit);
             }
-            pos = pos.max(qe);
+            // A queue limit may have skipped past this point (the bytes up
+            // to `offset` were declared a gap): never queue behind `offset`.
+            pos = pos.max(qe).max(self.offset);
+            if pos >= end {
+                break;
+            }
         }
         if pos < end {
             self.queue_piece(pos, end, start, data, origin, limits, budget, emit);
@@ -945,6 +960,49 @@ mod tests {
         assert_eq!(t.s.text(), "abCDefGHij");
         assert_eq!(t.r.counters.overlap_same, 0);
         assert_eq!(t.r.counters.overlap_diff, 4);
+    }
+
+    #[test]
+    fn random_overlaps_keep_the_first_byte_seen() {
+        // Against a model: each stream byte is the first value any segment
+        // carried for it. Segments start anywhere (inside queued pieces,
+        // across several, behind what was delivered), some with data that
+        // differs from the stream; a last segment covers everything.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for _ in 0..200 {
+            const N: usize = 300;
+            let truth: Vec<u8> = (0..N).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut model: Vec<Option<u8>> = vec![None; N];
+            let mut t = T::new();
+            t.syn(0);
+            for _ in 0..40 {
+                let start = next(N as u64) as usize;
+                let len = (1 + next(50) as usize).min(N - start);
+                let evil = next(4) == 0;
+                let data: Vec<u8> = truth[start..start + len]
+                    .iter()
+                    .map(|&b| if evil { b.to_ascii_uppercase() } else { b })
+                    .collect();
+                for (i, &b) in data.iter().enumerate() {
+                    model[start + i].get_or_insert(b);
+                }
+                t.seg(1 + start as u32, &data);
+            }
+            t.seg(1, &truth);
+            let want: Vec<u8> = model
+                .iter()
+                .zip(&truth)
+                .map(|(m, &b)| m.unwrap_or(b))
+                .collect();
+            assert_eq!(t.s.text(), String::from_utf8(want).unwrap());
+            assert_eq!(t.r.queued(), 0);
+        }
     }
 
     #[test]

@@ -281,6 +281,13 @@ fn print_summary(s: &Summary, workers: usize) {
             s.layer_flows_evicted
         );
     }
+    let d = s.derived_dropped;
+    if d.software > 0 || d.services > 0 {
+        eprintln!(
+            "  dropped  {:>10}  software strings and {} servers past the derived tables' bounds (docs/derived.md)",
+            d.software, d.services
+        );
+    }
     let f = &s.fragments;
     if f.fragments > 0 {
         eprintln!(

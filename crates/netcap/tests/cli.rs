@@ -145,9 +145,11 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
             assert!(!recs.is_empty(), "{}: empty {name} file", pcap.display());
             // Records made from packets are in packet order. Stream records
             // are written when their message completes and carry the number
-            // of its first packet: they are in completion order.
+            // of its first packet: they are in completion order, and so are
+            // the Software records taken from them.
             let stream = [
                 "HTTP",
+                "Software",
                 "TLSClientHello",
                 "TLSServerHello",
                 "X509Certificate",
@@ -494,6 +496,8 @@ fn include_and_exclude_choose_record_types() {
             "IPv4",
             "LinkFlow",
             "NetworkFlow",
+            "Service",
+            "Software",
             "TransportFlow"
         ]
         .map(String::from)
