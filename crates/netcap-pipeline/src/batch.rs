@@ -318,6 +318,7 @@ impl WorkerOutput {
             S::Pop3(r) => self.emit(&**r),
             S::Imap(r) => self.emit(&**r),
             S::Credentials(r) => self.emit(&**r),
+            S::Ssh(r) => self.emit(&**r),
         }
     }
 

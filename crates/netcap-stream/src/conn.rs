@@ -20,6 +20,7 @@ use crate::line;
 use crate::parser::{ConnMeta, Cx, Dir, End, Origin, Probe, Protocol, StreamParser};
 use crate::reassembly::{Budget, DirCounters, DirLimits, DirReassembler, Event, OverlapPolicy};
 use crate::records::StreamRecord;
+use crate::ssh;
 use crate::tls;
 
 /// Every stream protocol, in the order they are tried when no port hints
@@ -33,6 +34,7 @@ pub const PROTOCOLS: &[Protocol] = &[
     line::SMTP,
     line::POP3,
     line::IMAP,
+    ssh::PROTOCOL,
 ];
 
 /// First bytes of a direction kept while the protocol is not known yet

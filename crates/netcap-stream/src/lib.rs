@@ -8,7 +8,7 @@
 //! * [`conn`]: the streams of one connection: reassembly of both directions,
 //!   protocol detection by content (ports only as a hint), dispatch.
 //! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
-//!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials.
+//!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`].
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).
@@ -21,6 +21,7 @@ pub mod line;
 pub mod parser;
 pub mod reassembly;
 pub mod records;
+pub mod ssh;
 pub mod tls;
 
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};

@@ -1,7 +1,7 @@
 //! The records the stream layer emits.
 
 use netcap_schema::{
-    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, TlsClientHello, TlsServerHello,
+    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, Ssh, TlsClientHello, TlsServerHello,
     X509Certificate,
 };
 
@@ -19,6 +19,8 @@ pub enum StreamRecord {
     X509(Box<X509Certificate>),
     /// A DNS message carried over TCP.
     Dns(Box<Dns>),
+    /// An SSH connection's handshake.
+    Ssh(Box<Ssh>),
     /// A reassembly or parser anomaly.
     Anomaly(Box<Anomaly>),
     /// An FTP command and its reply.

@@ -153,6 +153,7 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
                 "TLSClientHello",
                 "TLSServerHello",
                 "X509Certificate",
+                "SSH",
                 "Anomaly",
             ];
             if stream.contains(&name.as_str()) {

@@ -1,5 +1,5 @@
-//! The stream records (TLS hellos, certificates, HTTP, DNS over TCP, FTP,
-//! SMTP, POP3, IMAP and their credentials) against
+//! The stream records (TLS hellos, certificates, HTTP, DNS over TCP, SSH,
+//! FTP, SMTP, POP3, IMAP and their credentials) against
 //! tshark with its TCP reassembly on (out-of-order segments included), on
 //! every test capture and the stream captures of `testdata/streams`; the
 //! reassembly counters and anomalies of the hard cases; determinism across
@@ -384,6 +384,198 @@ fn http_agrees_with_tshark() {
     finish("HTTP", "", &tallies, &fails);
 }
 
+/// SSH against tshark: the banners (`ssh.protocol`), each KEXINIT's HASSH or
+/// HASSHServer with its algorithm string, the host key type, the NEWKEYS of
+/// each direction, and the bytes after it (the `tcp.len` of the direction's
+/// later frames, retransmissions left out, plus the bytes of the NEWKEYS
+/// frame after its plaintext packets). Netcap writes one record per
+/// connection and tshark one row per message, so each record is unfolded
+/// into rows per direction, compared as sorted lists.
+#[test]
+fn ssh_agrees_with_tshark() {
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut fails = Vec::new();
+    let side = |d: &str| if d == "0" { "client" } else { "server" }.to_string();
+    for pcap in all_pcaps_and_streams() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        // One tshark run tells the captures without SSH.
+        if !recs.contains_key("SSH") && tshark(&pcap, "ssh && tcp", &["frame.number"]).is_empty() {
+            continue;
+        }
+        let mine_rows = |f: &dyn Fn(&prost_reflect::DynamicMessage) -> Vec<Vec<String>>| {
+            let mut v: Vec<Vec<String>> = recs
+                .get("SSH")
+                .map(|r| r.iter().flat_map(|(_, m)| f(m)).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let sorted = |mut v: Vec<Vec<String>>| {
+            v.sort();
+            v
+        };
+        // Banners.
+        let theirs = sorted(
+            tshark(
+                &pcap,
+                "ssh.protocol && tcp",
+                &["ssh.direction", "ssh.protocol"],
+            )
+            .into_iter()
+            .map(|r| vec![side(&r[0]), r[1].clone()])
+            .collect(),
+        );
+        let mine = mine_rows(&|m| {
+            [("client", "ClientVersion"), ("server", "ServerVersion")]
+                .iter()
+                .filter(|(_, f)| !text(m, f).is_empty())
+                .map(|(s, f)| vec![s.to_string(), text(m, f)])
+                .collect()
+        });
+        fails.extend(compare(
+            &name,
+            "banners",
+            &theirs,
+            &mine,
+            tallies.entry("SSH banners").or_default(),
+        ));
+        // KEXINITs: tshark fills the client's or the server's fields.
+        let theirs = sorted(
+            tshark(
+                &pcap,
+                "ssh.message_code==20 && tcp",
+                &[
+                    "ssh.direction",
+                    "ssh.kex.hassh",
+                    "ssh.kex.hassh_algorithms",
+                    "ssh.kex.hasshserver",
+                    "ssh.kex.hasshserver_algorithms",
+                ],
+            )
+            .into_iter()
+            .map(|r| {
+                let (h, a) = if r[0] == "0" { (1, 2) } else { (3, 4) };
+                vec![side(&r[0]), r[h].clone(), r[a].clone()]
+            })
+            .collect(),
+        );
+        let mine = mine_rows(&|m| {
+            [
+                ("client", "HASSH", "HASSHAlgorithms"),
+                ("server", "HASSHServer", "HASSHServerAlgorithms"),
+            ]
+            .iter()
+            .filter(|(_, h, _)| !text(m, h).is_empty())
+            .map(|(s, h, a)| vec![s.to_string(), text(m, h), text(m, a)])
+            .collect()
+        });
+        fails.extend(compare(
+            &name,
+            "KEXINIT",
+            &theirs,
+            &mine,
+            tallies.entry("SSH HASSH").or_default(),
+        ));
+        // The server's host key.
+        let theirs = sorted(tshark(
+            &pcap,
+            "ssh.host_key.type && tcp",
+            &["ssh.host_key.type"],
+        ));
+        let mine = mine_rows(&|m| {
+            let t = text(m, "HostKeyType");
+            if t.is_empty() {
+                vec![]
+            } else {
+                vec![vec![t]]
+            }
+        });
+        fails.extend(compare(
+            &name,
+            "host key",
+            &theirs,
+            &mine,
+            tallies.entry("SSH host key").or_default(),
+        ));
+        // NEWKEYS per direction, and the bytes that follow it.
+        let newkeys = tshark(
+            &pcap,
+            "ssh.message_code==21 && tcp",
+            &[
+                "frame.number",
+                "tcp.stream",
+                "ssh.direction",
+                "tcp.srcport",
+                "tcp.dstport",
+                "tcp.len",
+                "ssh.packet_length",
+            ],
+        );
+        let segments = tshark(
+            &pcap,
+            "tcp.len>0 && !tcp.analysis.retransmission",
+            &["frame.number", "tcp.stream", "tcp.srcport", "tcp.len"],
+        );
+        let theirs = sorted(
+            newkeys
+                .iter()
+                .map(|r| {
+                    let frame: u64 = r[0].parse().unwrap();
+                    // Encrypted bytes in the NEWKEYS frame itself: those
+                    // tshark gives no plaintext packet (4 + packet_length each).
+                    let plain: i64 = r[6].split(AGG).map(|l| 4 + l.parse::<i64>().unwrap()).sum();
+                    let same = (r[5].parse::<i64>().unwrap() - plain).max(0) as u64;
+                    let bytes: u64 = same
+                        + segments
+                            .iter()
+                            .filter(|s| {
+                                s[1] == r[1] && s[2] == r[3] && s[0].parse::<u64>().unwrap() > frame
+                            })
+                            .map(|s| s[3].parse::<u64>().unwrap())
+                            .sum::<u64>();
+                    let (client, server) = if r[2] == "0" {
+                        (&r[3], &r[4])
+                    } else {
+                        (&r[4], &r[3])
+                    };
+                    vec![
+                        client.clone(),
+                        server.clone(),
+                        side(&r[2]),
+                        bytes.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        let mine = mine_rows(&|m| {
+            [
+                ("client", "ClientNewKeys", "EncryptedBytesClientToServer"),
+                ("server", "ServerNewKeys", "EncryptedBytesServerToClient"),
+            ]
+            .iter()
+            .filter(|(_, n, _)| text(m, n) == "true")
+            .map(|(s, _, b)| {
+                vec![
+                    text(m, "SrcPort"),
+                    text(m, "DstPort"),
+                    s.to_string(),
+                    text(m, b),
+                ]
+            })
+            .collect()
+        });
+        fails.extend(compare(
+            &name,
+            "NEWKEYS and encrypted bytes",
+            &theirs,
+            &mine,
+            tallies.entry("SSH encrypted").or_default(),
+        ));
+    }
+    finish("SSH", "", &tallies, &fails);
+}
+
 /// The published JA4 values of the stream captures (shared/pcaps/README.md).
 #[test]
 fn ja4_of_the_stream_captures() {
@@ -492,6 +684,7 @@ fn reassembly_hard_cases() {
         "TLSServerHello",
         "X509Certificate",
         "HTTP",
+        "SSH",
         "Anomaly",
     ] {
         assert!(!r.contains_key(t), "{t} written with --no-streams");
