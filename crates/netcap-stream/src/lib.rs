@@ -24,6 +24,9 @@ pub mod records;
 pub mod ssh;
 pub mod tls;
 
+#[cfg(test)]
+mod testkit;
+
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};
 pub use parser::{ConnMeta, Cx, Dir, End, Origin, Parsed, StreamParser};
 pub use records::StreamRecord;

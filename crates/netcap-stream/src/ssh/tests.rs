@@ -6,93 +6,27 @@
 use super::*;
 use crate::parser::ConnMeta;
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
+use crate::testkit::{fixture, meta as conn_meta, unhex};
 
-fn origin(frame: u64) -> Origin {
-    Origin {
-        ts_ns: frame as i64 * 1_000,
-        number: frame,
-    }
-}
+type Engine = crate::testkit::Engine<SshParser>;
 
 fn meta() -> ConnMeta {
-    ConnMeta {
-        uid: "CSSH1".into(),
-        client: ("10.0.0.1".parse().unwrap(), 40000),
-        server: ("10.0.0.2".parse().unwrap(), 22),
-    }
-}
-
-/// One direction's unconsumed bytes, as the engine keeps them.
-#[derive(Default)]
-struct Pending {
-    buf: Vec<u8>,
-    runs: Vec<(usize, Origin)>,
-    needed: usize,
-}
-
-/// Emulates the engine: keeps the unconsumed rest with its origins, calls
-/// the parser once enough bytes are there, checks the contract.
-struct Engine {
-    parser: SshParser,
-    meta: ConnMeta,
-    out: Vec<(u64, StreamRecord)>,
-    pending: [Pending; 2],
+    conn_meta("CSSH1", 22)
 }
 
 impl Engine {
     fn new() -> Engine {
-        Engine {
-            parser: SshParser::default(),
-            meta: meta(),
-            out: Vec::new(),
-            pending: Default::default(),
-        }
+        Engine::with(SshParser::default(), meta())
     }
 
-    fn feed(&mut self, dir: Dir, frame: u64, bytes: &[u8]) {
-        let p = &mut self.pending[dir.index()];
-        p.runs.push((p.buf.len(), origin(frame)));
-        p.buf.extend_from_slice(bytes);
-        if p.buf.len() < p.needed {
-            return;
-        }
-        let mut cx = Cx::new(&self.meta, origin(frame), &mut self.out);
-        cx.runs = &p.runs;
-        let r = self.parser.parse(dir, &p.buf, &mut cx).unwrap();
-        assert!(r.consumed <= p.buf.len());
-        let rest = p.buf.len() - r.consumed;
-        if rest > 0 {
-            assert!(r.needed > rest, "needed {} rest {rest}", r.needed);
-        }
-        let o = cx.origin(r.consumed);
-        p.buf.drain(..r.consumed);
-        p.runs.retain(|(s, _)| *s > r.consumed);
-        for run in &mut p.runs {
-            run.0 -= r.consumed;
-        }
-        p.runs.insert(0, (0, o));
-        if p.buf.is_empty() {
-            p.runs.clear();
-            p.needed = 0;
-        } else {
-            p.needed = r.needed;
-        }
-    }
-
-    fn gap(&mut self, dir: Dir, frame: u64) {
-        self.pending[dir.index()] = Pending::default();
-        let mut cx = Cx::new(&self.meta, origin(frame), &mut self.out);
-        self.parser.gap(dir, 10, &mut cx);
+    /// Feeds a segment; the SSH parser never fails.
+    fn feed_ok(&mut self, dir: Dir, frame: u64, bytes: &[u8]) {
+        self.feed(dir, frame, bytes);
+        assert!(self.error.is_none(), "{:?}", self.error);
     }
 
     fn finish(&mut self) {
-        let mut cx = Cx::new(&self.meta, origin(999), &mut self.out);
-        self.parser.finish(&mut cx);
+        self.finish_at(999);
     }
 
     fn ssh(&self) -> Vec<Ssh> {
@@ -123,22 +57,6 @@ impl Engine {
     }
 }
 
-/// Segments of a fixture: (frame, direction, payload).
-fn fixture(text: &str) -> Vec<(u64, Dir, Vec<u8>)> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut f = l.split(' ');
-            let frame = f.next().unwrap().parse().unwrap();
-            let dir = match f.next().unwrap() {
-                "C" => Dir::ToServer,
-                _ => Dir::ToClient,
-            };
-            (frame, dir, unhex(f.next().unwrap()))
-        })
-        .collect()
-}
-
 macro_rules! fixture {
     ($name:literal) => {
         fixture(include_str!(concat!("testdata/", $name, ".txt")))
@@ -151,10 +69,10 @@ fn run(segs: &[(u64, Dir, Vec<u8>)], piece: usize) -> Engine {
     let mut e = Engine::new();
     for (frame, dir, bytes) in segs {
         if piece == 0 {
-            e.feed(*dir, *frame, bytes);
+            e.feed_ok(*dir, *frame, bytes);
         } else {
             for chunk in bytes.chunks(piece) {
-                e.feed(*dir, *frame, chunk);
+                e.feed_ok(*dir, *frame, chunk);
             }
         }
     }
@@ -381,10 +299,10 @@ fn every_split_offset_gives_the_same_record() {
     let (c, s) = (stream(Dir::ToServer), stream(Dir::ToClient));
     let feed = |cut_c: usize, cut_s: usize| {
         let mut e = Engine::new();
-        e.feed(Dir::ToClient, 1, &s[..cut_s]);
-        e.feed(Dir::ToServer, 2, &c[..cut_c]);
-        e.feed(Dir::ToClient, 3, &s[cut_s..]);
-        e.feed(Dir::ToServer, 4, &c[cut_c..]);
+        e.feed_ok(Dir::ToClient, 1, &s[..cut_s]);
+        e.feed_ok(Dir::ToServer, 2, &c[..cut_c]);
+        e.feed_ok(Dir::ToClient, 3, &s[cut_s..]);
+        e.feed_ok(Dir::ToServer, 4, &c[cut_c..]);
         e.finish();
         e.record()
     };
@@ -438,9 +356,9 @@ fn probe_recognises_banners() {
 #[test]
 fn lines_before_the_banner_are_skipped() {
     let mut e = Engine::new();
-    e.feed(Dir::ToClient, 1, b"Welcome\r\n");
-    e.feed(Dir::ToClient, 2, b"SSH-2.0-srv note\r\n");
-    e.feed(Dir::ToServer, 3, b"SSH-2.0-cli\n");
+    e.feed_ok(Dir::ToClient, 1, b"Welcome\r\n");
+    e.feed_ok(Dir::ToClient, 2, b"SSH-2.0-srv note\r\n");
+    e.feed_ok(Dir::ToServer, 3, b"SSH-2.0-cli\n");
     e.finish();
     let r = e.record();
     assert_eq!(r.packet_number, 1);
@@ -454,8 +372,8 @@ fn lines_before_the_banner_are_skipped() {
 #[test]
 fn line_limits() {
     let mut e = Engine::new();
-    e.feed(Dir::ToClient, 1, &vec![b'a'; MAX_LINE + 5]);
-    e.feed(Dir::ToServer, 2, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToClient, 1, &vec![b'a'; MAX_LINE + 5]);
+    e.feed_ok(Dir::ToServer, 2, b"SSH-2.0-cli\r\n");
     e.finish();
     assert_eq!(e.anomalies(), ["ssh_line_too_long"]);
     let r = e.record();
@@ -465,14 +383,14 @@ fn line_limits() {
     let mut e = Engine::new();
     let mut long = vec![b'a'; MAX_LINE - 1];
     long.push(b'\n');
-    e.feed(Dir::ToClient, 1, &long);
-    e.feed(Dir::ToClient, 1, b"SSH-2.0-srv\r\n");
+    e.feed_ok(Dir::ToClient, 1, &long);
+    e.feed_ok(Dir::ToClient, 1, b"SSH-2.0-srv\r\n");
     e.finish();
     assert_eq!(e.record().server_version, "SSH-2.0-srv");
     // Too many lines.
     let mut e = Engine::new();
     for _ in 0..=MAX_LINES {
-        e.feed(Dir::ToClient, 1, b"x\r\n");
+        e.feed_ok(Dir::ToClient, 1, b"x\r\n");
     }
     e.finish();
     assert_eq!(e.anomalies(), ["ssh_no_banner"]);
@@ -481,12 +399,12 @@ fn line_limits() {
 #[test]
 fn oversized_and_malformed_packets_stop_the_direction() {
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
     let mut big = ((MAX_PACKET + 1) as u32).to_be_bytes().to_vec();
     big.push(4);
-    e.feed(Dir::ToServer, 2, &big);
+    e.feed_ok(Dir::ToServer, 2, &big);
     // Later bytes of the direction are not read.
-    e.feed(Dir::ToServer, 3, &packet(&kexinit(&["k"])));
+    e.feed_ok(Dir::ToServer, 3, &packet(&kexinit(&["k"])));
     e.finish();
     assert_eq!(e.anomalies(), ["ssh_packet_too_long"]);
     let r = e.record();
@@ -494,7 +412,7 @@ fn oversized_and_malformed_packets_stop_the_direction() {
     assert_eq!(r.client_version, "SSH-2.0-cli");
 
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n\x00\x00\x00\x08\x08");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n\x00\x00\x00\x08\x08");
     e.finish();
     assert_eq!(e.anomalies(), ["ssh_bad_padding"]);
 
@@ -502,8 +420,8 @@ fn oversized_and_malformed_packets_stop_the_direction() {
     let mut k = kexinit(&["kex"]);
     k[17..21].copy_from_slice(&1000u32.to_be_bytes());
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
-    e.feed(Dir::ToServer, 2, &packet(&k));
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 2, &packet(&k));
     e.finish();
     assert_eq!(e.anomalies(), ["ssh_bad_kexinit"]);
     assert!(e.record().partial);
@@ -512,8 +430,8 @@ fn oversized_and_malformed_packets_stop_the_direction() {
 #[test]
 fn ssh1_banner_stops_reading() {
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-1.5-old\n");
-    e.feed(Dir::ToServer, 2, &packet(&kexinit(&["k"])));
+    e.feed_ok(Dir::ToServer, 1, b"SSH-1.5-old\n");
+    e.feed_ok(Dir::ToServer, 2, &packet(&kexinit(&["k"])));
     e.finish();
     let r = e.record();
     assert_eq!(r.client_proto_version, "1.5");
@@ -527,19 +445,19 @@ fn gaps() {
     ]));
     // In the banner: the direction is lost.
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.");
     e.gap(Dir::ToServer, 2);
-    e.feed(Dir::ToServer, 3, b"0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 3, b"0-cli\r\n");
     e.finish();
     let r = e.record();
     assert!(r.partial);
     assert_eq!(r.client_version, "");
     // Between packets: a plausible packet after the gap is read.
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
     e.gap(Dir::ToServer, 2);
-    e.feed(Dir::ToServer, 3, &k[..3]);
-    e.feed(Dir::ToServer, 4, &k[3..]);
+    e.feed_ok(Dir::ToServer, 3, &k[..3]);
+    e.feed_ok(Dir::ToServer, 4, &k[3..]);
     e.finish();
     let r = e.record();
     assert!(r.partial);
@@ -547,19 +465,19 @@ fn gaps() {
     assert_eq!(r.client_kex_init.unwrap().packet_number, 3);
     // Garbage after the gap: lost.
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
     e.gap(Dir::ToServer, 2);
-    e.feed(Dir::ToServer, 3, &[0xff; 40]);
-    e.feed(Dir::ToServer, 4, &k);
+    e.feed_ok(Dir::ToServer, 3, &[0xff; 40]);
+    e.feed_ok(Dir::ToServer, 4, &k);
     e.finish();
     assert!(e.record().client_kex_init.is_none());
     // After NEWKEYS: still counted, not partial.
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
-    e.feed(Dir::ToServer, 2, &packet(&[NEWKEYS]));
-    e.feed(Dir::ToServer, 3, &[1; 50]);
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 2, &packet(&[NEWKEYS]));
+    e.feed_ok(Dir::ToServer, 3, &[1; 50]);
     e.gap(Dir::ToServer, 4);
-    e.feed(Dir::ToServer, 5, &[1; 30]);
+    e.feed_ok(Dir::ToServer, 5, &[1; 30]);
     e.finish();
     let r = e.record();
     assert!(r.client_new_keys && !r.handshake_complete && !r.partial);
@@ -579,13 +497,13 @@ fn group_exchange_takes_the_host_key_from_message_33() {
         packet(&p)
     };
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
-    e.feed(Dir::ToClient, 2, b"SSH-2.0-srv\r\n");
-    e.feed(Dir::ToServer, 3, &packet(&kexinit(&[gex, "ssh-rsa"])));
-    e.feed(Dir::ToClient, 4, &packet(&kexinit(&[gex, "ssh-rsa"])));
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToClient, 2, b"SSH-2.0-srv\r\n");
+    e.feed_ok(Dir::ToServer, 3, &packet(&kexinit(&[gex, "ssh-rsa"])));
+    e.feed_ok(Dir::ToClient, 4, &packet(&kexinit(&[gex, "ssh-rsa"])));
     // The group (message 31) looks like a key here but is not one.
-    e.feed(Dir::ToClient, 5, &key(31, "not-a-key"));
-    e.feed(Dir::ToClient, 6, &key(33, "ssh-rsa"));
+    e.feed_ok(Dir::ToClient, 5, &key(31, "not-a-key"));
+    e.feed_ok(Dir::ToClient, 6, &key(33, "ssh-rsa"));
     e.finish();
     let r = e.record();
     assert_eq!(r.kex_alg, gex);
@@ -597,10 +515,10 @@ fn group_exchange_takes_the_host_key_from_message_33() {
 #[test]
 fn no_common_algorithm_negotiates_nothing() {
     let mut e = Engine::new();
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
-    e.feed(Dir::ToClient, 2, b"SSH-2.0-srv\r\n");
-    e.feed(Dir::ToServer, 3, &packet(&kexinit(&["a,b", "x", "c1,c2"])));
-    e.feed(
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToClient, 2, b"SSH-2.0-srv\r\n");
+    e.feed_ok(Dir::ToServer, 3, &packet(&kexinit(&["a,b", "x", "c1,c2"])));
+    e.feed_ok(
         Dir::ToClient,
         4,
         &packet(&kexinit(&["c,b,a", "y", "c3,c2"])),
@@ -617,10 +535,10 @@ fn no_common_algorithm_negotiates_nothing() {
 fn one_record_per_connection_and_memory_counts_the_state() {
     let mut e = Engine::new();
     assert_eq!(e.parser.memory(), 0);
-    e.feed(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
+    e.feed_ok(Dir::ToServer, 1, b"SSH-2.0-cli\r\n");
     let m1 = e.parser.memory();
     assert!(m1 >= "SSH-2.0-cli".len());
-    e.feed(Dir::ToServer, 2, &packet(&kexinit(&[&"k,".repeat(500)])));
+    e.feed_ok(Dir::ToServer, 2, &packet(&kexinit(&[&"k,".repeat(500)])));
     assert!(e.parser.memory() >= m1 + 1000);
     e.finish();
     e.finish();
@@ -685,7 +603,7 @@ fn hostile_input_never_panics() {
             }
             let piece = 1 + rng.below(if round % 2 == 0 { 8 } else { 2000 });
             for chunk in b.chunks(piece) {
-                e.feed(*dir, *frame, chunk);
+                e.feed_ok(*dir, *frame, chunk);
             }
         }
         e.finish();
