@@ -218,6 +218,7 @@ mod tests {
                     option_data: vec![0, 0],
                 }],
                 packet_number: 0,
+                ..Default::default()
             }),
             ..Default::default()
         };
