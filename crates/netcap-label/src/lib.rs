@@ -837,3 +837,138 @@ fn label_file(
         labelled,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcap_schema::ALL_TYPES;
+
+    /// Every record type finds its label some way, chosen from its fields.
+    #[test]
+    fn every_record_type_has_a_rule() {
+        for &t in ALL_TYPES {
+            let r = Rule::of(t);
+            assert!(!matches!(r, Rule::Nothing), "{t:?}");
+            match t {
+                Type::NcConnection => assert!(matches!(r, Rule::Uid(16)), "{r:?}"),
+                Type::NcFlow => assert!(matches!(r, Rule::ConnectionUid { packet: None, .. })),
+                Type::NcDns | Type::NcHttp => {
+                    assert!(matches!(
+                        r,
+                        Rule::ConnectionUid {
+                            packet: Some(_),
+                            ..
+                        }
+                    ))
+                }
+                Type::NcLinkFlow => assert!(matches!(
+                    r,
+                    Rule::Pair {
+                        kind: PairKind::Mac,
+                        ..
+                    }
+                )),
+                Type::NcNetworkFlow => assert!(matches!(
+                    r,
+                    Rule::Pair {
+                        kind: PairKind::Ip,
+                        ..
+                    }
+                )),
+                Type::NcTransportFlow => {
+                    assert!(matches!(
+                        r,
+                        Rule::Pair {
+                            kind: PairKind::Port,
+                            ..
+                        }
+                    ))
+                }
+                Type::NcTcp | Type::NcEthernet => assert!(matches!(r, Rule::Packet(_))),
+                _ => {}
+            }
+        }
+    }
+
+    fn conn(client: &str, cport: u16, server: &str, sport: u16, first: i64, last: i64) -> Conn {
+        Conn {
+            uid: format!("C{first}"),
+            proto: 6,
+            client: (client.parse().unwrap(), cport),
+            server: (server.parse().unwrap(), sport),
+            first_ns: first,
+            last_ns: last,
+            first_pkt: first as u64,
+            last_pkt: last as u64,
+            client_mac: String::new(),
+            server_mac: String::new(),
+        }
+    }
+
+    fn row(src: &str, dst: &str, dport: Option<u16>, start: i64, end: i64) -> Attack {
+        Attack {
+            src: net::IpNet::parse(src).unwrap(),
+            dst: net::IpNet::parse(dst).unwrap(),
+            src_port: None,
+            dst_port: dport,
+            proto: Some(6),
+            start,
+            end,
+            category: "x".into(),
+            signature: String::new(),
+            severity: 0,
+            line: 2,
+        }
+    }
+
+    #[test]
+    fn rows_fit_either_direction_with_ports_on_their_side() {
+        let c = conn("10.0.0.5", 40000, "192.168.1.9", 80, 100, 200);
+        assert!(attack_fits(
+            &row("10.0.0.0/8", "192.168.1.0/24", Some(80), 0, 1),
+            &c
+        ));
+        // The row written from the server's side: the reply traffic.
+        assert!(attack_fits(&row("192.168.1.9", "10.0.0.5", None, 0, 1), &c));
+        // The port belongs to the destination side.
+        assert!(!attack_fits(
+            &row("10.0.0.0/8", "192.168.1.0/24", Some(40000), 0, 1),
+            &c
+        ));
+        assert!(!attack_fits(
+            &row("10.0.0.0/8", "10.0.0.0/8", None, 0, 1),
+            &c
+        ));
+        let mut udp = row("10.0.0.0/8", "192.168.1.0/24", None, 0, 1);
+        udp.proto = Some(17);
+        assert!(!attack_fits(&udp, &c));
+    }
+
+    #[test]
+    fn index_finds_attacks_by_tuple_pair_and_network_in_time() {
+        let mut alert = row("192.168.1.9", "10.0.0.5", Some(40000), 150, 150);
+        alert.src_port = Some(80);
+        alert.severity = 2;
+        let attacks = vec![
+            alert.clone(),
+            row("10.0.0.5", "192.168.1.9", None, 90, 95),
+            row("10.0.0.0/8", "192.168.0.0/16", None, 210, 300),
+            row("10.0.0.0/8", "192.168.0.0/16", None, 500, 600),
+        ];
+        let idx = AttackIndex::new(&attacks);
+        let c = conn("10.0.0.5", 40000, "192.168.1.9", 80, 100, 200);
+        let mut got = Vec::new();
+        idx.matching(&attacks, &c, 10, |i| got.push(i));
+        got.sort_unstable();
+        // Tolerance 10: the row ending at 95 and the one starting at 210 fit.
+        assert_eq!(got, vec![0, 1, 2]);
+        got.clear();
+        idx.matching(&attacks, &c, 0, |i| got.push(i));
+        assert_eq!(got, vec![0]);
+        // Ground truth outranks alerts; among alerts severity 1 first.
+        assert!(rank(&attacks, 1) < rank(&attacks, 0));
+        assert_eq!(distance(&c, 150), 0);
+        assert_eq!(distance(&c, 90), 10);
+        assert_eq!(distance(&c, 230), 30);
+    }
+}

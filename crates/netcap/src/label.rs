@@ -21,6 +21,11 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
         "this netcap was built without Parquet support: build it with the `parquet` cargo feature (on by default)"
     );
     anyhow::ensure!(
+        format == netcap_format::OutputFormat::Ncap
+            || args.compression == crate::cli::Compression::Gzip,
+        "--compression applies to record files (--format ncap) only"
+    );
+    anyhow::ensure!(
         args.tolerance.is_finite() && args.tolerance >= 0.0,
         "--tolerance must be a number of seconds, 0 or more"
     );
