@@ -634,3 +634,99 @@ fn bad_inputs_are_errors_that_say_why() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no Connection record file"));
 }
+
+/// Inside VXLAN: the alert names the inner SSH connection; its packets are
+/// labelled (all their records, the outer UDP header's too), the outer
+/// VXLAN connection is not.
+#[test]
+fn alert_on_a_tunnelled_connection() {
+    let pcap = pcaps_dir().join("vxlan-dns-ntp-ssh.pcap");
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
+        .args(["-e", "frame.time_epoch", "-Y", "tcp.port==37182"])
+        .output()
+        .unwrap();
+    let lines: Vec<(u64, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, t) = l.split_once('\t').unwrap();
+            (n.parse().unwrap(), t.to_string())
+        })
+        .collect();
+    assert_eq!(
+        lines.len(),
+        21,
+        "tshark: 21 frames in conversation 37182 <-> 22"
+    );
+    let frames: BTreeSet<u64> = lines.iter().map(|l| l.0).collect();
+    // An alert at the time of the conversation's fifth frame, in epoch
+    // seconds turned into RFC 3339 by the test's own arithmetic.
+    let ns = epoch_ns(&lines[4].1);
+    let secs = ns / 1_000_000_000;
+    let (days, sod) = (secs / 86_400, secs % 86_400);
+    assert_eq!(days, 18_074, "2019-06-27 (date -u -d @1561644078)");
+    let ts = format!(
+        "2019-06-27T{:02}:{:02}:{:02}.{:06}+0000",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        ns % 1_000_000_000 / 1000
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let eve = tmp.path().join("eve.json");
+    std::fs::write(
+        &eve,
+        format!(
+            "{{\"timestamp\":\"{ts}\",\"event_type\":\"alert\",\"src_ip\":\"172.31.0.238\",\"src_port\":22,\"dest_ip\":\"18.196.145.224\",\"dest_port\":37182,\"proto\":\"TCP\",\"alert\":{{\"signature\":\"TEST ssh\",\"category\":\"Attempted User Privilege Gain\",\"severity\":1}}}}\n"
+        ),
+    )
+    .unwrap();
+    let cap = tmp.path().join("cap");
+    capture(&pcap, &cap, &["--quiet"]);
+    let lab = tmp.path().join("out");
+    let summary = label(&[
+        "-r",
+        cap.to_str().unwrap(),
+        "-o",
+        lab.to_str().unwrap(),
+        "--alerts",
+        eve.to_str().unwrap(),
+    ]);
+    assert!(
+        summary.contains("1 alerts (0 other events skipped): 1 matched"),
+        "{summary}"
+    );
+    let conns: Vec<J> = dump(&lab.join("Connection.ncap.gz"))
+        .into_iter()
+        .filter(|c| text(c, "Label") == "attack")
+        .collect();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(
+        (conns[0]["SrcPort"].as_i64(), conns[0]["DstPort"].as_i64()),
+        (Some(37182), Some(22))
+    );
+    assert_eq!(text(&conns[0], "LinkProto"), "Tunnel");
+    for file in ["TCP", "UDP", "Ethernet", "VXLAN"] {
+        let got: BTreeSet<u64> = dump(&lab.join(format!("{file}.ncap.gz")))
+            .iter()
+            .filter(|r| text(r, "Label") == "attack")
+            .map(|r| r["PacketNumber"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, frames, "{file}");
+    }
+    // IPv4: the outer and the inner header of each of those packets.
+    let ipv4: Vec<u64> = dump(&lab.join("IPv4.ncap.gz"))
+        .iter()
+        .filter(|r| text(r, "Label") == "attack")
+        .map(|r| r["PacketNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ipv4.len(), 2 * frames.len());
+}
