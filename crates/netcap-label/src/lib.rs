@@ -131,6 +131,10 @@ pub struct Summary {
     pub connections_conflicting: u64,
     /// Packets found to belong to a labelled connection.
     pub packets_labelled: u64,
+    /// Neither IPv4 nor IPv6 records were there (captured with `--exclude`):
+    /// no packet could be related to its connection, per-packet records
+    /// are all normal.
+    pub no_packet_keys: bool,
     /// One entry per file written, in input order.
     pub files: Vec<FileSummary>,
 }
@@ -729,6 +733,8 @@ pub fn label(
     let labelled = match_connections(inputs, attacks, opts, &mut summary)?;
     let packets = packets::label_packets(inputs, &labelled, attacks)?;
     summary.packets_labelled = packets.len() as u64;
+    summary.no_packet_keys =
+        inputs.file(Type::NcIPv4).is_none() && inputs.file(Type::NcIPv6).is_none();
     let lookup = Lookup::new(attacks, &labelled, packets);
 
     std::fs::create_dir_all(out).map_err(|e| LabelError::io(out, e))?;

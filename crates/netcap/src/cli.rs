@@ -288,7 +288,7 @@ pub enum Compression {
     Gzip,
     /// TYPE.ncap.zst, Zstandard: smaller than gzip for the same time
     Zstd,
-    /// TYPE.ncap, uncompressed (the same as --no-compress)
+    /// TYPE.ncap, uncompressed
     None,
 }
 

@@ -72,6 +72,13 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     let summary = netcap_label::label(&inputs, &attacks, &args.out, &opts)?;
+    if summary.no_packet_keys {
+        eprintln!(
+            "netcap: warning: no IPv4 or IPv6 record file: packets cannot be related to their \
+             connections, so per-packet records are all labelled {}",
+            opts.normal_label
+        );
+    }
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
     }
