@@ -312,6 +312,7 @@ impl Deriver {
             source_name: sw.source.to_string(),
             service: sw.service.to_string(),
             source_data: sw.raw.clone(),
+            ..Default::default()
         })
     }
 
@@ -380,6 +381,7 @@ impl Deriver {
                     bytes_client: s.bytes_client,
                     bytes_server: s.bytes_server,
                     timestamp_last: s.last_ts,
+                    ..Default::default()
                 }
             })
             .collect();

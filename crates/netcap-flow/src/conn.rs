@@ -824,6 +824,7 @@ impl Conn {
                     iat_max: d.iat.max(),
                     iat_mean: d.iat.mean(),
                     iat_std: d.iat.stddev(),
+                    ..Default::default()
                 },
             ));
         }

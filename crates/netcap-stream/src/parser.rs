@@ -257,6 +257,7 @@ impl<'a> Cx<'a> {
             source: source.to_string(),
             to_server: dir == Dir::ToServer,
             details,
+            ..Default::default()
         };
         self.emit(StreamRecord::Anomaly(Box::new(rec)));
     }

@@ -46,6 +46,7 @@ impl Login {
             dst_port: m.server_port(),
             reply: reply.to_string(),
             accepted,
+            ..Default::default()
         };
         cx.emit(StreamRecord::Credentials(Box::new(rec)));
     }

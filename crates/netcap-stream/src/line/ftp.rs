@@ -322,6 +322,7 @@ impl FtpProto {
             reply_packet_number: reply.origin.number,
             partial: p.cmd.partial,
             truncated: p.cmd.truncated || reply.truncated,
+            ..Default::default()
         };
         cx.emit(StreamRecord::Ftp(Box::new(rec)));
     }

@@ -369,6 +369,7 @@ impl ImapProto {
             reply_packet_number: reply.origin.number,
             partial: p.cmd.partial,
             truncated: p.cmd.truncated || reply.truncated,
+            ..Default::default()
         };
         cx.emit(StreamRecord::Imap(Box::new(rec)));
     }

@@ -242,6 +242,7 @@ impl Pop3Proto {
             reply_packet_number: p.reply.origin.number,
             partial: p.cmd.partial,
             truncated: p.cmd.truncated || p.reply.truncated,
+            ..Default::default()
         };
         cx.emit(StreamRecord::Pop3(Box::new(rec)));
     }

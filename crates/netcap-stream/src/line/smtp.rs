@@ -226,6 +226,7 @@ impl SmtpProto {
             reply_packet_number: reply.origin.number,
             partial: p.cmd.partial,
             truncated: p.cmd.truncated || reply.truncated,
+            ..Default::default()
         };
         cx.emit(StreamRecord::Smtp(Box::new(rec)));
     }
