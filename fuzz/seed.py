@@ -33,10 +33,37 @@ def packets(path):
         pos += 16 + caplen
 
 
+# Index of each line protocol in netcap_stream::conn::PROTOCOLS (the
+# stream_parsers target's first byte) and its test streams.
+LINE_STREAMS = {3: ["ftp-passive", "ftp-ipv6"], 4: ["smtp-auth-login", "smtp-starttls"],
+                5: ["pop3-xoauth2"], 6: ["imap-session"]}
+
+
+def stream_seeds():
+    """stream_parsers inputs from the line protocols' test streams: the
+    protocol's index, then chunks of at most 64 bytes, each behind a control
+    byte (0x80: server to client; low 6 bits: length - 1)."""
+    d = ROOT / "crates" / "netcap-stream" / "src" / "line" / "testdata"
+    out = CORPUS / "stream_parsers"
+    out.mkdir(parents=True, exist_ok=True)
+    for sel, names in LINE_STREAMS.items():
+        for name in names:
+            seed = bytearray([sel])
+            for line in (d / (name + ".txt")).read_text().splitlines():
+                _, direction, hexdata = line.split(" ")
+                data = bytes.fromhex(hexdata)
+                for i in range(0, len(data), 64):
+                    chunk = data[i:i + 64]
+                    seed.append((0x80 if direction == "S" else 0) | (len(chunk) - 1))
+                    seed += chunk
+            (out / ("line-" + name)).write_bytes(bytes(seed[:65536]))
+
+
 def main():
     netcap = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "netcap")
-    for t in ("decode_packet", "capture_reader", "ncap_reader", "flow_table", "defrag"):
+    for t in ("decode_packet", "capture_reader", "ncap_reader", "flow_table", "defrag", "stream_parsers"):
         (CORPUS / t).mkdir(parents=True, exist_ok=True)
+    stream_seeds()
     n = 0
     for p in sorted(PCAPS.glob("*.pcap*")):
         if p.stat().st_size <= 64 * 1024:
@@ -74,6 +101,27 @@ def main():
         ip = struct.pack(">IHBB", 0x60000000, 24, 44, 64) + bytes(16) + bytes([1] * 16) + fh + udp[off:off + 16]
         seq += struct.pack(">hB", 1, len(ip)) + ip
     (CORPUS / "defrag" / "small-datagrams").write_bytes(seq)
+    # stream_parsers: the connections of the parsers' fixtures (one segment a
+    # line, "frame C|S hex"), framed as the target reads them: the index of the
+    # protocol in netcap_stream::conn::PROTOCOLS, then chunks of at most 64
+    # bytes, each after a control byte (0x80: to the client; length - 1).
+    protocols = {"http": 0, "tls": 1, "ssh": 3}
+    stream_src = ROOT / "crates" / "netcap-stream" / "src"
+    for proto, sel in protocols.items():
+        for fx in sorted((stream_src / proto / "testdata").glob("*.txt")):
+            seq = bytes([sel])
+            for line in fx.read_text().splitlines():
+                parts = line.split(" ")
+                if len(parts) != 3:
+                    continue
+                data = bytes.fromhex(parts[2])
+                to_client = 0x80 if parts[1] == "S" else 0
+                for i in range(0, len(data), 64):
+                    chunk = data[i:i + 64]
+                    seq += bytes([to_client | (len(chunk) - 1)]) + chunk
+                if len(seq) > 60000:
+                    break
+            (CORPUS / "stream_parsers" / f"{proto}-{fx.stem}").write_bytes(seq)
     # ncap_reader: the record files of one capture, uncompressed (cut to 4 KiB),
     # gzip and zstd (whole, when that small: the reader picks the codec from
     # the first bytes).

@@ -3,8 +3,9 @@
 #   scripts/setup.sh          build dependencies: libpcap-dev (live capture, BPF)
 #   scripts/setup.sh --test   also tshark (the reference decoder of the
 #                             differential tests), capinfos, python3-venv
-#                             (the Python package's check) and nats-server
+#                             (the Python package's check), nats-server
 #                             (the agent/collector tests on NATS JetStream)
+#                             and prometheus (scripts/check_metrics.sh)
 #   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -17,6 +18,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
   command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+  # scripts/check_metrics.sh: a real Prometheus server scrapes a live capture.
+  command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ "${1:-}" = "--bench" ]; then
   command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)

@@ -1,7 +1,7 @@
 //! Every stream parser on arbitrary bytes: the input is cut into chunks and
 //! gaps given to the parser as the engine would (unconsumed rest kept and
 //! handed back with the next chunk, at least as long as the parser asked),
-//! in both directions.
+//! in both directions, and protocol switches (STARTTLS to TLS) followed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -55,6 +55,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Err(_) => stopped = true,
+        }
+        // A protocol switch (STARTTLS) hands the kept bytes to the next
+        // parser, as the engine does.
+        if let Some(next) = parser.upgrade() {
+            parser = next;
         }
         if out.len() > 1024 {
             out.clear();

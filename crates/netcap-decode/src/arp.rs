@@ -122,6 +122,7 @@ pub fn record(view: &ArpView<'_>, pkt: &PacketInfo<'_>) -> Arp {
         dst_hw_address: colon_hex(view.target_hw()),
         dst_prot_address: view.proto_text(view.target_proto()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

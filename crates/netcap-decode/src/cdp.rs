@@ -116,6 +116,7 @@ pub fn record(view: &CdpView<'_>, pkt: &PacketInfo<'_>) -> CiscoDiscovery {
         checksum: i32::from(view.checksum()),
         values: view.tlvs().map(|t| value_record(&t)).collect(),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -56,6 +56,7 @@ pub fn decode<S: RecordSink>(data: &[u8], pkt: &PacketInfo<'_>, sink: &mut S) ->
         timestamp: pkt.ts_ns,
         skip_count: i32::from(view.skip_count()),
         packet_number: pkt.number,
+        ..Default::default()
     });
     let Some(f) = view.current() else {
         return Outcome::Error(DecodeError::Truncated {
@@ -75,6 +76,7 @@ pub fn decode<S: RecordSink>(data: &[u8], pkt: &PacketInfo<'_>, sink: &mut S) ->
             receipt_number: i32::from(le16(f, 2)),
             data: clamp(f, 4, f.len()).to_vec(),
             packet_number: pkt.number,
+            ..Default::default()
         });
     }
     Outcome::Decoded

@@ -327,6 +327,7 @@ pub fn record(view: &DnsView<'_>, pkt: &PacketInfo<'_>) -> Result<Dns, DecodeErr
         additionals,
         packet_number: pkt.number,
         connection_uid: String::new(),
+        ..Default::default()
     })
 }
 

@@ -172,6 +172,7 @@ pub fn radiotap_record(view: &RadioTapView<'_>, pkt: &PacketInfo<'_>) -> RadioTa
         dbm_antenna_noise: i32::from(f.antenna_noise),
         antenna: i32::from(f.antenna),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 
@@ -379,6 +380,7 @@ pub fn record(view: &Dot11View<'_>, pkt: &PacketInfo<'_>) -> Dot11 {
             rdg_more_ppdu: h & (1 << 31) != 0,
         }),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

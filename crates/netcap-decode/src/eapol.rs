@@ -68,6 +68,7 @@ pub fn record(view: &EapolView<'_>, pkt: &PacketInfo<'_>) -> Eapol {
         r#type: i32::from(view.packet_type()),
         length: i32::from(view.body_len()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -95,6 +95,7 @@ pub fn fill_record(
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(wire.saturating_sub(HEADER_LEN)),
         packet_number: pkt.number,
+        ..Default::default()
     };
 }
 

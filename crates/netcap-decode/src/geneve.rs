@@ -101,6 +101,7 @@ pub fn record(view: &GeneveView<'_>, pkt: &PacketInfo<'_>) -> Geneve {
         vni: view.vni(),
         options: view.options(),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

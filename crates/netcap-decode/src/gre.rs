@@ -186,6 +186,7 @@ pub fn record(view: &GreView<'_>, pkt: &PacketInfo<'_>) -> Gre {
         ack: view.ack(),
         packet_number: pkt.number,
         flags_and_version: i32::from(fv),
+        ..Default::default()
     }
 }
 

@@ -89,6 +89,7 @@ pub fn record(view: &Icmpv4View<'_>, pkt: &PacketInfo<'_>) -> IcmPv4 {
         packet_number: pkt.number,
         r#type: i32::from(view.msg_type()),
         code: i32::from(view.code()),
+        ..Default::default()
     }
 }
 

@@ -62,6 +62,7 @@ pub fn record(view: &Icmpv6View<'_>, pkt: &PacketInfo<'_>) -> IcmPv6 {
         packet_number: pkt.number,
         r#type: i32::from(view.msg_type()),
         code: i32::from(view.code()),
+        ..Default::default()
     }
 }
 

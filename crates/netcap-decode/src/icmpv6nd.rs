@@ -133,6 +133,7 @@ pub fn emit<S: RecordSink>(
                 seq_number: i32::from(be16(b, 2)),
                 packet_number: n,
                 r#type: i32::from(t),
+                ..Default::default()
             });
         }
         ROUTER_SOLICITATION => {
@@ -141,6 +142,7 @@ pub fn emit<S: RecordSink>(
                 timestamp: ts,
                 options: options(clamp(b, 4, b.len())),
                 packet_number: n,
+                ..Default::default()
             });
         }
         ROUTER_ADVERTISEMENT => {
@@ -154,6 +156,7 @@ pub fn emit<S: RecordSink>(
                 retrans_timer: be32(b, 8),
                 options: options(clamp(b, 12, b.len())),
                 packet_number: n,
+                ..Default::default()
             });
         }
         NEIGHBOR_SOLICITATION => {
@@ -163,6 +166,7 @@ pub fn emit<S: RecordSink>(
                 target_address: Ipv6Addr::from(array_at::<16>(b, 4)).to_string(),
                 options: options(clamp(b, 20, b.len())),
                 packet_number: n,
+                ..Default::default()
             });
         }
         NEIGHBOR_ADVERTISEMENT => {
@@ -173,6 +177,7 @@ pub fn emit<S: RecordSink>(
                 target_address: Ipv6Addr::from(array_at::<16>(b, 4)).to_string(),
                 options: options(clamp(b, 20, b.len())),
                 packet_number: n,
+                ..Default::default()
             });
         }
         _ => {}

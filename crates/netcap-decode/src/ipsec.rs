@@ -85,6 +85,7 @@ pub fn ah_record(view: &AhView<'_>, pkt: &PacketInfo<'_>) -> IpSecAh {
         packet_number: pkt.number,
         next_header: i32::from(view.next_header()),
         length: i32::from(view.length_field()),
+        ..Default::default()
     }
 }
 
@@ -121,6 +122,7 @@ pub fn esp_record(view: &EspView<'_>, wire_len: usize, pkt: &PacketInfo<'_>) -> 
         seq: view.seq(),
         len_encrypted: size_i32(wire_len.saturating_sub(ESP_HEADER_LEN)),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

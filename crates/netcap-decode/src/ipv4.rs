@@ -196,6 +196,7 @@ pub fn fill_record(
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(view.payload_size()),
         packet_number: pkt.number,
+        ..Default::default()
     };
 }
 

@@ -320,6 +320,7 @@ pub fn fill_record(
             timestamp: pkt.ts_ns,
             options: parse_tlv_options(h.data()),
             packet_number: pkt.number,
+            ..Default::default()
         });
     *rec = IPv6 {
         timestamp: pkt.ts_ns,
@@ -346,6 +347,7 @@ pub fn fill_record(
             })
             .collect(),
         upper_layer_protocol: i32::from(ext.upper_protocol),
+        ..Default::default()
     };
 }
 

@@ -25,6 +25,7 @@ pub fn fragment_record(h: &ExtHeaderView<'_>, pkt: &PacketInfo<'_>) -> Option<IP
         more_fragments: word & 1 != 0,
         identification: be32(d, 4),
         packet_number: pkt.number,
+        ..Default::default()
     })
 }
 

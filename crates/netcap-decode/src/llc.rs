@@ -84,6 +84,7 @@ pub fn llc_record(view: &LlcView<'_>, pkt: &PacketInfo<'_>) -> Llc {
         cr: view.ssap_byte() & 1 != 0,
         control: i32::from(view.control()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 
@@ -135,6 +136,7 @@ pub fn snap_record(view: &SnapView<'_>, pkt: &PacketInfo<'_>) -> Snap {
         organizational_code: view.oui().to_vec(),
         r#type: i32::from(view.protocol()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -57,11 +57,12 @@ impl<'a> MplsView<'a> {
 pub fn record(view: &MplsView<'_>, pkt: &PacketInfo<'_>) -> Mpls {
     Mpls {
         timestamp: pkt.ts_ns,
-        label: view.label(),
+        mpls_label: view.label(),
         traffic_class: i32::from(view.traffic_class()),
         stack_bottom: view.bottom(),
         ttl: i32::from(view.ttl()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 
@@ -82,7 +83,7 @@ mod tests {
         };
         let r = record(&v, &pkt);
         assert_eq!(
-            (r.label, r.traffic_class, r.stack_bottom, r.ttl),
+            (r.mpls_label, r.traffic_class, r.stack_bottom, r.ttl),
             (18, 5, true, 254)
         );
         assert_eq!(v.payload(), &[0x45]);

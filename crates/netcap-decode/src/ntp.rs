@@ -92,6 +92,7 @@ pub fn record(view: &NtpView<'_>, pkt: &PacketInfo<'_>) -> Ntp {
         transmit_timestamp: view.ts(40),
         extension_bytes: b.get(HEADER_LEN..).unwrap_or_default().to_vec(),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

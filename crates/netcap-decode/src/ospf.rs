@@ -233,6 +233,7 @@ pub fn record_v2(view: &OspfView<'_>, pkt: &PacketInfo<'_>) -> OspFv2 {
         db_desc: b.db_desc,
         ls_as: b.lsas,
         num_ls_as: b.num_lsas,
+        ..Default::default()
     }
 }
 
@@ -254,6 +255,7 @@ pub fn record_v3(view: &OspfView<'_>, pkt: &PacketInfo<'_>) -> OspFv3 {
         db_desc: b.db_desc,
         ls_as: b.lsas,
         num_ls_as: b.num_lsas,
+        ..Default::default()
     }
 }
 

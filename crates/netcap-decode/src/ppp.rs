@@ -102,6 +102,7 @@ pub fn ppp_record(view: &PppView<'_>, pkt: &PacketInfo<'_>) -> Ppp {
         control: i32::from(view.control()),
         protocol: i32::from(view.protocol()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 
@@ -168,6 +169,7 @@ pub fn pppoe_record(view: &PppoeView<'_>, pkt: &PacketInfo<'_>) -> PpPoE {
         session_id: i32::from(view.session_id()),
         length: i32::from(view.len()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -143,6 +143,7 @@ pub fn record(view: &SctpView<'_>, pkt: &PacketInfo<'_>) -> Sctp {
         checksum: view.checksum(),
         packet_number: pkt.number,
         chunks: view.chunks().map(|c| chunk_record(&c)).collect(),
+        ..Default::default()
     }
 }
 

@@ -194,6 +194,7 @@ pub fn fill_record(
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(ip_payload_size.saturating_sub(view.header_len())),
         packet_number: pkt.number,
+        ..Default::default()
     };
 }
 

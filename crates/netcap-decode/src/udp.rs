@@ -89,6 +89,7 @@ pub fn record(view: &UdpView<'_>, pkt: &PacketInfo<'_>, opts: &DecodeOptions) ->
         payload_entropy: entropy_if(opts, view.payload()),
         payload_size: size_i32(view.payload_size()),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -75,6 +75,7 @@ pub fn record(view: &VlanView<'_>, tpid: u16, pkt: &PacketInfo<'_>) -> Dot1Q {
         r#type: i32::from(view.ether_type()),
         packet_number: pkt.number,
         tag_protocol: i32::from(tpid),
+        ..Default::default()
     }
 }
 

@@ -63,6 +63,7 @@ pub fn record(view: &VrrpView<'_>, pkt: &PacketInfo<'_>) -> VrrPv2 {
         checksum: i32::from(be16(b, 6)),
         ip_addresses: view.addresses().map(ipv4_text).collect(),
         packet_number: pkt.number,
+        ..Default::default()
     }
 }
 

@@ -58,6 +58,7 @@ pub fn record(view: &VxlanView<'_>, pkt: &PacketInfo<'_>) -> Vxlan {
         gbp_group_policy_id: i32::from(view.group_policy_id()),
         packet_number: pkt.number,
         flags: i32::from(f),
+        ..Default::default()
     }
 }
 

@@ -758,10 +758,7 @@ impl Conn {
             r.overlap_diff_bytes_server_to_client = to_i64(b.overlap_diff);
             r.stream_bytes_client_to_server = to_i64(a.delivered);
             r.stream_bytes_server_to_client = to_i64(b.delivered);
-            r.services = st
-                .protocol()
-                .map(|p| vec![p.to_string()])
-                .unwrap_or_default();
+            r.services = st.services();
         }
         r
     }
@@ -827,6 +824,7 @@ impl Conn {
                     iat_max: d.iat.max(),
                     iat_mean: d.iat.mean(),
                     iat_std: d.iat.stddev(),
+                    ..Default::default()
                 },
             ));
         }

@@ -519,6 +519,7 @@ impl LayerFlowTable {
                     num_packets_dst_to_src: c.packets_dir[1],
                     bytes_src_to_dst: c.bytes_dir[0],
                     bytes_dst_to_src: c.bytes_dir[1],
+                    ..Default::default()
                 }
             });
         }
@@ -548,6 +549,7 @@ impl LayerFlowTable {
                     num_packets_dst_to_src: c.packets_dir[1],
                     bytes_src_to_dst: c.bytes_dir[0],
                     bytes_dst_to_src: c.bytes_dir[1],
+                    ..Default::default()
                 }
             });
         }
@@ -578,6 +580,7 @@ impl LayerFlowTable {
                     num_packets_dst_to_src: c.packets_dir[1],
                     bytes_src_to_dst: c.bytes_dir[0],
                     bytes_dst_to_src: c.bytes_dir[1],
+                    ..Default::default()
                 }
             });
         }

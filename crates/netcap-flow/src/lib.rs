@@ -102,6 +102,12 @@ pub trait FlowSink {
     fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
         let _ = (key, sub, rec);
     }
+
+    /// Accepts a Connection record (the table writes them all through
+    /// here, so a sink can look at them typed).
+    fn connection(&mut self, key: u64, rec: &netcap_schema::Connection) {
+        self.emit_keyed(key, rec);
+    }
 }
 
 /// Counters for the summary.
@@ -302,6 +308,18 @@ impl FlowTable {
         self.open.len() as u64 * self.conn_unit() + streams
     }
 
+    /// Heap bytes held by the TCP streams of the open connections (part of
+    /// [`FlowTable::memory`]).
+    pub fn stream_memory(&self) -> u64 {
+        self.streams.as_ref().map_or(0, |l| l.memory as u64)
+    }
+
+    /// Connections holding TCP stream state (allocated with their first
+    /// segment carrying data or a FIN, freed when the connection ends).
+    pub fn open_streams(&self) -> u64 {
+        self.streams.as_ref().map_or(0, |l| l.open)
+    }
+
     fn conn_unit(&self) -> u64 {
         FlowConfig::conn_memory(self.cfg.first_packets)
     }
@@ -475,7 +493,7 @@ impl FlowTable {
                 }
             }
             let rec = c.record(reason, clock, last_number);
-            sink.emit_keyed(c.first_num, &rec);
+            sink.connection(c.first_num, &rec);
             // A direction that started later may belong to a later chunk.
             for (key, flow) in c.flow_records(&rec) {
                 if key < upto {
@@ -516,7 +534,7 @@ impl FlowTable {
                 }
             }
             let rec = c.record(*reason, clock, last_number);
-            sink.emit_keyed(c.first_num, &rec);
+            sink.connection(c.first_num, &rec);
             flows.extend(c.flow_records(&rec));
             self.counts.connections += 1;
         }

@@ -29,6 +29,8 @@ pub(crate) struct StreamLayer {
     /// Heap bytes of the streams of this table's connections (the sum of
     /// their last measurements).
     pub memory: usize,
+    /// Connections holding stream state.
+    pub open: u64,
 }
 
 impl StreamLayer {
@@ -39,6 +41,7 @@ impl StreamLayer {
             out: Vec::new(),
             totals: StreamTotals::default(),
             memory: 0,
+            open: 0,
         }
     }
 
@@ -91,6 +94,7 @@ impl StreamLayer {
                 }
             }
             ext.streams = Some(streams);
+            self.open += 1;
         }
         let Some(ext) = conn.ext.as_mut() else {
             return;
@@ -123,6 +127,7 @@ impl StreamLayer {
         let Some(streams) = ext.streams.as_mut() else {
             return;
         };
+        self.open = self.open.saturating_sub(1);
         let last = Origin {
             ts_ns: conn.last_ts,
             number: conn.last_num,

@@ -87,6 +87,11 @@ impl PcapSideWriter {
         Ok(())
     }
 
+    /// The files created so far.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> + '_ {
+        self.files.values().map(|(p, _)| p.as_path())
+    }
+
     /// Packets written.
     pub fn packets(&self) -> u64 {
         self.packets

@@ -168,6 +168,7 @@ fn unset_messages_are_null_and_set_ones_keep_nested_lists_and_timestamps() {
                 },
             ],
             packet_number: 9,
+            ..Default::default()
         }),
         ..Default::default()
     };

@@ -150,7 +150,13 @@ impl Tally {
             (&mut self.errors, &other.errors),
         ] {
             for (k, v) in theirs {
-                *mine.entry(k.clone()).or_default() += v;
+                // No key copy when the key is known (merged once per batch).
+                match mine.get_mut(k) {
+                    Some(n) => *n += v,
+                    None => {
+                        mine.insert(k.clone(), *v);
+                    }
+                }
             }
         }
     }
@@ -227,6 +233,9 @@ pub(crate) struct WorkerOutput {
     /// kept as offsets instead of a copy (the copy of every TCP payload was
     /// 2% of a capture's time).
     pub spans: [(usize, usize); 2],
+    /// What the derived records (Software, Service) need from this batch's
+    /// records, in no particular order (the writer sorts them).
+    pub sightings: Vec<netcap_derive::Sighting>,
 }
 
 impl WorkerOutput {
@@ -264,6 +273,7 @@ impl WorkerOutput {
         self.emitted = 0;
         self.segments.clear();
         self.seg_data.clear();
+        self.sightings.clear();
     }
 
     /// Starts a packet; returns the number of records emitted so far.
@@ -293,6 +303,9 @@ impl WorkerOutput {
     /// Emits a stream record with the current key.
     pub fn emit_stream_record(&mut self, rec: &netcap_stream::StreamRecord) {
         use netcap_stream::StreamRecord as S;
+        if self.wants(Type::NcSoftware) || self.wants(Type::NcService) {
+            netcap_derive::observe_stream(rec, &mut self.sightings);
+        }
         match rec {
             S::Http(r) => self.emit(&**r),
             S::TlsClientHello(r) => self.emit(&**r),
@@ -300,7 +313,18 @@ impl WorkerOutput {
             S::X509(r) => self.emit(&**r),
             S::Dns(r) => self.emit(&**r),
             S::Anomaly(r) => self.emit(&**r),
+            S::Ftp(r) => self.emit(&**r),
+            S::Smtp(r) => self.emit(&**r),
+            S::Pop3(r) => self.emit(&**r),
+            S::Imap(r) => self.emit(&**r),
+            S::Credentials(r) => self.emit(&**r),
+            S::Ssh(r) => self.emit(&**r),
         }
+    }
+
+    /// Whether records of type `t` are written.
+    pub fn wants(&self, t: Type) -> bool {
+        self.enabled.is_empty() || self.enabled.get(t as usize).copied().unwrap_or(false)
     }
 
     /// Records emitted so far (including types filtered out).

@@ -27,9 +27,10 @@ use netcap_decode::RecordSink;
 use netcap_flow::{
     DecodedApp, FlowConfig, FlowPacket, FlowSink, FlowTable, LayerObs, StreamSettings,
 };
-use netcap_schema::Record;
+use netcap_schema::{Record, Type};
 
 use crate::batch::{Batch, PacketSlot, SegData, WorkerOutput};
+use crate::live::WorkerGauges;
 
 /// Batches between posting a table size and acting on it: as deep as the
 /// worker queues, so that a worker rarely waits for a slower one.
@@ -55,6 +56,13 @@ impl FlowSink for WorkerOutput {
     fn emit_stream(&mut self, key: u64, sub: u64, rec: &netcap_stream::StreamRecord) {
         self.set_key(key, sub);
         self.emit_stream_record(rec);
+    }
+
+    fn connection(&mut self, key: u64, rec: &netcap_schema::Connection) {
+        if self.wants(Type::NcService) {
+            netcap_derive::observe_connection(rec, &mut self.sightings);
+        }
+        self.emit_keyed(key, rec);
     }
 }
 
@@ -344,6 +352,18 @@ impl WorkerFlows {
     /// Connections written early because the table was full.
     pub fn evicted(&self) -> u64 {
         self.table.counts().evicted
+    }
+
+    /// The table's state for the live statistics.
+    pub fn gauges(&self) -> WorkerGauges {
+        let stream_memory = self.table.stream_memory();
+        WorkerGauges {
+            connections: self.table.len() as u64,
+            streams: self.table.open_streams(),
+            conn_memory: self.table.memory().saturating_sub(stream_memory),
+            stream_memory,
+            evicted: self.table.counts().evicted,
+        }
     }
 }
 

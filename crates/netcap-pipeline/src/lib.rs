@@ -17,16 +17,19 @@
 
 mod batch;
 mod flows;
+mod live;
 mod merge;
 mod run;
 mod side;
+mod stages;
 
+pub use live::{LiveSnapshot, LiveStats};
 pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;
 pub use netcap_format::OutputFormat;
 pub use netcap_source::LiveOptions;
 pub use netcap_stream::{reassembly::OverlapPolicy, StreamConfig, StreamTotals};
 pub use run::{
-    run_capture, run_capture_to, CaptureConfig, FileSink, Input, PipelineError, Progress,
-    RecordSink, StreamOptions, Summary,
+    run_capture, run_capture_to, CaptureConfig, FileSink, Input, OutputSink, PipelineError,
+    Progress, StreamOptions, Summary,
 };

@@ -11,15 +11,17 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use netcap_decode::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
 use netcap_decode::flowkey::outer_ip;
 use netcap_decode::{DecodeOptions, FlowKey, Outcome, PacketDecoder, PacketInfo};
-use netcap_flow::{LayerFlowTable, LayerObs, LayerSelect};
+use netcap_flow::{LayerFlowTable, LayerSelect};
 use netcap_format::{header_for, OutputFormat, RecordWriter, WriterOptions};
 use netcap_schema::Type;
 use netcap_source::{BpfFilter, CaptureReader, LiveCapture, LiveOptions, Poll, SourceError};
 
 use crate::batch::{Batch, FragSlot, PacketSlot, SidePacket, Tally, WorkerOutput};
 use crate::flows::{EvictionBoard, OpenGateOnPanic, WorkerFlows, WriteGate};
+use crate::live::{LiveStats, WorkerLive};
 use crate::merge::merge_batch;
 use crate::side::SideOutputs;
+use crate::stages::{Derived, LayerFlows, WriterStages};
 
 /// Packets per batch: large enough to amortise channel hand-offs, small enough
 /// to keep latency and memory low.
@@ -103,6 +105,8 @@ pub struct Progress {
     pub total_bytes: AtomicU64,
     /// Set to stop reading early (Ctrl-C); everything read so far is written.
     pub stop: Arc<AtomicBool>,
+    /// Everything else the summary counts, published while the capture runs.
+    pub live: LiveStats,
 }
 
 /// The result of a capture.
@@ -110,6 +114,8 @@ pub struct Progress {
 pub struct Summary {
     /// Packets read (after the BPF filter).
     pub packets: u64,
+    /// Captured bytes of the packets read (link layer included).
+    pub bytes: u64,
     /// Packets the BPF filter dropped (files).
     pub filtered: u64,
     /// Packets the kernel or libpcap dropped (live capture), if known.
@@ -131,6 +137,8 @@ pub struct Summary {
     /// LinkFlow, NetworkFlow and TransportFlow records written early because
     /// their table was full.
     pub layer_flows_evicted: u64,
+    /// Software and Service entries the derived tables could not hold.
+    pub derived_dropped: netcap_derive::Dropped,
     /// IP reassembly counters (all zero when no fragment was seen or it is off).
     pub fragments: DefragStats,
     /// TCP stream counters (None: streams off).
@@ -168,7 +176,7 @@ pub enum PipelineError {
     /// A pipeline thread died.
     #[error("internal error: a pipeline thread panicked")]
     Thread,
-    /// A [`RecordSink`] other than files failed (e.g. the transport to collectors).
+    /// A [`OutputSink`] other than files failed (e.g. the transport to collectors).
     #[error("output failed: {0}")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -184,9 +192,10 @@ pub fn run_capture(cfg: &CaptureConfig, progress: &Progress) -> Result<Summary, 
 pub fn run_capture_to(
     cfg: &CaptureConfig,
     progress: &Progress,
-    sink: &mut dyn RecordSink,
+    sink: &mut dyn OutputSink,
 ) -> Result<Summary, PipelineError> {
     let started = Instant::now();
+    let workers = cfg.workers.max(1);
     let mut source = match &cfg.input {
         Input::File(path) => {
             let reader = CaptureReader::open(path)?;
@@ -202,8 +211,16 @@ pub fn run_capture_to(
         path: cfg.out_dir.clone(),
         source,
     })?;
+    // Running from here (the interface is open) until any return.
+    let live_slots = progress.live.begin(workers);
+    struct Ended<'a>(&'a LiveStats);
+    impl Drop for Ended<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let _ended = Ended(&progress.live);
 
-    let workers = cfg.workers.max(1);
     let mut to_workers = Vec::with_capacity(workers);
     let mut worker_rx = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -247,7 +264,7 @@ pub fn run_capture_to(
         // Track flows when any record type made from them is wanted.
         let wanted =
             |t: Type| enabled.is_empty() || enabled.get(t as usize).copied().unwrap_or(false);
-        let conns = wanted(Type::NcConnection) || wanted(Type::NcFlow);
+        let conns = wanted(Type::NcConnection) || wanted(Type::NcFlow) || wanted(Type::NcService);
         let select = LayerSelect {
             link: wanted(Type::NcLinkFlow),
             network: wanted(Type::NcNetworkFlow),
@@ -263,18 +280,27 @@ pub fn run_capture_to(
                     cfg: s.cfg,
                     memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
                 });
+        // Service needs the connections, Software the streams.
+        let derive = wanted(Type::NcService) || (streams_on && wanted(Type::NcSoftware));
         let enabled = Arc::new(enabled);
         // Layer flows span shards: one table on the writer thread, fed in packet order.
-        let layer = flows.filter(|_| select.any()).map(|f| LayerFlows {
-            table: LayerFlowTable::new(f, select),
-            enabled: Arc::clone(&enabled),
-            obs: Vec::new(),
-            last_number: 0,
-        });
+        let stages = WriterStages {
+            layer: flows.filter(|_| select.any()).map(|f| LayerFlows {
+                table: LayerFlowTable::new(f, select),
+                enabled: Arc::clone(&enabled),
+                obs: Vec::new(),
+                last_number: 0,
+            }),
+            derived: flows.filter(|_| derive).map(|_| Derived {
+                deriver: netcap_derive::Deriver::new(netcap_derive::Limits::default()),
+                enabled: Arc::clone(&enabled),
+                sightings: Vec::new(),
+            }),
+        };
         let board = EvictionBoard::new(workers);
         let gate = &gate;
         let mut worker_handles = Vec::new();
-        for (id, rx) in worker_rx.into_iter().enumerate() {
+        for ((id, rx), slot) in worker_rx.into_iter().enumerate().zip(live_slots) {
             let tx = out_tx.clone();
             let mut opts = cfg.decode;
             opts.tcp_streams = stream_settings.is_some();
@@ -291,7 +317,7 @@ pub fn run_capture_to(
                 .name(format!("worker {id}"))
                 .spawn_scoped(scope, move || {
                     work(
-                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate,
+                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate, &slot,
                     )
                 });
             match spawned {
@@ -308,7 +334,16 @@ pub fn run_capture_to(
         drop(recycle_tx);
         drop(spare_rx);
 
-        let written = write_outputs(cfg, sink, &out_rx, &spare_tx, workers, layer, gate);
+        let written = write_outputs(
+            cfg,
+            sink,
+            &out_rx,
+            &spare_tx,
+            workers,
+            stages,
+            gate,
+            &progress.live,
+        );
         gate.close();
         // On a write error, dropping the receiver stops the workers, which stops the reader.
         drop(out_rx);
@@ -331,7 +366,12 @@ pub fn run_capture_to(
             }
         }
         let read_result = reader_handle.join();
-        let (files, records, layer_flows_evicted) = written?;
+        let Written {
+            files,
+            records,
+            layer_evicted: layer_flows_evicted,
+            derived_dropped,
+        } = written?;
         let read = match read_result {
             Ok(r) => r,
             Err(_) => return Err(PipelineError::Thread),
@@ -341,6 +381,7 @@ pub fn run_capture_to(
         }
         Ok(Summary {
             packets: read.packets,
+            bytes: read.bytes,
             filtered: read.filtered,
             dropped: read.dropped,
             interrupted: read.interrupted,
@@ -351,6 +392,7 @@ pub fn run_capture_to(
             records,
             flows_evicted,
             layer_flows_evicted,
+            derived_dropped,
             fragments: read.fragments,
             streams: stream_totals,
             files,
@@ -373,6 +415,7 @@ enum Source {
 #[derive(Debug, Default)]
 struct ReadStats {
     packets: u64,
+    bytes: u64,
     filtered: u64,
     dropped: Option<u64>,
     interrupted: bool,
@@ -383,6 +426,8 @@ struct ReadStats {
 /// A live batch is handed on after this long even when not full, so that
 /// records of a quiet interface are written promptly.
 const LIVE_FLUSH: Duration = Duration::from_millis(200);
+/// How often the reader asks libpcap for its drop counters.
+const DROPPED_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reader thread: fills batches, assigns each packet to the worker of its flow.
 fn read_batches(
@@ -405,6 +450,8 @@ fn read_batches(
     let mut stats = ReadStats::default();
     let mut seq = 0u64;
     let mut done = false;
+    // libpcap's drop counters cost a system call: read them at most this often.
+    let mut dropped_read: Option<Instant> = None;
     while !done {
         let mut batch = match recycled.try_recv() {
             Ok(mut b) => {
@@ -450,6 +497,7 @@ fn read_batches(
                 Ok(Poll::Packet(meta)) => {
                     stats.packets += 1;
                     let end = batch.data.len();
+                    stats.bytes += (end - start) as u64;
                     let data = batch.data.get(start..end).unwrap_or_default();
                     // One walk to the outermost IP header serves sharding and reassembly.
                     let ip = outer_ip(meta.link_type, data);
@@ -491,6 +539,20 @@ fn read_batches(
             }
         }
         progress.packets.store(stats.packets, Ordering::Relaxed);
+        progress
+            .live
+            .set_read(stats.packets, stats.bytes, stats.filtered);
+        if let Some(d) = defrag.as_ref() {
+            progress
+                .live
+                .set_fragments(&d.stats(), d.buffered_bytes(), d.pending());
+        }
+        if let Source::Live(live) = source {
+            if dropped_read.is_none_or(|t| t.elapsed() >= DROPPED_INTERVAL) {
+                dropped_read = Some(Instant::now());
+                progress.live.set_dropped(live.dropped());
+            }
+        }
         if let Some(b) = &bytes {
             progress
                 .bytes
@@ -514,9 +576,13 @@ fn read_batches(
     }
     if let Source::Live(live) = source {
         stats.dropped = live.dropped();
+        progress.live.set_dropped(stats.dropped);
     }
     if let Some(d) = defrag.as_mut() {
         stats.fragments = d.finish();
+        progress
+            .live
+            .set_fragments(&stats.fragments, d.buffered_bytes(), d.pending());
     }
     stats
 }
@@ -573,6 +639,7 @@ fn work(
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
     gate: &WriteGate,
+    live: &WorkerLive,
 ) -> (Tally, u64, Option<netcap_stream::StreamTotals>) {
     let _gate_guard = OpenGateOnPanic(gate);
     let mut tally = Tally::default();
@@ -626,7 +693,9 @@ fn work(
         }
         if let Some(f) = flows.as_mut() {
             f.end_batch(&batch, &mut out);
+            live.set_gauges(f.gauges());
         }
+        live.add_tally(&out.tally);
         tally.merge(&std::mem::take(&mut out.tally));
         // The last worker done with the batch hands it back to the reader.
         if let Some(b) = Arc::into_inner(batch) {
@@ -654,92 +723,70 @@ fn work(
             }
         }
     }
+    if let Some(f) = flows.as_ref() {
+        live.set_gauges(f.gauges());
+    }
     let streams = flows.as_ref().and_then(WorkerFlows::stream_totals);
     (tally, evicted, streams)
 }
 
-/// Files written, records per type, layer flows evicted.
-type Written = (Vec<PathBuf>, BTreeMap<String, u64>, u64);
-
-/// The layer flows on the writer thread: one table over every worker's
-/// observations, fed in packet order, so its records do not depend on the
-/// number of workers.
-struct LayerFlows {
-    table: LayerFlowTable,
-    /// Record types to write (as the workers' outputs).
-    enabled: Arc<Vec<bool>>,
-    /// Reused buffer for a batch's observations.
-    obs: Vec<LayerObs>,
-    last_number: u64,
-}
-
-impl LayerFlows {
-    /// Feeds a merged batch; returns the records of the flows that ended.
-    fn batch(&mut self, outputs: &[WorkerOutput]) -> WorkerOutput {
-        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
-        self.obs.clear();
-        for o in outputs {
-            self.obs.extend_from_slice(&o.layer);
-        }
-        // Each worker's run is in packet order: the stable sort merges runs.
-        self.obs.sort_by_key(|o| o.number);
-        for o in &self.obs {
-            self.table.packet(o);
-        }
-        if let Some((max_ts, last)) = outputs.iter().find_map(|o| o.batch_end) {
-            self.last_number = last;
-            self.table.end_batch(max_ts, last, &mut rec);
-        }
-        rec
-    }
-
-    /// The flows still open at the end of the input.
-    fn finish(&mut self) -> WorkerOutput {
-        let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
-        self.table.finish(self.last_number, &mut rec);
-        rec
-    }
+/// What the writer thread did.
+struct Written {
+    files: Vec<PathBuf>,
+    records: BTreeMap<String, u64>,
+    layer_evicted: u64,
+    derived_dropped: netcap_derive::Dropped,
 }
 
 /// Writer (calling thread): reorders worker outputs by batch, merges them in
-/// packet order and hands them to `sink` per record type; runs the layer
-/// flows (`layer`) and writes their records.
+/// packet order and hands them to `sink` per record type; runs the stages
+/// over them (layer flows, derived records) and writes their records.
 #[allow(clippy::too_many_arguments)]
 fn write_outputs(
     cfg: &CaptureConfig,
-    sink: &mut dyn RecordSink,
+    sink: &mut dyn OutputSink,
     rx: &Receiver<WorkerOutput>,
     spare: &Sender<WorkerOutput>,
     workers: usize,
-    mut layer: Option<LayerFlows>,
+    mut stages: WriterStages,
     gate: &WriteGate,
+    live: &LiveStats,
 ) -> Result<Written, PipelineError> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut side = SideOutputs::new(&cfg.out_dir);
     let mut pending: BTreeMap<u64, Vec<WorkerOutput>> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut result = Ok(());
-    let mut write = |sink: &mut dyn RecordSink, outputs: &[WorkerOutput]| {
+    let mut write = |sink: &mut dyn OutputSink, outputs: &[WorkerOutput]| {
         merge_batch(outputs, |ty, bytes, count| {
             let rt = i32::try_from(ty)
                 .ok()
                 .and_then(|t| Type::try_from(t).ok())
                 .unwrap_or(Type::NcHeader);
             *counts.entry(rt.record_name().to_string()).or_default() += count;
-            sink.write(rt, bytes, count)
+            sink.write(rt, bytes, count)?;
+            live.add_records(ty, count);
+            Ok(())
         })
     };
     for out in rx {
         let entry = pending.entry(out.seq).or_default();
         entry.push(out);
         while pending.get(&next_seq).is_some_and(|v| v.len() == workers) {
-            let Some(outputs) = pending.remove(&next_seq) else {
+            let Some(mut outputs) = pending.remove(&next_seq) else {
                 break;
             };
             result = write(sink, &outputs).and_then(|()| side.write_batch(&outputs));
-            if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
-                let rec = l.batch(&outputs);
-                result = write(sink, std::slice::from_ref(&rec));
+            for p in side.new_paths().into_iter().chain(sink.take_new_files()) {
+                live.add_file(p);
+            }
+            if result.is_ok() {
+                for rec in stages.batch(&mut outputs) {
+                    result = result.and_then(|()| write(sink, std::slice::from_ref(&rec)));
+                }
+                if let Some((open, evicted)) = stages.layer_flows() {
+                    live.set_layer_flows(open, evicted);
+                }
             }
             if result.is_err() {
                 break;
@@ -754,11 +801,17 @@ fn write_outputs(
             break;
         }
     }
-    if let (Ok(()), Some(l)) = (&result, layer.as_mut()) {
-        let rec = l.finish();
-        result = write(sink, std::slice::from_ref(&rec));
+    if result.is_ok() {
+        for rec in stages.finish() {
+            result = result.and_then(|()| write(sink, std::slice::from_ref(&rec)));
+        }
+        if let Some((open, evicted)) = stages.layer_flows() {
+            live.set_layer_flows(open, evicted);
+        }
+        for p in sink.take_new_files() {
+            live.add_file(p);
+        }
     }
-    let layer_evicted = layer.as_ref().map_or(0, |l| l.table.counts().evicted);
     let mut paths = Vec::new();
     match side.finish() {
         Ok(mut p) => paths.append(&mut p),
@@ -776,20 +829,29 @@ fn write_outputs(
             }
         }
     }
-    result.map(|()| (paths, counts, layer_evicted))
+    result.map(|()| Written {
+        files: paths,
+        records: counts,
+        layer_evicted: stages.layer_evicted(),
+        derived_dropped: stages.derived_dropped(),
+    })
 }
 
 /// Where the writer stage hands the merged records: one call per record type
 /// and batch, records in packet order, types in ascending type number. The
 /// writer runs on the thread that called [`run_capture_to`], so a sink need
 /// not be `Send`.
-pub trait RecordSink {
+pub trait OutputSink {
     /// Appends `count` length-delimited records of type `ty` (`bytes` is a
     /// piece of a record file body: varint length, record, varint length, ...).
     fn write(&mut self, ty: Type, bytes: &[u8], count: u64) -> Result<(), PipelineError>;
     /// Called once after the last record (also after an error): flushes and
     /// closes; returns the files written, if any.
     fn finish(&mut self) -> Result<Vec<PathBuf>, PipelineError>;
+    /// The files created since the last call (the metrics watch their size).
+    fn take_new_files(&mut self) -> Vec<PathBuf> {
+        Vec::new()
+    }
 }
 
 /// The default sink: one file per record type in `cfg.out_dir`, created on
@@ -798,6 +860,7 @@ pub struct FileSink<'a> {
     cfg: &'a CaptureConfig,
     input_name: String,
     files: Vec<Option<RecordWriter>>,
+    created: Vec<PathBuf>,
 }
 
 impl<'a> FileSink<'a> {
@@ -807,11 +870,12 @@ impl<'a> FileSink<'a> {
             cfg,
             input_name: cfg.input.name(),
             files: Vec::new(),
+            created: Vec::new(),
         }
     }
 }
 
-impl RecordSink for FileSink<'_> {
+impl OutputSink for FileSink<'_> {
     fn write(&mut self, ty: Type, bytes: &[u8], count: u64) -> Result<(), PipelineError> {
         write_to(
             &mut self.files,
@@ -820,7 +884,12 @@ impl RecordSink for FileSink<'_> {
             ty,
             bytes,
             count,
+            &mut self.created,
         )
+    }
+
+    fn take_new_files(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.created)
     }
 
     fn finish(&mut self) -> Result<Vec<PathBuf>, PipelineError> {
@@ -848,6 +917,7 @@ fn write_to(
     rt: Type,
     bytes: &[u8],
     count: u64,
+    created: &mut Vec<PathBuf>,
 ) -> Result<(), PipelineError> {
     let ty = rt as usize;
     if files.len() <= ty {
@@ -866,6 +936,7 @@ fn write_to(
                 source,
             },
         )?;
+        created.push(w.path().to_path_buf());
         *slot = Some(w);
     }
     if let Some(w) = slot.as_mut() {

@@ -31,6 +31,8 @@ pub(crate) struct SideOutputs {
     log: Option<BufWriter<File>>,
     error_counts: BTreeMap<String, u64>,
     logged: u64,
+    /// Files already returned by [`SideOutputs::new_paths`].
+    announced: Vec<PathBuf>,
 }
 
 impl SideOutputs {
@@ -42,6 +44,7 @@ impl SideOutputs {
             log: None,
             error_counts: BTreeMap::new(),
             logged: 0,
+            announced: Vec::new(),
         }
     }
 
@@ -90,6 +93,27 @@ impl SideOutputs {
             }
         }
         Ok(())
+    }
+
+    /// The files created since the last call (for the live statistics).
+    pub fn new_paths(&mut self) -> Vec<PathBuf> {
+        let log = self.log.as_ref().map(|_| self.dir.join("errors.log"));
+        let count =
+            usize::from(log.is_some()) + self.unknown.paths().count() + self.errors.paths().count();
+        if count == self.announced.len() {
+            return Vec::new();
+        }
+        let all: Vec<PathBuf> = log
+            .into_iter()
+            .chain(self.unknown.paths().map(Path::to_path_buf))
+            .chain(self.errors.paths().map(Path::to_path_buf))
+            .collect();
+        let new: Vec<PathBuf> = all
+            .into_iter()
+            .filter(|p| !self.announced.contains(p))
+            .collect();
+        self.announced.extend(new.iter().cloned());
+        new
     }
 
     fn log_write(&mut self, bytes: &[u8]) -> Result<(), PipelineError> {

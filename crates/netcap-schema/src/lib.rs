@@ -157,6 +157,11 @@ pub fn message_descriptor(ty: Type) -> Option<MessageDescriptor> {
     descriptor_pool().get_message_by_name(&format!("{PACKAGE}.{}", ty.record_name()))
 }
 
+/// The labelling fields every record type ends with, with their numbers:
+/// `netcap label` appends them to encoded records (see docs/labelling.md).
+pub const LABEL_FIELDS: [(&str, u32); 3] =
+    [("Label", 1000), ("Category", 1001), ("Signature", 1002)];
+
 /// Whether a field holds a timestamp in nanoseconds (schema convention).
 pub fn is_timestamp_field(name: &str) -> bool {
     name.starts_with("Timestamp")
@@ -176,6 +181,38 @@ mod tests {
                 !t.description().is_empty(),
                 "{t:?} needs a comment on its message"
             );
+        }
+    }
+
+    /// Appending the labelling fields to any record's bytes must give a valid
+    /// labelled record: every record message has them with the same numbers
+    /// and type, and no other field of a record reaches their numbers.
+    #[test]
+    fn every_record_type_has_the_labelling_fields() {
+        use prost_reflect::Kind;
+        for &t in ALL_TYPES {
+            let d = message_descriptor(t).unwrap_or_else(|| panic!("{t:?}"));
+            for (name, number) in LABEL_FIELDS {
+                let f = d
+                    .get_field_by_name(name)
+                    .unwrap_or_else(|| panic!("{t:?} lacks {name}"));
+                assert_eq!(f.number(), number, "{t:?}.{name}");
+                assert!(
+                    matches!(f.kind(), Kind::String) && !f.is_list(),
+                    "{t:?}.{name}"
+                );
+            }
+            for f in d.fields() {
+                if !LABEL_FIELDS.iter().any(|(n, _)| *n == f.name()) {
+                    assert!(f.number() < 1000, "{t:?}.{} = {}", f.name(), f.number());
+                }
+            }
+        }
+        // The header and nested messages are not records: no labels.
+        for m in descriptor_pool().all_messages() {
+            if Type::from_record_name(m.name()).is_none() {
+                assert!(m.get_field_by_name("Label").is_none(), "{}", m.name());
+            }
         }
     }
 

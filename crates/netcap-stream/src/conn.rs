@@ -16,13 +16,26 @@
 
 use crate::dns;
 use crate::http;
+use crate::line;
 use crate::parser::{ConnMeta, Cx, Dir, End, Origin, Probe, Protocol, StreamParser};
 use crate::reassembly::{Budget, DirCounters, DirLimits, DirReassembler, Event, OverlapPolicy};
 use crate::records::StreamRecord;
+use crate::ssh;
 use crate::tls;
 
-/// Every stream protocol, in the order they are tried when no port hints.
-pub const PROTOCOLS: &[Protocol] = &[http::PROTOCOL, tls::PROTOCOL, dns::PROTOCOL];
+/// Every stream protocol, in the order they are tried when no port hints
+/// (FTP before POP3: both know USER, but a POP3 server's `+OK` greeting
+/// comes first).
+pub const PROTOCOLS: &[Protocol] = &[
+    http::PROTOCOL,
+    tls::PROTOCOL,
+    dns::PROTOCOL,
+    line::FTP,
+    line::SMTP,
+    line::POP3,
+    line::IMAP,
+    ssh::PROTOCOL,
+];
 
 /// First bytes of a direction kept while the protocol is not known yet
 /// (Zeek's `dpd_buffer_size` is 1024).
@@ -108,6 +121,8 @@ pub struct StreamCounters {
     pub dirs: [DirCounters; 2],
     /// Bytes a parser could not use: cut messages past the pending cap.
     pub parser_dropped: u64,
+    /// Units (lines) the parsers cut at their limits.
+    pub parser_cut: u64,
 }
 
 /// Totals of a worker (or a run), for the summary.
@@ -119,6 +134,8 @@ pub struct StreamTotals {
     pub bytes: DirCounters,
     /// Bytes of messages cut by the parser buffer cap.
     pub parser_dropped: u64,
+    /// Lines the parsers cut at their line limits.
+    pub parser_cut: u64,
     /// Most memory held at once by queues and recent bytes (per worker; summed
     /// over workers it is an upper bound).
     pub peak_memory: u64,
@@ -136,6 +153,7 @@ impl StreamTotals {
         self.bytes.add(a);
         self.bytes.add(b);
         self.parser_dropped += c.parser_dropped;
+        self.parser_cut += c.parser_cut;
         if let Some(p) = proto {
             *self.protocols.entry(p.to_string()).or_default() += 1;
         }
@@ -146,6 +164,7 @@ impl StreamTotals {
         self.streams += o.streams;
         self.bytes.add(&o.bytes);
         self.parser_dropped += o.parser_dropped;
+        self.parser_cut += o.parser_cut;
         self.peak_memory += o.peak_memory;
         for (k, v) in &o.protocols {
             *self.protocols.entry(k.clone()).or_default() += v;
@@ -239,6 +258,12 @@ struct App {
     flipped: bool,
     /// The protocol recognised, if any.
     proto: Option<&'static str>,
+    /// The protocol the connection switched to (TLS after STARTTLS).
+    upgraded: Option<&'static str>,
+    /// A switch happened: the kept bytes go to the new parser.
+    refeed: bool,
+    /// Units cut by parsers no longer running.
+    parser_cut: u64,
     ended: [bool; 2],
     reset: bool,
     reported: u8,
@@ -272,6 +297,9 @@ impl ConnStreams {
                 state: State::Detecting(all),
                 flipped: false,
                 proto: None,
+                upgraded: None,
+                refeed: false,
+                parser_cut: 0,
                 ended: [false; 2],
                 reset: false,
                 reported: 0,
@@ -283,6 +311,17 @@ impl ConnStreams {
     /// The protocol recognised, if any.
     pub fn protocol(&self) -> Option<&'static str> {
         self.app.proto
+    }
+
+    /// The protocols the connection carried: the one recognised, then the
+    /// one it switched to (e.g. SMTP, TLS after STARTTLS).
+    pub fn services(&self) -> Vec<String> {
+        self.app
+            .proto
+            .into_iter()
+            .chain(self.app.upgraded)
+            .map(str::to_string)
+            .collect()
     }
 
     /// Heap bytes of these streams (an estimate, allocator overhead
@@ -312,6 +351,11 @@ impl ConnStreams {
         StreamCounters {
             dirs: [a.counters, b.counters],
             parser_dropped: self.app.parser_dropped,
+            parser_cut: self.app.parser_cut
+                + match &self.app.state {
+                    State::Parsing(p) => p.cut_units(),
+                    _ => 0,
+                },
         }
     }
 
@@ -421,6 +465,7 @@ impl ConnStreams {
         if let State::Parsing(p) = &mut app.state {
             let mut cx = Cx::at(&app.meta, last, key, out);
             p.finish(&mut cx);
+            app.parser_cut += p.cut_units();
         }
         app.state = State::Off;
         for p in &mut app.pending {
@@ -497,6 +542,24 @@ impl App {
                 self.detect(d, now, key, cfg, out);
             }
             State::Parsing(_) => self.feed(d, data, origin, now, key, cfg, out),
+        }
+        self.refeed(now, key, cfg, out);
+    }
+
+    /// After a protocol switch, gives the new parser the bytes the old one
+    /// left, the direction that spoke first first.
+    fn refeed(&mut self, now: Origin, key: u64, cfg: &StreamConfig, out: &mut Records) {
+        while self.refeed {
+            self.refeed = false;
+            for d in [Dir::ToServer, Dir::ToClient] {
+                let Some(p) = self.pending.get_mut(d.index()) else {
+                    continue;
+                };
+                if !p.buf.is_empty() {
+                    p.needed = 0;
+                    self.parse_pending(d, now, key, cfg, out);
+                }
+            }
         }
     }
 
@@ -582,6 +645,7 @@ impl App {
             p.needed = 0;
             self.parse_pending(dd, now, key, cfg, out);
         }
+        self.refeed(now, key, cfg, out);
     }
 
     /// Gives new bytes to the parser (through the pending buffer when bytes
@@ -686,10 +750,19 @@ impl App {
             out,
         };
         match parser.parse(rel, input, &mut cx) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                if let Some(next) = parser.upgrade() {
+                    self.parser_cut += parser.cut_units();
+                    self.upgraded = Some(next.name());
+                    self.state = State::Parsing(next);
+                    self.refeed = true;
+                }
+                Some(r)
+            }
             Err(e) => {
                 let name = parser.name().to_ascii_lowercase();
                 cx.anomaly(rel, &name, "protocol_violation", e.0);
+                self.parser_cut += parser.cut_units();
                 self.state = State::Off;
                 None
             }

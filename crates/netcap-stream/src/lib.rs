@@ -7,7 +7,8 @@
 //!   or how much more it needs, and emits records.
 //! * [`conn`]: the streams of one connection: reassembly of both directions,
 //!   protocol detection by content (ports only as a hint), dispatch.
-//! * One module per protocol: [`http`], [`tls`], [`dns`].
+//! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
+//!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`].
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).
@@ -16,10 +17,15 @@
 pub mod conn;
 pub mod dns;
 pub mod http;
+pub mod line;
 pub mod parser;
 pub mod reassembly;
 pub mod records;
+pub mod ssh;
 pub mod tls;
+
+#[cfg(test)]
+mod testkit;
 
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};
 pub use parser::{ConnMeta, Cx, Dir, End, Origin, Parsed, StreamParser};

@@ -171,6 +171,20 @@ pub trait StreamParser: Send {
     /// included): the connection's memory counts it against the flow
     /// table's budget, so it must grow with whatever the parser buffers.
     fn memory(&self) -> usize;
+
+    /// Asked after every call: the parser the rest of the connection goes
+    /// to, once the protocol switched (SMTP, POP3, IMAP or FTP after an
+    /// accepted STARTTLS: TLS). Bytes this parser left unconsumed, in both
+    /// directions, are given to the new one.
+    fn upgrade(&mut self) -> Option<Box<dyn StreamParser>> {
+        None
+    }
+
+    /// Units (lines, headers) this parser cut at its limits so far, for the
+    /// summary.
+    fn cut_units(&self) -> u64 {
+        0
+    }
 }
 
 /// How a parser sees its connection during a call: the connection's facts,
@@ -243,6 +257,7 @@ impl<'a> Cx<'a> {
             source: source.to_string(),
             to_server: dir == Dir::ToServer,
             details,
+            ..Default::default()
         };
         self.emit(StreamRecord::Anomaly(Box::new(rec)));
     }

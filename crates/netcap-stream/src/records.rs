@@ -1,6 +1,9 @@
 //! The records the stream layer emits.
 
-use netcap_schema::{Anomaly, Dns, Http, TlsClientHello, TlsServerHello, X509Certificate};
+use netcap_schema::{
+    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, Ssh, TlsClientHello, TlsServerHello,
+    X509Certificate,
+};
 
 /// One record made from a stream. Boxed: the variants are large and most
 /// connections emit few records.
@@ -16,8 +19,20 @@ pub enum StreamRecord {
     X509(Box<X509Certificate>),
     /// A DNS message carried over TCP.
     Dns(Box<Dns>),
+    /// An SSH connection's handshake.
+    Ssh(Box<Ssh>),
     /// A reassembly or parser anomaly.
     Anomaly(Box<Anomaly>),
+    /// An FTP command and its reply.
+    Ftp(Box<Ftp>),
+    /// An SMTP command and its reply.
+    Smtp(Box<Smtp>),
+    /// A POP3 command and its response.
+    Pop3(Box<Pop3>),
+    /// An IMAP command and its tagged response.
+    Imap(Box<Imap>),
+    /// A login's user name and password.
+    Credentials(Box<Credentials>),
 }
 
 /// Something that accepts every kind of stream record (the pipeline's

@@ -11,9 +11,10 @@ use netcap_decode::defrag::DefragConfig;
 use netcap_decode::DecodeOptions;
 use netcap_format::OutputFormat;
 use netcap_format::WriterOptions;
+use netcap_metrics::{MetricsServer, RunInfo};
 use netcap_pipeline::{
-    run_capture_to, CaptureConfig, FileSink, FlowConfig, Input, LiveOptions, OverlapPolicy,
-    Progress, RecordSink, StreamConfig, StreamOptions, Summary,
+    run_capture_to, CaptureConfig, FileSink, FlowConfig, Input, LiveOptions, OutputSink,
+    OverlapPolicy, Progress, StreamConfig, StreamOptions, Summary,
 };
 use netcap_schema::{Type, ALL_TYPES};
 
@@ -184,15 +185,17 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         side_outputs: !args.no_side_outputs,
         ..pipeline_config(&args.pipe)?
     };
-    let summary = run_pipeline(&cfg, args.quiet, &mut FileSink::new(&cfg))?;
-    finish(&cfg, &summary, args.quiet)
+    let summary = run_pipeline(&cfg, &args.pipe, args.quiet, &mut FileSink::new(&cfg))?;
+    Ok(exit_status(&cfg, &summary))
 }
 
-/// Runs the pipeline into `sink` with a progress bar and Ctrl-C handling.
+/// Runs the pipeline into `sink` with a progress bar, Ctrl-C handling and,
+/// with `--metrics`, the Prometheus endpoint; prints the summary.
 pub fn run_pipeline(
     cfg: &CaptureConfig,
+    pipe: &PipelineArgs,
     quiet: bool,
-    sink: &mut dyn RecordSink,
+    sink: &mut dyn OutputSink,
 ) -> Result<Summary> {
     let progress = Progress::default();
     let stop = std::sync::Arc::clone(&progress.stop);
@@ -200,34 +203,79 @@ pub fn run_pipeline(
     ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
         .context("cannot install the Ctrl-C handler")?;
     let show_progress = !quiet && std::io::stderr().is_terminal();
+    anyhow::ensure!(
+        pipe.metrics_linger.is_finite() && (0.0..1e6).contains(&pipe.metrics_linger),
+        "--metrics-linger must be a number of seconds (0 or more)"
+    );
+    // Bound before the capture starts: a busy port is an error up front.
+    let server = pipe.metrics.map(MetricsServer::bind).transpose()?;
+    if let Some(srv) = &server {
+        eprintln!("netcap: metrics at http://{}/metrics", srv.local_addr());
+    }
+    let info = RunInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        start_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
+        workers: cfg.workers,
+    };
 
     let done = std::sync::atomic::AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let bar = show_progress.then(|| s.spawn(|| show(&progress, &done)));
+        // The metrics server reads the pipeline's live statistics on each
+        // scrape; the capture does not know it is there.
+        let metrics = server.as_ref().map(|srv| {
+            let stop = srv.stop_handle();
+            let thread = std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn_scoped(s, || {
+                    srv.serve(|| netcap_metrics::render(&progress.live, &info))
+                });
+            (stop, thread)
+        });
         let result = run_capture_to(cfg, &progress, sink);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
+        }
+        if let Ok(summary) = &result {
+            report(summary, cfg.workers, quiet);
+        }
+        if let Some((stop, thread)) = metrics {
+            if result.is_ok() && pipe.metrics_linger > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(pipe.metrics_linger));
+            }
+            stop.stop();
+            if let Ok(t) = thread {
+                let _ = t.join();
+            }
         }
         result
     })?;
     Ok(summary)
 }
 
-/// Warnings, the summary and the exit status of a finished capture.
-pub fn finish(cfg: &CaptureConfig, summary: &Summary, quiet: bool) -> Result<ExitCode> {
-    let live = matches!(cfg.input, Input::Live(_));
+/// The warning about a cut input and the summary, on stderr.
+fn report(summary: &Summary, workers: usize, quiet: bool) {
     if let Some(w) = &summary.input_warning {
         eprintln!("netcap: warning: {w}; the packets before were processed");
     }
     if !quiet {
-        print_summary(summary, cfg.workers);
+        print_summary(summary, workers);
     }
+}
+
+/// The exit status of a finished capture: 130 when reading a file was
+/// interrupted.
+pub fn exit_status(cfg: &CaptureConfig, summary: &Summary) -> ExitCode {
+    let live = matches!(cfg.input, Input::Live(_));
     if summary.interrupted && !live {
         eprintln!("netcap: interrupted: the files hold the packets read before the interruption");
-        return Ok(ExitCode::from(130));
+        return ExitCode::from(130);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Progress on stderr: percentage of the file, packets/s and time left.
@@ -266,6 +314,10 @@ fn print_summary(s: &Summary, workers: usize) {
         "{} packets in {secs:.2}s ({rate:.0} packets/s, {workers} worker{})",
         s.packets,
         if workers == 1 { "" } else { "s" }
+    );
+    eprintln!(
+        "  bytes    {:>10}  captured bytes of the packets read",
+        s.bytes
     );
     if s.filtered > 0 {
         eprintln!(
@@ -307,6 +359,13 @@ fn print_summary(s: &Summary, workers: usize) {
         eprintln!(
             "  evicted  {:>10}  link/network/transport flows written early: more than --max-flows open",
             s.layer_flows_evicted
+        );
+    }
+    let d = s.derived_dropped;
+    if d.software > 0 || d.services > 0 {
+        eprintln!(
+            "  dropped  {:>10}  software strings and {} servers past the derived tables' bounds (docs/derived.md)",
+            d.software, d.services
         );
     }
     let f = &s.fragments;
@@ -378,6 +437,11 @@ fn print_summary(s: &Summary, workers: usize) {
                 t.parser_dropped,
                 "bytes of messages longer than the parser buffer",
             ),
+            (
+                "long lines",
+                t.parser_cut,
+                "lines longer than the line limit, cut (FTP, SMTP, POP3, IMAP)",
+            ),
         ];
         for (name, n, what) in caps {
             if n > 0 {
@@ -390,6 +454,13 @@ fn print_summary(s: &Summary, workers: usize) {
     for (k, v) in &s.records {
         eprintln!("  {k:<width$} {v:>12}");
     }
+    let bytes: u64 = s
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!("output: {bytes} bytes in {} files", s.files.len());
 }
 
 pub fn list_interfaces() -> Result<ExitCode> {

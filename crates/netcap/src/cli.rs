@@ -23,6 +23,7 @@ use netcap_pipeline::FlowConfig;
         netcap dump -r out/TCP.ncap.zst\n  \
         netcap capture -r traffic.pcap -o out/ --format parquet\n  \
         netcap convert -r out/ -o parquet/ --format parquet\n  \
+        netcap label -r out/ -o labelled/ --alerts eve.json\n  \
         netcap types"
 )]
 pub struct Cli {
@@ -35,11 +36,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decode a pcap or pcapng file into one record file per protocol.
-    Capture(CaptureArgs),
+    Capture(Box<CaptureArgs>),
     /// Print the records of a .ncap, .ncap.gz or .ncap.zst file as CSV, JSON, a table or text.
     Dump(DumpArgs),
     /// Convert record files (one, or a folder of them) to Parquet, CSV or JSON files.
     Convert(ConvertArgs),
+    /// Label records as attack or normal from Suricata alerts or a ground-truth file.
+    Label(LabelArgs),
     /// List the record types with their number of fields.
     Types,
     /// List the network interfaces that can be captured from.
@@ -257,6 +260,18 @@ pub struct PipelineArgs {
     /// data: the first seen (Zeek, the original Netcap) or the last.
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Overlap::First)]
     pub overlap_policy: Overlap,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics while capturing
+    /// (e.g. 127.0.0.1:9572; port 0: any free port, printed on stderr).
+    /// Meant for live and long captures: the server stops when the capture
+    /// ends (see --metrics-linger).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics: keep serving the final values this many seconds
+    /// after the capture ended, so that a last scrape sees them.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, requires = "metrics")]
+    pub metrics_linger: f64,
 }
 
 /// Overlap policy of TCP reassembly.
@@ -300,8 +315,19 @@ pub enum Compression {
     Gzip,
     /// TYPE.ncap.zst, Zstandard: smaller than gzip for the same time
     Zstd,
-    /// TYPE.ncap, uncompressed (the same as --no-compress)
+    /// TYPE.ncap, uncompressed
     None,
+}
+
+impl Compression {
+    /// The record file codec.
+    pub fn codec(self) -> Codec {
+        match self {
+            Compression::Gzip => Codec::Gzip,
+            Compression::Zstd => Codec::Zstd,
+            Compression::None => Codec::None,
+        }
+    }
 }
 
 impl CaptureArgs {
@@ -592,6 +618,98 @@ pub struct CollectArgs {
     pub compression_level: u32,
 
     /// Print no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Label records for supervised learning.
+#[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("source").required(true).multiple(true).args(["alerts", "ground_truth"])),
+    after_help = "Examples:\n  \
+    netcap label -r out/ -o labelled/ --alerts eve.json\n  \
+    netcap label -r out/ -o labelled/ --ground-truth attacks.csv --format parquet\n  \
+    netcap label -r out/HTTP.ncap.gz -o labelled/ --alerts eve.json --format csv\n  \
+    netcap dump -r labelled/Connection.ncap.gz --select UID,SrcIP,DstIP,Label,Category,Signature\n\n\
+    Attacks are matched to Connection records: an alert by its 5-tuple (either direction)\n\
+    and its time, within the connection's first..last packet time widened by --tolerance\n\
+    (the nearest connection wins when several fit); a ground-truth row by its time range\n\
+    and its addresses or networks (either direction), ports and protocol when given: it\n\
+    labels every connection it matches. A connection's label then goes to every record\n\
+    of it: Flow, HTTP, TLS, DNS over TCP and others by ConnectionUID, per-packet records\n\
+    (Ethernet, IPv4, TCP, DNS over UDP, ...) by their packet, and the LinkFlow,\n\
+    NetworkFlow and TransportFlow sharing its MACs, addresses or ports while it was open.\n\n\
+    Every record gets Label (\"attack\" or \"normal\"), Category (the alert's category, the\n\
+    row's label) and Signature (the alert's signature, the row's signature column).\n\
+    When several attacks label one connection, ground truth wins, then the highest\n\
+    Suricata severity (1), then the earliest; the others are counted as conflicting\n\
+    when their category or signature differs.\n\n\
+    eve.json: only event_type \"alert\" lines are used (timestamp, src_ip, src_port,\n\
+    dest_ip, dest_port, proto, alert.signature, alert.category, alert.severity).\n\
+    Ground truth: CSV with a header line (comma, semicolon or tab): start, end, src, dst,\n\
+    label, and optionally src_port, dst_port, proto, signature. CIC-IDS and UNSW-NB15\n\
+    column names are recognised. Times: RFC 3339 (2017-07-05T11:43:43.048Z, +02:00,\n\
+    +0200), 'YYYY-MM-DD hh:mm[:ss]' or epoch seconds. Details: docs/labelling.md.")]
+pub struct LabelArgs {
+    /// Output folder of `netcap capture` (every record file in it is labelled),
+    /// or one record file in such a folder. The folder must hold the Connection
+    /// records; its IPv4, IPv6, TCP, UDP and SCTP records tell which packets
+    /// belong to a labelled connection.
+    #[arg(short = 'r', long = "read", value_name = "DIR|FILE")]
+    pub input: PathBuf,
+
+    /// Folder for the labelled files (created if missing; not the input folder).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Suricata EVE JSON file (eve.json): its alerts label the records.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+
+    /// Ground-truth CSV file of attacks (start, end, src, dst, label, ...).
+    #[arg(long, value_name = "FILE")]
+    pub ground_truth: Option<PathBuf>,
+
+    /// Format of the files written (the same record types, with the Label,
+    /// Category and Signature columns).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Ncap)]
+    pub format: Format,
+
+    /// Compression of record files (--format ncap).
+    #[arg(long, value_name = "CODEC", value_enum, default_value_t = Compression::Gzip)]
+    pub compression: Compression,
+
+    /// Seconds an alert may lie before a connection's first packet or after
+    /// its last one and still match it (timestamps are rounded to the
+    /// microsecond in eve.json, and Suricata's flows may outlive Netcap's
+    /// connection by a late packet).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub tolerance: f64,
+
+    /// UTC offset of timestamps that carry none (ground-truth files often
+    /// give local times: CIC-IDS2017's are -03:00).
+    #[arg(
+        long,
+        value_name = "OFFSET",
+        default_value = "+00:00",
+        allow_hyphen_values = true
+    )]
+    pub tz_offset: String,
+
+    /// Label of records that belong to an attack.
+    #[arg(long, value_name = "TEXT", default_value = "attack")]
+    pub attack_label: String,
+
+    /// Label of every other record (the original Netcap's "normal"; CIC-IDS
+    /// uses "BENIGN").
+    #[arg(long, value_name = "TEXT", default_value = "normal")]
+    pub normal_label: String,
+
+    /// Files written at once [default: number of cores].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
 }

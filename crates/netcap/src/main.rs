@@ -6,6 +6,7 @@ mod capture;
 mod cli;
 mod convert;
 mod dump;
+mod label;
 #[cfg(feature = "nats")]
 mod sensor;
 
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Capture(args) => capture::run(&args),
         cli::Command::Dump(args) => dump::run(&args),
         cli::Command::Convert(args) => convert::run(&args),
+        cli::Command::Label(args) => label::run(&args),
         cli::Command::Types => dump::list_types(),
         cli::Command::Interfaces => capture::list_interfaces(),
         #[cfg(feature = "nats")]

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use netcap_pipeline::{PipelineError, RecordSink};
+use netcap_pipeline::{OutputSink, PipelineError};
 use netcap_schema::Type;
 use netcap_transport::{
     Agent, AgentConfig, AgentStats, CollectConfig, NatsOptions, Rotate, StreamSettings,
     TransportError,
 };
 
-use crate::capture::{finish, pipeline_config, run_pipeline};
+use crate::capture::{exit_status, pipeline_config, run_pipeline};
 use crate::cli::{AgentArgs, CollectArgs, NatsArgs};
 
 fn seconds(name: &str, s: f64) -> Result<Duration> {
@@ -84,7 +84,7 @@ impl AgentSink {
     }
 }
 
-impl RecordSink for AgentSink {
+impl OutputSink for AgentSink {
     fn write(&mut self, ty: Type, bytes: &[u8], count: u64) -> Result<(), PipelineError> {
         let sent = match &self.agent {
             Some(a) => a.send(ty, bytes, count),
@@ -126,14 +126,14 @@ pub fn agent(args: &AgentArgs) -> Result<ExitCode> {
         agent: Some(agent),
         stats: None,
     };
-    let summary = run_pipeline(&cfg, args.quiet, &mut sink);
+    let summary = run_pipeline(&cfg, &args.pipe, args.quiet, &mut sink);
     // The publisher's statistics also after a failure: what was sent is sent.
     if let Some(a) = sink.agent.take() {
         sink.stats = a.finish().ok();
     }
     let stats = sink.stats.unwrap_or_default();
     let code = match summary {
-        Ok(summary) => finish(&cfg, &summary, args.quiet),
+        Ok(summary) => Ok(exit_status(&cfg, &summary)),
         Err(e) => Err(e),
     };
     if !args.quiet {

@@ -145,12 +145,15 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
             assert!(!recs.is_empty(), "{}: empty {name} file", pcap.display());
             // Records made from packets are in packet order. Stream records
             // are written when their message completes and carry the number
-            // of its first packet: they are in completion order.
+            // of its first packet: they are in completion order, and so are
+            // the Software records taken from them.
             let stream = [
                 "HTTP",
+                "Software",
                 "TLSClientHello",
                 "TLSServerHello",
                 "X509Certificate",
+                "SSH",
                 "Anomaly",
             ];
             if stream.contains(&name.as_str()) {
@@ -355,7 +358,12 @@ fn dump_formats() {
     let mut rdr = csv::Reader::from_reader(csv_out.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(headers.get(0), Some("Timestamp"));
-    assert_eq!(headers.iter().next_back(), Some("PacketNumber"));
+    // The record's own fields end with PacketNumber, then the labelling fields.
+    let names: Vec<&str> = headers.iter().collect();
+    assert_eq!(
+        names[names.len() - 4..],
+        ["PacketNumber", "Label", "Category", "Signature"]
+    );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 254);
     // Options contain the separator and still form one column.
@@ -465,7 +473,7 @@ fn help_has_examples() {
     assert!(
         types
             .lines()
-            .any(|l| l.starts_with("TCP") && l.contains("23")),
+            .any(|l| l.starts_with("TCP") && l.contains("26")),
         "{types}"
     );
 }
@@ -493,6 +501,8 @@ fn include_and_exclude_choose_record_types() {
             "IPv4",
             "LinkFlow",
             "NetworkFlow",
+            "Service",
+            "Software",
             "TransportFlow"
         ]
         .map(String::from)
@@ -1039,4 +1049,166 @@ fn tunnels_of_several_outer_hosts_do_not_depend_on_the_worker_count() {
             }
         }
     }
+}
+
+/// Reads the number in the summary line starting with `prefix` (after spaces).
+fn summary_field(err: &str, prefix: &str) -> u64 {
+    err.lines()
+        .find_map(|l| l.trim_start().strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {prefix:?} in {err}"))
+        .parse()
+        .unwrap()
+}
+
+/// `--metrics` on a file capture: while the server lingers after the end,
+/// /metrics holds exactly the summary's numbers (packets, bytes, outcomes,
+/// records per type, fragments) and the output bytes are the sizes of the
+/// files written; the process then exits normally.
+#[test]
+fn metrics_after_a_file_capture_equal_the_summary() {
+    use std::io::{BufRead, Read, Write};
+    for name in [
+        "mixed-lan-wireshark-samples.pcapng",
+        "ip-fragments-dns-udp-icmp.pcap",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netcap"))
+            .args(["capture", "-w", "2", "--metrics", "127.0.0.1:0"])
+            .args(["--metrics-linger", "5", "-r"])
+            .arg(pcaps_dir().join(name))
+            .arg("-o")
+            .arg(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut err = String::new();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(a) = line.strip_prefix("netcap: metrics at http://") {
+                addr = Some(a.trim_end_matches("/metrics").to_string());
+            }
+            err.push_str(&line);
+            err.push('\n');
+            if line.starts_with("output: ") {
+                break;
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no metrics address in {err}"));
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut resp = String::new();
+        conn.read_to_string(&mut resp).unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert!(
+            head.contains("Content-Type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        let metrics: std::collections::HashMap<&str, f64> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let (series, v) = l.rsplit_once(' ').unwrap();
+                (series, v.parse().unwrap())
+            })
+            .collect();
+        let m = |series: &str| -> u64 {
+            *metrics
+                .get(series)
+                .unwrap_or_else(|| panic!("{name}: no {series} in {body}")) as u64
+        };
+        let packets: u64 = err
+            .lines()
+            .find(|l| l.contains(" packets in "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(m("netcap_capture_running"), 0, "{name}");
+        assert_eq!(m("netcap_packets_read_total"), packets, "{name}");
+        assert_eq!(m("netcap_bytes_read_total"), summary_field(&err, "bytes "));
+        for (outcome, label) in [
+            ("decoded", "decoded "),
+            ("partial", "partial "),
+            ("unknown", "unknown "),
+            ("error", "errors "),
+        ] {
+            assert_eq!(
+                m(&format!(
+                    "netcap_packets_processed_total{{outcome=\"{outcome}\"}}"
+                )),
+                summary_field(&err, label),
+                "{name}: {outcome}"
+            );
+        }
+        let records: Vec<(&str, u64)> = err
+            .split("records written:\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next().unwrap(), w.next().unwrap().parse().unwrap())
+            })
+            .collect();
+        assert!(records.len() >= 5, "{name}: {err}");
+        for (ty, n) in &records {
+            assert_eq!(
+                m(&format!("netcap_records_written_total{{type=\"{ty}\"}}")),
+                *n,
+                "{name}: {ty}"
+            );
+        }
+        let series = metrics
+            .keys()
+            .filter(|k| k.starts_with("netcap_records_written_total{"))
+            .count();
+        assert_eq!(series, records.len(), "{name}");
+        if let Some(frags) = err.lines().find_map(|l| l.strip_prefix("IP fragments ")) {
+            let n: u64 = frags.split(':').next().unwrap().parse().unwrap();
+            assert_eq!(m("netcap_ip_fragments_total"), n, "{name}");
+            assert!(n > 0);
+        }
+        assert_eq!(m("netcap_connections_open"), 0);
+        assert_eq!(m("netcap_streams_open"), 0);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{name}: {err}");
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert_eq!(m("netcap_output_bytes_total"), on_disk, "{name}");
+        assert_eq!(
+            m("netcap_output_files"),
+            std::fs::read_dir(dir.path()).unwrap().count() as u64
+        );
+    }
+}
+
+#[test]
+fn metrics_on_a_busy_port_is_an_error_before_capturing() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = netcap(&[
+        "capture",
+        "-r",
+        pcaps_dir().join("geneve.pcap").to_str().unwrap(),
+        "-o",
+        dir.path().to_str().unwrap(),
+        "--metrics",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on 127.0.0.1:{port} for metrics")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

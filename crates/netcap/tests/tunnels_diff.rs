@@ -137,7 +137,7 @@ fn tables() -> Vec<Table> {
         table(
             "MPLS",
             vec![
-                f("mpls.label", "Label", Same),
+                f("mpls.label", "MPLSLabel", Same),
                 f("mpls.exp", "TrafficClass", Same),
                 f("mpls.bottom", "StackBottom", Bool),
                 f("mpls.ttl", "TTL", Same),

@@ -218,13 +218,15 @@ mod tests {
                     option_data: vec![0, 0],
                 }],
                 packet_number: 0,
+                ..Default::default()
             }),
             ..Default::default()
         };
         let m = dynamic(Type::NcIPv6, &set);
         assert_eq!(
             cell_text(&m, &field(&m, "HopByHop"), &o),
-            "(Timestamp=0.000000 Options=[(OptionType=5 OptionLength=2 OptionData=0000)] PacketNumber=0)"
+            // IPv6HopByHop is a record type too: its labelling fields come along.
+            "(Timestamp=0.000000 Options=[(OptionType=5 OptionLength=2 OptionData=0000)] PacketNumber=0 Label= Category= Signature=)"
         );
     }
 }

@@ -280,6 +280,36 @@ fn authorization(value: &[u8]) -> (String, String) {
 
 /// The `username` parameter of Digest credentials, quoted or not.
 fn digest_username(params: &[u8]) -> Option<&[u8]> {
+    digest_param(params, b"username")
+}
+
+/// The method, user name and password (Basic) or response digest (Digest)
+/// of an Authorization value; `None` for other schemes.
+pub(crate) fn credentials(value: &[u8]) -> Option<(&'static str, String, String)> {
+    let value = value.trim_ascii();
+    let i = value.iter().position(|&b| b == b' ' || b == b'\t')?;
+    let scheme = value.get(..i)?;
+    let rest = value.get(i..)?.trim_ascii();
+    if scheme.eq_ignore_ascii_case(b"basic") {
+        let creds = base64(rest.get(..STR_MAX).unwrap_or(rest));
+        let end = creds.iter().position(|&b| b == b':').unwrap_or(creds.len());
+        let pass = creds.get(end + 1..).unwrap_or_default();
+        Some(("Basic", text(creds.get(..end)?), text(pass)))
+    } else if scheme.eq_ignore_ascii_case(b"digest") {
+        let user = digest_param(rest, b"username")
+            .map(text)
+            .unwrap_or_default();
+        let response = digest_param(rest, b"response")
+            .map(text)
+            .unwrap_or_default();
+        Some(("Digest", user, response))
+    } else {
+        None
+    }
+}
+
+/// A parameter of an auth-param list (Digest), quoted or not.
+fn digest_param<'a>(params: &'a [u8], want: &[u8]) -> Option<&'a [u8]> {
     let mut rest = params;
     loop {
         let (name, after) = pair_head(rest)?;
@@ -306,7 +336,7 @@ fn digest_username(params: &[u8]) -> Option<&[u8]> {
                 (after.get(..end)?.trim_ascii(), after.get(end..)?)
             }
         };
-        if name.eq_ignore_ascii_case(b"username") {
+        if name.eq_ignore_ascii_case(want) {
             return Some(value);
         }
         let comma = after.iter().position(|&b| b == b',')?;

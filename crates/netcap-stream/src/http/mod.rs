@@ -13,6 +13,9 @@
 
 mod body;
 mod head;
+
+#[cfg(test)]
+pub(crate) use head::credentials as head_credentials;
 #[cfg(test)]
 mod tests;
 
@@ -845,7 +848,39 @@ fn merge_response(rec: &mut Http, f: Http) {
 }
 
 fn emit(cx: &mut Cx<'_>, e: Exchange) {
+    credentials(cx, &e.rec);
     cx.emit(StreamRecord::Http(Box::new(e.rec)));
+}
+
+/// A Credentials record for an exchange whose request carried Basic or
+/// Digest authorization (the Digest `response` as the password); accepted
+/// when the status is 2xx or 3xx.
+fn credentials(cx: &mut Cx<'_>, rec: &Http) {
+    let is_auth = |h: &&netcap_schema::HttpHeader| {
+        h.name.eq_ignore_ascii_case("authorization")
+            || h.name.eq_ignore_ascii_case("proxy-authorization")
+    };
+    let Some(h) = rec.request_headers.iter().find(is_auth) else {
+        return;
+    };
+    let Some((method, user, password)) = head::credentials(h.value.as_bytes()) else {
+        return;
+    };
+    let login = crate::line::Login {
+        origin: Origin {
+            ts_ns: rec.timestamp,
+            number: rec.packet_number,
+        },
+        user,
+        password,
+        notes: method.to_string(),
+    };
+    let reply = if rec.status_code == 0 {
+        String::new()
+    } else {
+        rec.status_code.to_string()
+    };
+    login.emit("HTTP", &reply, (200..400).contains(&rec.status_code), cx);
 }
 
 /// Skips to the next point where a message starts.

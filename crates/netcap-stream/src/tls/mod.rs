@@ -322,6 +322,7 @@ fn client_record(ch: &hello::ClientHello, len: u32, start: Start, cx: &Cx<'_>) -
         psk_modes: ints8(&ch.psk_modes),
         ech: ch.ech,
         ticket_supported: ch.session_ticket,
+        ..Default::default()
     }
 }
 
@@ -358,6 +359,7 @@ fn server_record(sh: &hello::ServerHello, start: Start, cx: &Cx<'_>) -> TlsServe
         ja3s: ja3::md5_hex(&ja3s_string),
         ja3s_string,
         hello_retry_request: sh.hello_retry_request,
+        ..Default::default()
     }
 }
 

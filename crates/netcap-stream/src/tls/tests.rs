@@ -5,124 +5,26 @@
 use super::*;
 use crate::parser::ConnMeta;
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
+use crate::testkit::{fixture, meta as conn_meta};
 
-fn origin(frame: u64) -> Origin {
-    Origin {
-        ts_ns: frame as i64 * 1_000,
-        number: frame,
-    }
-}
+type Engine = crate::testkit::Engine<TlsParser>;
 
 fn meta() -> ConnMeta {
-    ConnMeta {
-        uid: "CTLS1".into(),
-        client: ("10.0.0.1".parse().unwrap(), 40000),
-        server: ("10.0.0.2".parse().unwrap(), 443),
-    }
-}
-
-/// One direction's unconsumed bytes, as the engine keeps them.
-#[derive(Default)]
-struct Pending {
-    buf: Vec<u8>,
-    runs: Vec<(usize, Origin)>,
-    needed: usize,
-}
-
-/// Emulates the engine: keeps the unconsumed rest with its origins, calls
-/// the parser once enough bytes are there, checks the contract.
-struct Engine {
-    parser: TlsParser,
-    meta: ConnMeta,
-    out: Vec<(u64, StreamRecord)>,
-    pending: [Pending; 2],
-    error: Option<ParseError>,
+    conn_meta("CTLS1", 443)
 }
 
 impl Engine {
     fn new() -> Engine {
-        Engine {
-            parser: TlsParser::default(),
-            meta: meta(),
-            out: Vec::new(),
-            pending: Default::default(),
-            error: None,
-        }
-    }
-
-    fn feed(&mut self, dir: Dir, frame: u64, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        let p = &mut self.pending[dir.index()];
-        p.runs.push((p.buf.len(), origin(frame)));
-        p.buf.extend_from_slice(bytes);
-        if p.buf.len() < p.needed {
-            return;
-        }
-        let mut cx = Cx::new(&self.meta, origin(frame), &mut self.out);
-        cx.runs = &p.runs;
-        match self.parser.parse(dir, &p.buf, &mut cx) {
-            Ok(r) => {
-                assert!(r.consumed <= p.buf.len());
-                let rest = p.buf.len() - r.consumed;
-                if rest > 0 {
-                    assert!(r.needed > rest, "needed {} rest {rest}", r.needed);
-                }
-                let o = cx.origin(r.consumed);
-                p.buf.drain(..r.consumed);
-                p.runs.retain(|(s, _)| *s > r.consumed);
-                for run in &mut p.runs {
-                    run.0 -= r.consumed;
-                }
-                p.runs.insert(0, (0, o));
-                if p.buf.is_empty() {
-                    p.runs.clear();
-                    p.needed = 0;
-                } else {
-                    p.needed = r.needed;
-                }
-            }
-            Err(e) => self.error = Some(e),
-        }
-    }
-
-    fn gap(&mut self, dir: Dir, frame: u64) {
-        let p = &mut self.pending[dir.index()];
-        *p = Pending::default();
-        let mut cx = Cx::new(&self.meta, origin(frame), &mut self.out);
-        self.parser.gap(dir, 10, &mut cx);
+        Engine::with(TlsParser::default(), meta())
     }
 
     fn finish(&mut self) {
-        let mut cx = Cx::new(&self.meta, origin(0), &mut self.out);
-        self.parser.finish(&mut cx);
+        self.finish_at(0);
     }
 
     fn records(&self) -> Vec<StreamRecord> {
         self.out.iter().map(|(_, r)| r.clone()).collect()
     }
-}
-
-/// Segments of a fixture: (frame, direction, payload).
-fn fixture(text: &str) -> Vec<(u64, Dir, Vec<u8>)> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut f = l.split(' ');
-            let frame = f.next().unwrap().parse().unwrap();
-            let dir = match f.next().unwrap() {
-                "C" => Dir::ToServer,
-                _ => Dir::ToClient,
-            };
-            (frame, dir, unhex(f.next().unwrap()))
-        })
-        .collect()
 }
 
 macro_rules! fixture {

@@ -50,7 +50,7 @@ fn mpls_over_ppp_capture() {
     assert_eq!((p.address, p.control, p.protocol), (0xff, 3, 0x0281));
     let m = c.one::<Mpls>();
     assert_eq!(
-        (m.label, m.traffic_class, m.stack_bottom, m.ttl),
+        (m.mpls_label, m.traffic_class, m.stack_bottom, m.ttl),
         (100_704, 0, true, 1)
     );
     assert_eq!(c.one::<IPv4>().src_ip, "12.4.4.4");
@@ -276,7 +276,7 @@ fn hand_made_tunnels() {
     let labels: Vec<_> = c
         .all::<Mpls>()
         .iter()
-        .map(|m| (m.label, m.stack_bottom))
+        .map(|m| (m.mpls_label, m.stack_bottom))
         .collect();
     assert_eq!(labels, [(16, false), (32, true)]);
     // MPLS carrying something that is not IP.

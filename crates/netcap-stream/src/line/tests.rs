@@ -1,0 +1,642 @@
+//! Tests of the line protocols on streams extracted from real captures
+//! (`testdata/README.md`), with the values tshark 4.0 shows for them as the
+//! oracle, and on hand-made damaged input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use netcap_schema::{Credentials, Ftp, Imap, Pop3, Smtp};
+
+use super::*;
+use crate::parser::{ConnMeta, Probe, Protocol};
+use crate::records::StreamRecord;
+
+fn meta(port: u16) -> ConnMeta {
+    ConnMeta {
+        uid: "CLINE1".into(),
+        client: ("10.0.0.1".parse().unwrap(), 40000),
+        server: ("10.0.0.2".parse().unwrap(), port),
+    }
+}
+
+fn origin(n: u64) -> Origin {
+    Origin {
+        ts_ns: n as i64 * 1000,
+        number: n,
+    }
+}
+
+/// A test stream: (frame, direction, bytes).
+type Stream = Vec<(u64, Dir, Vec<u8>)>;
+
+fn load(name: &str) -> Stream {
+    let path = format!(
+        "{}/src/line/testdata/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dir = if f[1] == "C" {
+                Dir::ToServer
+            } else {
+                Dir::ToClient
+            };
+            let bytes = (0..f[2].len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[2][i..i + 2], 16).unwrap())
+                .collect();
+            (f[0].parse().unwrap(), dir, bytes)
+        })
+        .collect()
+}
+
+/// The engine's side of the contract, protocol switches included: keeps
+/// each direction's unconsumed rest and calls again once `needed` is
+/// reached; segments are given `chunk` bytes at a time.
+struct Engine {
+    meta: ConnMeta,
+    parser: Box<dyn StreamParser>,
+    out: Vec<(u64, StreamRecord)>,
+    bufs: [(Vec<u8>, usize); 2],
+    last: Origin,
+}
+
+impl Engine {
+    fn new(proto: &Protocol, port: u16) -> Engine {
+        Engine {
+            meta: meta(port),
+            parser: (proto.new)(),
+            out: Vec::new(),
+            bufs: Default::default(),
+            last: origin(0),
+        }
+    }
+
+    fn call(&mut self, dir: Dir) {
+        let buf = std::mem::take(&mut self.bufs[dir.index()].0);
+        let mut cx = Cx::new(&self.meta, self.last, &mut self.out);
+        let r = self.parser.parse(dir, &buf, &mut cx).unwrap();
+        assert!(r.consumed <= buf.len());
+        if r.consumed < buf.len() {
+            assert!(r.needed > buf.len() - r.consumed);
+        }
+        self.bufs[dir.index()] = (buf[r.consumed..].to_vec(), r.needed);
+        if let Some(next) = self.parser.upgrade() {
+            self.parser = next;
+            for d in [Dir::ToServer, Dir::ToClient] {
+                if !self.bufs[d.index()].0.is_empty() {
+                    self.call(d);
+                }
+            }
+        }
+    }
+
+    fn data(&mut self, dir: Dir, bytes: &[u8], o: Origin) {
+        self.last = o;
+        self.bufs[dir.index()].0.extend_from_slice(bytes);
+        if self.bufs[dir.index()].0.len() >= self.bufs[dir.index()].1 {
+            self.call(dir);
+        }
+    }
+
+    fn gap(&mut self, dir: Dir, len: u64) {
+        self.bufs[dir.index()] = Default::default();
+        let mut cx = Cx::new(&self.meta, self.last, &mut self.out);
+        self.parser.gap(dir, len, &mut cx);
+    }
+
+    fn finish(mut self) -> Vec<StreamRecord> {
+        let mut cx = Cx::new(&self.meta, self.last, &mut self.out);
+        self.parser.finish(&mut cx);
+        self.out.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+fn run(proto: &Protocol, port: u16, stream: &Stream, chunk: usize) -> Vec<StreamRecord> {
+    let mut e = Engine::new(proto, port);
+    for (n, dir, bytes) in stream {
+        for c in bytes.chunks(chunk) {
+            e.data(*dir, c, origin(*n));
+        }
+    }
+    e.finish()
+}
+
+fn ftp(recs: &[StreamRecord]) -> Vec<&Ftp> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Ftp(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+fn smtp(recs: &[StreamRecord]) -> Vec<&Smtp> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Smtp(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+fn pop3(recs: &[StreamRecord]) -> Vec<&Pop3> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Pop3(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+fn imap(recs: &[StreamRecord]) -> Vec<&Imap> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Imap(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+fn creds(recs: &[StreamRecord]) -> Vec<&Credentials> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Credentials(f) => Some(&**f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ftp_passive_session_matches_tshark() {
+    let recs = run(&FTP, 21, &load("ftp-passive"), usize::MAX);
+    let f = ftp(&recs);
+    // tshark -Y ftp: frame, command, argument of each request; the response
+    // code that ends it.
+    let want: &[(u64, &str, &str, i32)] = &[
+        (4, "", "", 220),
+        (6, "USER", "alice", 331),
+        (9, "PASS", "password", 230),
+        (11, "TYPE", "I", 200),
+        (13, "PASV", "", 227),
+        (18, "STOR", "all-data-ipv4-passive-stor-appe.txt", 226),
+        (27, "TYPE", "I", 200),
+        (29, "PASV", "", 227),
+        (34, "APPE", "all-data-ipv4-passive-stor-appe.txt", 226),
+        (43, "TYPE", "I", 200),
+        (45, "PASV", "", 227),
+        (50, "STOU", "all-data-ipv4-passive-stou.txt", 226),
+        (59, "TYPE", "A", 200),
+        (61, "PASV", "", 227),
+        (66, "LIST", "", 226),
+        (75, "TYPE", "A", 200),
+        (77, "PASV", "", 227),
+        (82, "NLST", "", 226),
+        (91, "TYPE", "A", 200),
+        (93, "PASV", "", 227),
+        (98, "MLSD", "", 226),
+        (107, "TYPE", "I", 200),
+        (109, "PASV", "", 227),
+        (114, "RETR", "index.html", 226),
+        (123, "QUIT", "", 221),
+    ];
+    let got: Vec<(u64, &str, &str, i32)> = f
+        .iter()
+        .map(|r| {
+            (
+                r.packet_number,
+                r.command.as_str(),
+                r.arguments.as_str(),
+                r.reply_code,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // 227 "(172,23,0,2,82,16)": tshark's ftp.passive.ip and ftp.passive.port.
+    assert_eq!(
+        (f[4].data_ip.as_str(), f[4].data_port),
+        ("172.23.0.2", 21008)
+    );
+    assert!(f[4].data_passive);
+    // The STOR uses it: upload, preliminary 125 then 226.
+    assert_eq!(
+        (f[5].data_ip.as_str(), f[5].data_port),
+        ("172.23.0.2", 21008)
+    );
+    assert_eq!(f[5].file_direction, "upload");
+    assert_eq!(f[5].file_name, "all-data-ipv4-passive-stor-appe.txt");
+    assert_eq!(f[5].info_code, 125);
+    assert_eq!(f[23].file_direction, "download");
+    assert_eq!(f[23].data_port, 82 * 256 + 13);
+    assert_eq!(f[0].reply_text, "FTP Sandbox Ready.");
+    let c = creds(&recs);
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (c[0].user.as_str(), c[0].password.as_str(), c[0].accepted),
+        ("alice", "password", true)
+    );
+    assert_eq!((c[0].service.as_str(), c[0].reply.as_str()), ("FTP", "230"));
+}
+
+#[test]
+fn ftp_eprt_and_epsv() {
+    let recs = run(&FTP, 21, &load("ftp-ipv6"), usize::MAX);
+    let f = ftp(&recs);
+    let epsv = f.iter().find(|r| r.command == "EPSV").unwrap();
+    // 229 "(|||21008|)": the server's own address.
+    assert_eq!((epsv.data_ip.as_str(), epsv.data_port), ("10.0.0.2", 21008));
+    let eprt = f.iter().find(|r| r.command == "EPRT").unwrap();
+    let (ip, port) = ftp::parse_extended(eprt.arguments.as_bytes()).unwrap();
+    assert_eq!(eprt.data_ip, ip.unwrap().to_string());
+    assert_eq!(eprt.data_port, i32::from(port));
+    assert!(eprt.arguments.starts_with("|2|fd00:10:16:1::3|"));
+    assert!(!eprt.data_passive);
+    // Client ports of the EPRT data connections (shared/pcaps/README.md).
+    let ports: Vec<i32> = f
+        .iter()
+        .filter(|r| r.command == "EPRT")
+        .map(|r| r.data_port)
+        .collect();
+    assert_eq!(ports, [40467, 40547, 36713, 42219, 39099, 46525, 37533]);
+}
+
+#[test]
+fn ftp_endpoint_parsers() {
+    assert_eq!(
+        ftp::parse_host_port(b"10,0,0,1,4,1"),
+        Some(("10.0.0.1".parse().unwrap(), 1025))
+    );
+    assert_eq!(ftp::parse_host_port(b"10,0,0,1,4"), None);
+    assert_eq!(ftp::parse_host_port(b"10,0,0,256,4,1"), None);
+    assert_eq!(ftp::parse_host_port(b"10,0,0,1,4,1,7"), None);
+    assert_eq!(
+        ftp::parse_extended(b"|1|132.235.1.2|6275|"),
+        Some((Some("132.235.1.2".parse().unwrap()), 6275))
+    );
+    assert_eq!(ftp::parse_extended(b"|||6446|"), Some((None, 6446)));
+    assert_eq!(ftp::parse_extended(b"|2|nonsense|1|"), None);
+    assert_eq!(ftp::parse_extended(b""), None);
+}
+
+#[test]
+fn smtp_auth_login_matches_tshark() {
+    let recs = run(&SMTP, 587, &load("smtp-auth-login"), usize::MAX);
+    let s = smtp(&recs);
+    let got: Vec<(&str, &str, i32)> = s
+        .iter()
+        .map(|r| (r.command.as_str(), r.arguments.as_str(), r.reply_code))
+        .collect();
+    // tshark smtp.req.command / smtp.req.parameter / smtp.response.code.
+    assert_eq!(
+        got,
+        [
+            ("", "", 220),
+            ("EHLO", "Percival", 250),
+            ("AUTH", "LOGIN", 235),
+            ("MAIL", "FROM: <xxxxxx@xxxxx.co.uk>", 250),
+            ("RCPT", "TO: <xxxxxx@xxxxx.co.uk>", 250),
+            ("DATA", "", 250),
+            ("QUIT", "", 221),
+        ]
+    );
+    assert_eq!(s[2].info_code, 334);
+    assert_eq!(s[5].info_code, 354);
+    assert_eq!(
+        s[1].reply_text,
+        "smtp001.mail.xxx.xxxxx.com\nAUTH LOGIN PLAIN XYMCOOKIE\nPIPELINING\n8BITMIME"
+    );
+    // The message: 15160 bytes as tshark exports it (--export-objects imf)
+    // plus the CR LF that ends its last line (RFC 5321 4.1.1.4).
+    assert_eq!(s[5].message_bytes, 15162);
+    // smtp.auth.username Z2FsdW50, smtp.auth.password VjF2MXRyMG4=.
+    let c = creds(&recs);
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (c[0].user.as_str(), c[0].password.as_str()),
+        ("galunt", "V1v1tr0n")
+    );
+    assert_eq!(
+        (c[0].notes.as_str(), c[0].reply.as_str()),
+        ("AUTH LOGIN", "235")
+    );
+    assert!(c[0].accepted);
+}
+
+#[test]
+fn smtp_starttls_switches_to_tls() {
+    let recs = run(&SMTP, 25, &load("smtp-starttls"), usize::MAX);
+    let s = smtp(&recs);
+    assert_eq!(s.len(), 3);
+    assert_eq!(s[2].command, "STARTTLS");
+    assert!(s[2].start_tls);
+    // The hello that follows (app-layer.md: JA3 and JA4 of this capture).
+    let hello = recs
+        .iter()
+        .find_map(|r| match r {
+            StreamRecord::TlsClientHello(h) => Some(h),
+            _ => None,
+        })
+        .expect("the TLS parser took over");
+    assert_eq!(hello.ja3, "8708213741ab46424b1fbfcc9517ba07");
+    assert_eq!(hello.ja4, "t13i901000_b064c20b0b05_b9249812b67b");
+}
+
+#[test]
+fn pop3_xoauth2_matches_tshark() {
+    let recs = run(&POP3, 110, &load("pop3-xoauth2"), usize::MAX);
+    let p = pop3(&recs);
+    let got: Vec<(&str, &str, &str)> = p
+        .iter()
+        .map(|r| (r.command.as_str(), r.arguments.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        // The capture starts after the greeting; the QUIT is not answered.
+        [
+            ("CAPA", "", "+OK"),
+            ("AUTH", "XOAUTH2", "+OK"),
+            ("STAT", "", "+OK"),
+            ("LIST", "", "+OK"),
+            ("UIDL", "", "+OK"),
+            ("QUIT", "", ""),
+        ]
+    );
+    assert_eq!(p[2].reply_text, "1 308661");
+    assert_eq!(p[0].multi_line_count, 8);
+    // Frame 12's line decodes to user=joe.speedboat^Aauth=Bearer AAAA...^A^A.
+    let c = creds(&recs);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].user, "joe.speedboat");
+    assert!(c[0].password.starts_with("AAAA"));
+    assert_eq!(
+        (c[0].notes.as_str(), c[0].reply.as_str()),
+        ("AUTH XOAUTH2", "+OK")
+    );
+}
+
+#[test]
+fn imap_session_matches_tshark() {
+    let recs = run(&IMAP, 143, &load("imap-session"), usize::MAX);
+    let i = imap(&recs);
+    assert_eq!((i[0].tag.as_str(), i[0].status.as_str()), ("*", "OK"));
+    // imap.request_tag, imap.request.command, imap.response.status.
+    let got: Vec<(&str, &str, &str)> = i[1..6]
+        .iter()
+        .map(|r| (r.tag.as_str(), r.command.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a0000", "CAPABILITY", "OK"),
+            ("a0001", "LOGIN", "OK"),
+            ("a0002", "LIST", "OK"),
+            ("a0003", "SELECT", "OK"),
+            ("a0004", "FETCH", "OK"),
+        ]
+    );
+    // The FETCH responses' literals are passed over, not parsed as lines.
+    assert!(i[5].literal_bytes > 0);
+    assert_eq!(i[5].untagged_count, 13);
+    // imap.request.username "neulingern", imap.request.password XXXXXX.
+    let c = creds(&recs);
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (c[0].user.as_str(), c[0].password.as_str()),
+        ("neulingern", "XXXXXX")
+    );
+}
+
+/// Every stream, fed one byte at a time, gives the same records.
+#[test]
+fn byte_by_byte_gives_the_same_records() {
+    for (name, proto, port) in [
+        ("ftp-passive", &FTP, 21),
+        ("ftp-ipv6", &FTP, 21),
+        ("smtp-auth-login", &SMTP, 587),
+        ("smtp-starttls", &SMTP, 25),
+        ("pop3-xoauth2", &POP3, 110),
+        ("imap-session", &IMAP, 143),
+    ] {
+        let s = load(name);
+        let whole = run(proto, port, &s, usize::MAX);
+        assert_eq!(run(proto, port, &s, 1), whole, "{name}");
+        assert_eq!(run(proto, port, &s, 7), whole, "{name}");
+    }
+}
+
+fn hand(proto: &Protocol, port: u16, evs: &[(Dir, &[u8])]) -> Vec<StreamRecord> {
+    let s: Stream = evs
+        .iter()
+        .enumerate()
+        .map(|(i, (d, b))| (i as u64 + 1, *d, b.to_vec()))
+        .collect();
+    run(proto, port, &s, usize::MAX)
+}
+
+const C: Dir = Dir::ToServer;
+const S: Dir = Dir::ToClient;
+
+#[test]
+fn smtp_pipelining_pairs_in_order_and_auth_plain() {
+    let recs = hand(
+        &SMTP,
+        25,
+        &[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, b"EHLO a\r\n"),
+            (S, b"250-mx\r\n250 PIPELINING\r\n"),
+            // authzid empty, authcid "user", password "pass word".
+            (C, b"AUTH PLAIN AHVzZXIAcGFzcyB3b3Jk\r\n"),
+            (S, b"535 5.7.8 no\r\n"),
+            (
+                C,
+                b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n",
+            ),
+            (S, b"250 ok\r\n250 ok\r\n550 no such user\r\n354 go\r\n"),
+            (C, b"Subject: x\r\n\r\n..dot\r\n.\r\n"),
+            (S, b"250 queued\r\n"),
+            (C, b"QUIT\r\n"),
+        ],
+    );
+    let s = smtp(&recs);
+    let got: Vec<(&str, i32)> = s
+        .iter()
+        .map(|r| (r.command.as_str(), r.reply_code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("", 220),
+            ("EHLO", 250),
+            ("AUTH", 535),
+            ("MAIL", 250),
+            ("RCPT", 250),
+            ("RCPT", 550),
+            ("DATA", 250),
+            ("QUIT", 0),
+        ]
+    );
+    assert_eq!(s[6].message_bytes, 12 + 2 + 7);
+    let c = creds(&recs);
+    assert_eq!(
+        (c[0].user.as_str(), c[0].password.as_str()),
+        ("user", "pass word")
+    );
+    assert!(!c[0].accepted);
+    assert_eq!(c[0].notes, "AUTH PLAIN");
+}
+
+#[test]
+fn long_lines_are_cut_and_flagged() {
+    let mut long = b"USER ".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 3 * MAX_LINE));
+    long.extend_from_slice(b"\r\nPASS x\r\n");
+    let recs = hand(
+        &FTP,
+        21,
+        &[
+            (S, b"220 FTP\r\n"),
+            (C, &long),
+            (S, b"331 ok\r\n230 in\r\n"),
+        ],
+    );
+    let f = ftp(&recs);
+    assert_eq!(f.len(), 3);
+    assert!(f[1].truncated);
+    assert_eq!(f[1].arguments.len(), MAX_LINE - 5);
+    assert_eq!((f[2].command.as_str(), f[2].reply_code), ("PASS", 230));
+    assert!(!f[2].truncated);
+    let mut p = LineParser::<ftp::FtpProto>::default();
+    let m = meta(21);
+    let mut out = Vec::new();
+    let mut cx = Cx::new(&m, origin(1), &mut out);
+    p.parse(C, &long, &mut cx).unwrap();
+    assert_eq!(p.cut_units(), 1);
+    // The parser asks for no more than a line.
+    let r = p.parse(C, &[b'b'; 100], &mut cx).unwrap();
+    assert_eq!((r.consumed, r.needed), (0, 101));
+}
+
+#[test]
+fn imap_literals_are_skipped_and_small_ones_kept() {
+    let recs = hand(
+        &IMAP,
+        143,
+        &[
+            (S, b"* OK ready\r\n"),
+            (C, b"a1 LOGIN {4}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"us\"r {6+}\r\np\\ss w\r\n"),
+            (S, b"a1 OK done\r\n"),
+            (C, b"a2 FETCH 1 BODY[]\r\n"),
+            // A literal holding what looks like a tagged response.
+            (S, b"* 1 FETCH (BODY[] {14}\r\na2 OK fooled\r\n)\r\n"),
+            (S, b"a2 OK FETCH done\r\n"),
+            (C, b"a3 APPEND box {100000}\r\n"),
+        ],
+    );
+    let i = imap(&recs);
+    assert_eq!(i[1].arguments, r#""us\"r" "p\\ss w""#);
+    let c = creds(&recs);
+    assert_eq!(
+        (c[0].user.as_str(), c[0].password.as_str()),
+        ("us\"r", "p\\ss w")
+    );
+    assert_eq!(i[2].reply_text, "FETCH done");
+    assert_eq!(i[2].literal_bytes, 14);
+    assert_eq!(i[2].untagged_count, 1);
+    // The big literal is only counted; the command is written at the end.
+    assert_eq!(i[3].arguments, "box {100000}");
+    assert_eq!(i[3].literal_bytes, 100000);
+    assert_eq!(i[3].status, "");
+}
+
+#[test]
+fn gaps_flag_the_exchanges_and_parsing_recovers() {
+    let mut e = Engine::new(&POP3, 110);
+    e.data(S, b"+OK hi\r\n", origin(1));
+    e.data(C, b"USER bob\r\n", origin(2));
+    e.gap(S, 100);
+    e.data(S, b"K\r\n", origin(3));
+    e.data(C, b"STAT\r\n", origin(4));
+    e.data(S, b"+OK 1 2\r\n", origin(5));
+    let recs = e.finish();
+    let p = pop3(&recs);
+    let got: Vec<(&str, &str, bool)> = p
+        .iter()
+        .map(|r| (r.command.as_str(), r.status.as_str(), r.partial))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("", "+OK", false),
+            ("USER", "", true),
+            ("STAT", "+OK", false)
+        ]
+    );
+}
+
+#[test]
+fn garbage_and_empty_input_do_not_panic() {
+    for proto in [&FTP, &SMTP, &POP3, &IMAP] {
+        let junk: Vec<u8> = (0..20000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let recs = hand(
+            proto,
+            1,
+            &[
+                (S, &junk),
+                (C, &junk),
+                (C, b"\r\n\n\r"),
+                (S, b"{99999999999999999999}\r\n"),
+            ],
+        );
+        let _ = recs;
+    }
+}
+
+#[test]
+fn probes() {
+    let p = |pr: &Protocol, d, b: &[u8], h| (pr.probe)(d, b, h);
+    assert_eq!(p(&FTP, S, b"220 FTP Sandbox Ready.\r\n", false), Probe::Yes);
+    assert_eq!(p(&FTP, S, b"220 mx ESMTP Postfix\r\n", false), Probe::No);
+    assert_eq!(p(&SMTP, S, b"220 mx ESMTP Postfix\r\n", false), Probe::Yes);
+    assert_eq!(p(&FTP, S, b"220 Welcome\r\n", false), Probe::NeedMore);
+    assert_eq!(p(&SMTP, S, b"220 Welcome\r\n", false), Probe::NeedMore);
+    assert_eq!(p(&FTP, C, b"USER alice\r\n", false), Probe::Yes);
+    // IRC's registration is not FTP.
+    assert_eq!(
+        p(&FTP, C, b"USER guest 0 * :Real Name\r\n", false),
+        Probe::No
+    );
+    assert_eq!(p(&FTP, C, b"PASS secret\r\n", false), Probe::No);
+    assert_eq!(p(&SMTP, C, b"EHLO x\r\n", false), Probe::Yes);
+    assert_eq!(p(&POP3, S, b"+OK POP3 ready\r\n", false), Probe::Yes);
+    assert_eq!(p(&POP3, C, b"USER bob\r\n", false), Probe::No);
+    assert_eq!(p(&POP3, C, b"USER bob\r\n", true), Probe::Yes);
+    assert_eq!(p(&IMAP, S, b"* OK IMAP4rev1\r\n", false), Probe::Yes);
+    assert_eq!(p(&IMAP, C, b"a1 CAPABILITY\r\n", false), Probe::Yes);
+    assert_eq!(p(&IMAP, C, b"GET / HTTP/1.1\r\n", false), Probe::No);
+    assert_eq!(p(&FTP, S, b"220 FTP", false), Probe::NeedMore);
+}
+
+#[test]
+fn http_basic_and_digest_credentials() {
+    use crate::http::head_credentials;
+    // RFC 7617's example: Aladdin / open sesame.
+    assert_eq!(
+        head_credentials(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+        Some(("Basic", "Aladdin".to_string(), "open sesame".to_string()))
+    );
+    assert_eq!(
+        head_credentials(b"Digest username=\"Mufasa\", realm=\"r\", response=\"6629fae49393a05397450978507c4ef1\""),
+        Some((
+            "Digest",
+            "Mufasa".to_string(),
+            "6629fae49393a05397450978507c4ef1".to_string()
+        ))
+    );
+    assert_eq!(head_credentials(b"Bearer abc"), None);
+    assert_eq!(head_credentials(b"Basic"), None);
+}
