@@ -354,3 +354,40 @@ fn damaged_records_are_errors() {
     };
     assert!(ParquetFileWriter::create(dir.path(), &header(Type::NcTcp), &bad).is_err());
 }
+
+#[test]
+fn numbers_and_timestamps_keep_statistics_strings_and_bytes_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<Tcp> = (0..10).map(tcp).collect();
+    write(
+        dir.path(),
+        Type::NcTcp,
+        &records,
+        &ParquetOptions::default(),
+    );
+    let reader =
+        SerializedFileReader::new(File::open(dir.path().join("TCP.parquet")).unwrap()).unwrap();
+    let rg = reader.metadata().row_group(0);
+    let stats = |name: &str| {
+        let c = rg
+            .columns()
+            .iter()
+            .find(|c| c.column_path().parts().last().is_some_and(|p| p == name))
+            .unwrap_or_else(|| panic!("no column {name}"));
+        c.statistics().cloned()
+    };
+    // Numbers: min/max as written (row-group pruning in DuckDB and Spark).
+    let ts = stats("Timestamp").expect("Timestamp statistics");
+    assert_eq!(
+        ts.min_bytes_opt().unwrap(),
+        records[0].timestamp.to_le_bytes()
+    );
+    assert_eq!(
+        ts.max_bytes_opt().unwrap(),
+        records[9].timestamp.to_le_bytes()
+    );
+    assert!(stats("DstPort").is_some());
+    // Bytes and strings: none (a comparison per value, no pruning).
+    assert!(stats("Padding").is_none());
+    assert!(stats("OptionData").is_none());
+}
