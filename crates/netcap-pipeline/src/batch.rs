@@ -319,6 +319,7 @@ impl WorkerOutput {
             S::Imap(r) => self.emit(&**r),
             S::Credentials(r) => self.emit(&**r),
             S::Ssh(r) => self.emit(&**r),
+            S::Telnet(r) => self.emit(&**r),
         }
     }
 

@@ -21,6 +21,7 @@ use crate::parser::{ConnMeta, Cx, Dir, End, Origin, Probe, Protocol, StreamParse
 use crate::reassembly::{Budget, DirCounters, DirLimits, DirReassembler, Event, OverlapPolicy};
 use crate::records::StreamRecord;
 use crate::ssh;
+use crate::telnet;
 use crate::tls;
 
 /// Every stream protocol, in the order they are tried when no port hints
@@ -35,6 +36,7 @@ pub const PROTOCOLS: &[Protocol] = &[
     line::POP3,
     line::IMAP,
     ssh::PROTOCOL,
+    telnet::PROTOCOL,
 ];
 
 /// First bytes of a direction kept while the protocol is not known yet

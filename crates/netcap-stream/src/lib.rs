@@ -8,7 +8,8 @@
 //! * [`conn`]: the streams of one connection: reassembly of both directions,
 //!   protocol detection by content (ports only as a hint), dispatch.
 //! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
-//!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`].
+//!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`],
+//!   [`telnet`].
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).
@@ -22,6 +23,7 @@ pub mod parser;
 pub mod reassembly;
 pub mod records;
 pub mod ssh;
+pub mod telnet;
 pub mod tls;
 
 #[cfg(test)]

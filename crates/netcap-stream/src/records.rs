@@ -1,8 +1,8 @@
 //! The records the stream layer emits.
 
 use netcap_schema::{
-    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, Ssh, TlsClientHello, TlsServerHello,
-    X509Certificate,
+    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, Ssh, Telnet, TlsClientHello,
+    TlsServerHello, X509Certificate,
 };
 
 /// One record made from a stream. Boxed: the variants are large and most
@@ -33,6 +33,8 @@ pub enum StreamRecord {
     Imap(Box<Imap>),
     /// A login's user name and password.
     Credentials(Box<Credentials>),
+    /// A Telnet session's negotiation and text.
+    Telnet(Box<Telnet>),
 }
 
 /// Something that accepts every kind of stream record (the pipeline's

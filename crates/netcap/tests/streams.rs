@@ -1129,3 +1129,209 @@ fn line_protocol_details() {
         ]]
     );
 }
+
+/// tshark's `-T fields` text with its escapes undone (`\r`, `\n`, `\t`, `\\`,
+/// `\xNN`, `\0`).
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            let (byte, len) = match b[i + 1] {
+                b'r' => (b'\r', 2),
+                b'n' => (b'\n', 2),
+                b't' => (b'\t', 2),
+                b'0' => (0, 2),
+                b'\\' => (b'\\', 2),
+                b'x' if i + 3 < b.len() => (
+                    u8::from_str_radix(std::str::from_utf8(&b[i + 2..i + 4]).unwrap(), 16).unwrap(),
+                    4,
+                ),
+                other => (other, 2),
+            };
+            out.push(byte);
+            i += len;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Lines of a direction's text: CR LF, CR NUL, CR and LF end a line; the
+/// client's backspace and DEL erase (what the user effectively typed).
+fn telnet_lines(data: &[u8], client: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut started = false;
+    let mut after_cr = false;
+    for &c in data {
+        if after_cr && (c == b'\n' || c == 0) {
+            after_cr = false;
+            continue;
+        }
+        after_cr = false;
+        match c {
+            // The NVT's no-operation (RFC 854): tshark shows no data for it.
+            0 => {}
+            b'\r' | b'\n' => {
+                lines.push(String::from_utf8_lossy(&line).into_owned());
+                line.clear();
+                started = false;
+                after_cr = c == b'\r';
+            }
+            8 | 0x7f if client => {
+                line.pop();
+                started = true;
+            }
+            _ => {
+                line.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        lines.push(String::from_utf8_lossy(&line).into_owned());
+    }
+    lines
+}
+
+fn strings(m: &prost_reflect::DynamicMessage, field: &str) -> Vec<String> {
+    match &*m.get_field_by_name(field).unwrap() {
+        prost_reflect::Value::List(l) => l
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Telnet: per connection and direction, the negotiation (WILL/WONT/DO/DONT
+/// and option), the terminal type and window size, and the text as lines,
+/// against tshark's TELNET dissector (its commands and data items); the
+/// logins against what the scripts that made the capture typed.
+#[test]
+fn telnet_agrees_with_tshark() {
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut fails = Vec::new();
+    for pcap in all_pcaps_and_streams() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        let rows = tshark(
+            &pcap,
+            "telnet",
+            &[
+                "tcp.srcport",
+                "tcp.dstport",
+                "telnet.cmd",
+                "telnet.subcmd",
+                "telnet.string_subopt.value",
+                "telnet.naws_subopt.width",
+                "telnet.naws_subopt.height",
+                "telnet.data",
+            ],
+        );
+        let Some(telnet) = recs.get("Telnet") else {
+            assert!(rows.is_empty(), "{name}: tshark shows Telnet, Netcap none");
+            continue;
+        };
+        for (_, m) in telnet {
+            let (cport, sport) = (text(m, "SrcPort"), text(m, "DstPort"));
+            for (client, opts_field, lines_field) in [
+                (true, "ClientOptions", "ClientLines"),
+                (false, "ServerOptions", "ServerLines"),
+            ] {
+                let (from, to) = if client {
+                    (&cport, &sport)
+                } else {
+                    (&sport, &cport)
+                };
+                let mut opts = Vec::new();
+                let mut data = Vec::new();
+                let (mut term, mut naws) = (String::new(), None);
+                for r in rows.iter().filter(|r| &r[0] == from && &r[1] == to) {
+                    let cmds: Vec<&str> = r[2].split(AGG).filter(|s| !s.is_empty()).collect();
+                    let mut subs = r[3].split(AGG).filter(|s| !s.is_empty());
+                    for c in cmds {
+                        let c: u8 = c.parse().unwrap();
+                        match c {
+                            251..=254 => {
+                                let verb = ["WILL", "WONT", "DO", "DONT"][usize::from(c - 251)];
+                                let opt: u8 = subs.next().unwrap().parse().unwrap();
+                                opts.push(format!(
+                                    "{verb} {}",
+                                    netcap_stream::telnet::option_name(opt)
+                                ));
+                            }
+                            250 => {
+                                subs.next();
+                            }
+                            _ => {}
+                        }
+                    }
+                    if !r[4].is_empty() {
+                        term = r[4].clone();
+                    }
+                    if !r[5].is_empty() {
+                        naws = Some((r[5].clone(), r[6].clone()));
+                    }
+                    for d in r[7].split(AGG).filter(|s| !s.is_empty()) {
+                        data.extend(unescape(d));
+                    }
+                }
+                let what = if client { "client" } else { "server" };
+                fails.extend(compare(
+                    &name,
+                    &format!("{what} options of {cport}"),
+                    &[opts],
+                    &[strings(m, opts_field)],
+                    tallies.entry("Telnet options").or_default(),
+                ));
+                fails.extend(compare(
+                    &name,
+                    &format!("{what} lines of {cport}"),
+                    &[telnet_lines(&data, client)],
+                    &[strings(m, lines_field)],
+                    tallies.entry("Telnet lines").or_default(),
+                ));
+                if client {
+                    let (w, h) = naws.unwrap_or(("0".into(), "0".into()));
+                    fails.extend(compare(
+                        &name,
+                        &format!("terminal of {cport}"),
+                        &[vec![term, w, h]],
+                        &[vec![
+                            text(m, "TerminalType"),
+                            text(m, "WindowWidth"),
+                            text(m, "WindowHeight"),
+                        ]],
+                        tallies.entry("Telnet terminal").or_default(),
+                    ));
+                }
+            }
+        }
+        if name == "telnet-login-failed-line-and-char-mode.pcap" {
+            // What the expect scripts that made the capture typed (testdata/streams/README.md).
+            let mut creds = ours(
+                &recs,
+                "Credentials",
+                &["User", "Password", "Accepted"],
+                |m| text(m, "Service") == "Telnet",
+            );
+            creds.sort();
+            assert_eq!(
+                creds,
+                [
+                    ["netcapdemo", "Tr0ub4dor&3", "true"],
+                    ["netcapdemo", "Tr0ub4dor&3", "true"],
+                    ["netcapdemo", "wrong-guess", "false"],
+                ],
+                "{name}"
+            );
+            assert_eq!(telnet.len(), 3, "{name}: one record per session");
+        }
+    }
+    finish("telnet", "", &tallies, &fails);
+}

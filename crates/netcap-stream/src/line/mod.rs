@@ -18,7 +18,7 @@
 //! with an empty command. A command without a reply is written at the end of
 //! the connection with reply code 0 (empty status).
 
-mod creds;
+pub(crate) mod creds;
 mod ftp;
 mod imap;
 mod pop3;
