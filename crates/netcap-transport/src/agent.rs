@@ -262,6 +262,9 @@ struct Core {
     stats: AgentStats,
     warned_spool: bool,
     warned_stream: bool,
+    /// When the last "did not acknowledge" warning was printed: while a
+    /// cluster elects a new leader every retry fails, once per tick.
+    warned_offline: Option<Instant>,
 }
 
 async fn run(
@@ -299,6 +302,7 @@ async fn run(
         next_seq,
         warned_spool: false,
         warned_stream: false,
+        warned_offline: None,
     };
     core.come_online().await;
     let mut tick = tokio::time::interval(core.cfg.flush_interval);
@@ -536,8 +540,12 @@ impl Core {
     /// NATS stopped answering: everything unacknowledged goes to the spool
     /// (spooled batches stay there), to be resent in order.
     fn go_offline(&mut self, why: &str) {
-        if self.online {
+        let quiet = self
+            .warned_offline
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10));
+        if self.online && !quiet {
             eprintln!("netcap: warning: JetStream did not acknowledge ({why}): spooling");
+            self.warned_offline = Some(Instant::now());
         }
         self.online = false;
         for f in std::mem::take(&mut self.inflight) {
