@@ -136,7 +136,9 @@ def tools(capture: Path, out: Path, nats=None):
         # The first row's records into JetStream instead of files; its size
         # is measured on the server (see main).
         t.insert(1, ("netcap agent -> NATS", [str(NETCAP), "agent", "-q", "-r", str(capture), "-w", cores,
-                                               "--nats", nats.url(), "--sensor", "bench"], None))
+                                               "--nats", nats.url(), "--sensor", "bench",
+                                               # within the server's disk allowance (default 10 GiB)
+                                               "--stream-max-bytes", "2048"], None))
     if shutil.which("taskset"):
         t.insert(2, ("netcap 1 core", ["taskset", "-c", "0", str(NETCAP), "capture", "-q", "-r", str(capture),
                                        "-o", str(out / "nc1c"), "-w", "1"], out / "nc1c"))
