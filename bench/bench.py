@@ -20,14 +20,24 @@ core (so "1 core / netcap" is how the pipeline scales from one core to all);
 "netcap zstd" writes .ncap.zst instead of .ncap.gz; "netcap parquet" writes
 TYPE.parquet files (zstd); "netcap no compression"
 writes plain .ncap; "netcap no flows" writes the packet records only.
+"netcap agent -> NATS" publishes the same records to a NATS JetStream server
+on the loopback (nats-server, started by the benchmark with file storage in
+a temporary folder) until the last acknowledgement: its output column is the
+bytes the server received from the agent (its /varz in_bytes: payloads,
+headers and protocol), its peak memory the agent's. bench/nats_bench.sh adds
+the collector side.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import socket
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +65,39 @@ def dir_size(p: Path) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
-def tools(capture: Path, out: Path):
+class Nats:
+    """A nats-server with JetStream on the loopback for the agent's row."""
+
+    def __init__(self, store: Path):
+        def port() -> int:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+        self.port, self.monitor = port(), port()
+        self.proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor),
+                                      "-js", "-sd", str(store)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                self.in_bytes()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nats-server did not start")
+
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def in_bytes(self) -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/varz") as r:
+            return json.load(r)["in_bytes"]
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def tools(capture: Path, out: Path, nats=None):
     """(name, command, output path or None). `out` is a fresh folder per run."""
     cores = str(os.cpu_count() or 1)
     t = [
@@ -90,6 +132,13 @@ def tools(capture: Path, out: Path):
          out / "conv.txt"),
         ("tcpdump read", ["tcpdump", "-nr", str(capture), "-w", "/dev/null"], None),
     ]
+    if nats:
+        # The first row's records into JetStream instead of files; its size
+        # is measured on the server (see main).
+        t.insert(1, ("netcap agent -> NATS", [str(NETCAP), "agent", "-q", "-r", str(capture), "-w", cores,
+                                               "--nats", nats.url(), "--sensor", "bench",
+                                               # within the server's disk allowance (default 10 GiB)
+                                               "--stream-max-bytes", "2048"], None))
     if shutil.which("taskset"):
         t.insert(2, ("netcap 1 core", ["taskset", "-c", "0", str(NETCAP), "capture", "-q", "-r", str(capture),
                                        "-o", str(out / "nc1c"), "-w", "1"], out / "nc1c"))
@@ -159,19 +208,27 @@ def main() -> None:
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
     results = {}
     scratch = Path(tempfile.mkdtemp(prefix="netcap-bench-", dir=WORK))
+    nats = None
     try:
+        if shutil.which("nats-server") and (not args.peers or "netcap agent -> NATS" in args.peers.split(",")):
+            nats = Nats(scratch / "nats")
         for _ in range(args.runs):
             out = scratch / "out"
-            for name, cmd, output in tools(capture, out):
+            for name, cmd, output in tools(capture, out, nats):
                 if args.peers and name not in args.peers.split(","):
                     continue
                 if out.exists():
                     shutil.rmtree(out)
                 out.mkdir(parents=True)
+                before = nats.in_bytes() if nats and output is None and "agent" in name else None
                 wall, cpu, rss = measure(cmd, env)
                 size = dir_size(output) if output and output.exists() else 0
+                if before is not None:
+                    size = nats.in_bytes() - before
                 results.setdefault(name, []).append((wall, cpu, rss, size))
     finally:
+        if nats:
+            nats.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
     base = statistics.median(r[0] for r in results["netcap"]) if "netcap" in results else None

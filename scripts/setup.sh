@@ -4,9 +4,10 @@
 #   scripts/setup.sh --test   also tshark (the reference decoder of the
 #                             differential tests), capinfos, python3-venv
 #                             (the Python package's check), nats-server
-#                             (the agent/collector tests on NATS JetStream)
+#                             and openssl (the agent/collector tests on NATS
+#                             JetStream, with TLS certificates made by the test)
 #                             and prometheus (scripts/check_metrics.sh)
-#   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
+#   scripts/setup.sh --bench  also tcpdump, python3-venv and nats-server (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
 need=()
@@ -18,11 +19,15 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
   command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+  # The NATS TLS tests make their certificates with the openssl command.
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
   # scripts/check_metrics.sh: a real Prometheus server scrapes a live capture.
   command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ "${1:-}" = "--bench" ]; then
   command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+  # bench.py's "netcap agent -> NATS" row.
+  command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
   [ -x /usr/bin/time ] || need+=(time)
 fi
 if [ ${#need[@]} -gt 0 ]; then

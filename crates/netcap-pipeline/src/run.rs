@@ -178,7 +178,8 @@ pub enum PipelineError {
     Thread,
     /// A [`OutputSink`] other than files failed (e.g. the transport to collectors).
     #[error("output failed: {0}")]
-    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
+    // Not a `#[source]`: the message already holds it (a chain would say it twice).
+    Sink(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Reads `cfg.input`, decodes every packet on `cfg.workers` threads and writes

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use netcap_schema::Type;
 use tokio::sync::mpsc;
 
-use crate::nats::{NatsOptions, StreamSettings};
+use crate::nats::{sensor_inbox, NatsOptions, Refusals, StreamSettings};
 use crate::spool::{Sealed, Spool};
 use crate::wire::{self, BatchMeta};
 use crate::TransportError;
@@ -126,8 +126,11 @@ impl Agent {
     /// Connects (or keeps trying in the background while NATS is
     /// unreachable) and starts the publishing thread. Wrong credentials or a
     /// refused TLS handshake are errors here.
-    pub fn start(cfg: AgentConfig) -> Result<Agent, TransportError> {
+    pub fn start(mut cfg: AgentConfig) -> Result<Agent, TransportError> {
         wire::check_sensor(&cfg.sensor)?;
+        if cfg.nats.inbox_prefix.is_none() {
+            cfg.nats.inbox_prefix = Some(sensor_inbox(&cfg.sensor));
+        }
         let spool = match &cfg.spool_dir {
             Some(dir) => Spool::open(dir, cfg.spool_max)?,
             None => Spool::memory(cfg.spool_max),
@@ -136,11 +139,12 @@ impl Agent {
             .enable_all()
             .build()
             .map_err(|e| TransportError::Nats(format!("cannot start the runtime: {e}")))?;
-        let client = rt.block_on(connect(&cfg.nats))?;
+        let refusals = Refusals::default();
+        let client = rt.block_on(connect(&cfg.nats, &refusals))?;
         let (tx, rx) = mpsc::channel(64);
         let thread = std::thread::Builder::new()
             .name("nats".into())
-            .spawn(move || rt.block_on(run(cfg, client, spool, rx)))
+            .spawn(move || rt.block_on(run(cfg, client, refusals, spool, rx)))
             .map_err(|e| TransportError::Nats(format!("cannot start a thread: {e}")))?;
         Ok(Agent {
             tx: Some(tx),
@@ -177,8 +181,11 @@ impl Agent {
 
 /// First connection: an unreachable server is not an error (the agent
 /// captures and spools meanwhile); refused credentials or TLS are.
-pub(crate) async fn connect(opts: &NatsOptions) -> Result<async_nats::Client, TransportError> {
-    let first = tokio::time::timeout(Duration::from_secs(3), opts.connect_once()).await;
+pub(crate) async fn connect(
+    opts: &NatsOptions,
+    refusals: &Refusals,
+) -> Result<async_nats::Client, TransportError> {
+    let first = tokio::time::timeout(Duration::from_secs(3), opts.connect_once(refusals)).await;
     let first = match first {
         Ok(r) => Ok(r?),
         Err(e) => Err(e),
@@ -191,7 +198,7 @@ pub(crate) async fn connect(opts: &NatsOptions) -> Result<async_nats::Client, Tr
                 ConnectErrorKind::Authentication
                     | ConnectErrorKind::AuthorizationViolation
                     | ConnectErrorKind::Tls
-            ) =>
+            ) || tls_refused(&e) =>
         {
             Err(TransportError::Nats(format!(
                 "{} refused the connection: {e}",
@@ -203,16 +210,29 @@ pub(crate) async fn connect(opts: &NatsOptions) -> Result<async_nats::Client, Tr
                 "netcap: warning: NATS at {} unreachable ({e}): capturing and spooling until it is back",
                 opts.url
             );
-            opts.connect(true).await
+            opts.connect(true, refusals).await
         }
         Err(_) => {
             eprintln!(
                 "netcap: warning: NATS at {} unreachable (timeout): capturing and spooling until it is back",
                 opts.url
             );
-            opts.connect(true).await
+            opts.connect(true, refusals).await
         }
     }
+}
+
+/// Whether a failed connection is a TLS handshake that either side
+/// refused (a certificate that does not verify, a missing client
+/// certificate): the client reports those as I/O errors, whose kind
+/// `InvalidData` (how tokio-rustls wraps rustls' errors and alerts) tells
+/// them from an unreachable server (refused, reset, timed out).
+fn tls_refused(e: &async_nats::ConnectError) -> bool {
+    use std::error::Error as _;
+    matches!(e.kind(), ConnectErrorKind::Io)
+        && e.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
 }
 
 struct Pending {
@@ -230,6 +250,9 @@ struct Core {
     cfg: AgentConfig,
     client: async_nats::Client,
     js: jetstream::Context,
+    refusals: Refusals,
+    /// A permission violation on the agent's own subjects: fatal.
+    refused: Option<String>,
     spool: Spool,
     inflight: VecDeque<Inflight>,
     pending: Vec<Option<Pending>>,
@@ -239,11 +262,15 @@ struct Core {
     stats: AgentStats,
     warned_spool: bool,
     warned_stream: bool,
+    /// When the last "did not acknowledge" warning was printed: while a
+    /// cluster elects a new leader every retry fails, once per tick.
+    warned_offline: Option<Instant>,
 }
 
 async fn run(
     cfg: AgentConfig,
     client: async_nats::Client,
+    refusals: Refusals,
     spool: Spool,
     mut rx: mpsc::Receiver<Cmd>,
 ) -> Result<AgentStats, TransportError> {
@@ -265,6 +292,8 @@ async fn run(
         cfg,
         client,
         js,
+        refusals,
+        refused: None,
         spool,
         inflight: VecDeque::new(),
         pending: Vec::new(),
@@ -273,6 +302,7 @@ async fn run(
         next_seq,
         warned_spool: false,
         warned_stream: false,
+        warned_offline: None,
     };
     core.come_online().await;
     let mut tick = tokio::time::interval(core.cfg.flush_interval);
@@ -287,9 +317,24 @@ async fn run(
             _ = tick.tick() => core.tick().await,
             () = std::future::ready(()), if draining => core.drain_window().await,
         }
+        if core.check_refused() {
+            break;
+        }
     }
-    core.finish().await;
-    Ok(core.stats)
+    if !core.check_refused() {
+        core.finish().await;
+    }
+    match core.refused {
+        // Nothing the server refuses can be sent by waiting: stop with
+        // the server's own words (what was spooled stays in the spool).
+        Some(why) => Err(TransportError::Refused(format!(
+            "{why}; a sensor's user must be allowed to publish on {}.{}.> and to subscribe to {}.> (see docs/sensors.md)",
+            wire::SUBJECT_PREFIX,
+            core.cfg.sensor,
+            sensor_inbox(&core.cfg.sensor),
+        ))),
+        None => Ok(core.stats),
+    }
 }
 
 impl Core {
@@ -495,8 +540,12 @@ impl Core {
     /// NATS stopped answering: everything unacknowledged goes to the spool
     /// (spooled batches stay there), to be resent in order.
     fn go_offline(&mut self, why: &str) {
-        if self.online {
+        let quiet = self
+            .warned_offline
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10));
+        if self.online && !quiet {
             eprintln!("netcap: warning: JetStream did not acknowledge ({why}): spooling");
+            self.warned_offline = Some(Instant::now());
         }
         self.online = false;
         for f in std::mem::take(&mut self.inflight) {
@@ -527,6 +576,21 @@ impl Core {
             }
         }
         self.online = true;
+    }
+
+    /// Takes the permission violations the server reported: one about the
+    /// JetStream API only means the stream could not be checked (a sensor
+    /// may be allowed to publish only), any other (its subjects, its
+    /// inbox) is fatal. Returns whether the agent must stop.
+    fn check_refused(&mut self) -> bool {
+        for m in self.refusals.take() {
+            if m.contains("$JS.API") {
+                self.warn_stream(&m);
+            } else if self.refused.is_none() {
+                self.refused = Some(m);
+            }
+        }
+        self.refused.is_some()
     }
 
     fn warn_stream(&mut self, why: &str) {
@@ -570,6 +634,9 @@ impl Core {
         let deadline = Instant::now() + self.cfg.finish_timeout;
         loop {
             self.settle_all().await;
+            if self.check_refused() {
+                return;
+            }
             if self.spool.is_empty() || Instant::now() >= deadline {
                 break;
             }

@@ -30,6 +30,8 @@ use crate::nats::{NatsOptions, StreamSettings};
 use crate::wire::{self, BatchMeta, SUBJECT_PREFIX};
 use crate::TransportError;
 
+/// Inbox prefix of collectors (see [`crate::sensor_inbox`] for agents).
+pub const COLLECTOR_INBOX: &str = "_INBOX.netcap-collect";
 /// Name of the per-sensor state file.
 pub const STATE_FILE: &str = ".netcap-collect.json";
 /// Sequence ranges kept per sensor: enough for interleaving with other
@@ -161,7 +163,15 @@ pub fn collect(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, T
 }
 
 async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, TransportError> {
-    let client = crate::agent::connect(&cfg.nats).await?;
+    let refusals = crate::nats::Refusals::default();
+    let mut nats = cfg.nats.clone();
+    // Replies to the collector (fetched batches) under a prefix of its own:
+    // its user needs `_INBOX.netcap-collect.>`, and no sensor's inbox
+    // (`_INBOX.netcap.<sensor>`) overlaps it.
+    if nats.inbox_prefix.is_none() {
+        nats.inbox_prefix = Some(COLLECTOR_INBOX.to_string());
+    }
+    let client = crate::agent::connect(&nats, &refusals).await?;
     let js = jetstream::new(client);
     let consumer = loop {
         match make_consumer(cfg, &js).await {
@@ -186,6 +196,11 @@ async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, Tra
     let mut last_batch = Instant::now();
     let mut warned = false;
     while !stop.load(Ordering::Relaxed) {
+        // Missing permissions (to fetch, to acknowledge) otherwise show only
+        // as batches that never come or come again.
+        for m in refusals.take() {
+            eprintln!("netcap: warning: NATS refused: {m}");
+        }
         let fetched = consumer
             .fetch()
             .max_messages(cfg.fetch.max(1))

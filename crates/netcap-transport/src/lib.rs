@@ -25,8 +25,10 @@ pub mod wire;
 use std::path::PathBuf;
 
 pub use agent::{Agent, AgentConfig, AgentStats};
-pub use collect::{collect, collected_file, CollectConfig, CollectStats, Rotate, STATE_FILE};
-pub use nats::{NatsOptions, StreamSettings};
+pub use collect::{
+    collect, collected_file, CollectConfig, CollectStats, Rotate, COLLECTOR_INBOX, STATE_FILE,
+};
+pub use nats::{sensor_inbox, NatsOptions, StreamSettings};
 
 /// Why sending or collecting failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,9 @@ pub enum TransportError {
     /// NATS could not be reached or refused a request.
     #[error("NATS: {0}")]
     Nats(String),
+    /// The server refused what the client did (a permission violation).
+    #[error("NATS refused: {0}")]
+    Refused(String),
     /// A setting or a credentials file is wrong.
     #[error("{0}")]
     Config(String),

@@ -1,9 +1,11 @@
 //! Connecting to NATS (TLS, credentials) and creating or checking the stream.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use async_nats::{Event, ServerError};
 
 use crate::wire::SUBJECT_PREFIX;
 use crate::TransportError;
@@ -29,11 +31,51 @@ pub struct NatsOptions {
     pub nkey_file: Option<PathBuf>,
     /// User and password (taken from the environment by the command line).
     pub user_password: Option<(String, String)>,
+    /// Prefix of the client's reply subjects (default `_INBOX`). An agent
+    /// uses `_INBOX.netcap.<sensor>` so that its user needs to subscribe
+    /// only to `_INBOX.netcap.<sensor>.>`, not to every client's replies.
+    pub inbox_prefix: Option<String>,
+}
+
+/// The inbox prefix of a sensor's agent: `_INBOX.netcap.<sensor>`.
+pub fn sensor_inbox(sensor: &str) -> String {
+    format!("_INBOX.{SUBJECT_PREFIX}.{sensor}")
+}
+
+/// Permission violations the server reported on a connection
+/// (`-ERR 'Permissions Violation for Publish to "netcap.x.TCP"'`). A publish
+/// the server refuses gets no answer at all: without these the agent could
+/// only see missing acknowledgements.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Refusals(Arc<Mutex<Vec<String>>>);
+
+impl Refusals {
+    fn push(&self, message: String) {
+        if let Ok(mut v) = self.0.lock() {
+            // A few are enough to tell what is wrong.
+            if v.len() < 16 {
+                v.push(message);
+            }
+        }
+    }
+
+    /// The violations reported since the last call.
+    pub(crate) fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
 }
 
 impl NatsOptions {
-    /// The client options (TLS, credentials, reconnection).
-    pub(crate) async fn options(&self) -> Result<async_nats::ConnectOptions, TransportError> {
+    /// The client options (TLS, credentials, reconnection); permission
+    /// violations go to `refusals`.
+    pub(crate) async fn options(
+        &self,
+        refusals: &Refusals,
+    ) -> Result<async_nats::ConnectOptions, TransportError> {
+        let slot = refusals.clone();
         let mut o = async_nats::ConnectOptions::new()
             .name(if self.name.is_empty() {
                 "netcap"
@@ -45,7 +87,18 @@ impl NatsOptions {
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis(100 * attempts.clamp(1, 20) as u64)
+            })
+            .event_callback(move |event| {
+                if let Event::ServerError(ServerError::Other(m)) = event {
+                    if m.to_ascii_lowercase().contains("permissions violation") {
+                        slot.push(m);
+                    }
+                }
+                std::future::ready(())
             });
+        if let Some(prefix) = &self.inbox_prefix {
+            o = o.custom_inbox_prefix(prefix);
+        }
         if let Some(ca) = &self.tls_ca {
             o = o.add_root_certificates(ca.clone()).require_tls(true);
         }
@@ -86,15 +139,20 @@ impl NatsOptions {
     /// unreachable server from refused credentials.
     pub(crate) async fn connect_once(
         &self,
+        refusals: &Refusals,
     ) -> Result<Result<async_nats::Client, async_nats::ConnectError>, TransportError> {
-        let o = self.options().await?;
+        let o = self.options(refusals).await?;
         Ok(o.connect(self.urls().as_slice()).await)
     }
 
     /// Connects; with `retry`, returns at once and keeps trying in the
     /// background (an agent starts capturing while NATS is down).
-    pub(crate) async fn connect(&self, retry: bool) -> Result<async_nats::Client, TransportError> {
-        let mut o = self.options().await?;
+    pub(crate) async fn connect(
+        &self,
+        retry: bool,
+        refusals: &Refusals,
+    ) -> Result<async_nats::Client, TransportError> {
+        let mut o = self.options(refusals).await?;
         if retry {
             o = o.retry_on_initial_connect();
         }

@@ -490,6 +490,9 @@ pub struct NatsArgs {
     pub tls: bool,
 
     /// NATS credentials file (user JWT and NKey seed, as written by `nsc`).
+    /// Other credentials: --nkey, or a user and password in the environment
+    /// variables NETCAP_NATS_USER and NETCAP_NATS_PASSWORD (never in
+    /// arguments: other users can read them).
     #[arg(long, value_name = "FILE", conflicts_with = "nkey")]
     pub creds: Option<PathBuf>,
 

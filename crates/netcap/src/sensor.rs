@@ -40,6 +40,13 @@ fn nats_options(a: &NatsArgs, name: &str) -> Result<(NatsOptions, StreamSettings
         "--stream-max-age must be a number of hours"
     );
     anyhow::ensure!(matches!(a.replicas, 1..=5), "--replicas must be 1 to 5");
+    for url in a.nats.split(',') {
+        anyhow::ensure!(
+            !url_has_userinfo(url),
+            "--nats {url}: no credentials in the URL (other users can read process arguments): \
+             use NETCAP_NATS_USER and NETCAP_NATS_PASSWORD, --nkey or --creds"
+        );
+    }
     let nats = NatsOptions {
         url: a.nats.clone(),
         name: name.to_string(),
@@ -49,6 +56,8 @@ fn nats_options(a: &NatsArgs, name: &str) -> Result<(NatsOptions, StreamSettings
         creds_file: a.creds.clone(),
         nkey_file: a.nkey.clone(),
         user_password,
+        // The agent picks its own (`_INBOX.netcap.<sensor>`).
+        inbox_prefix: None,
     };
     let stream = StreamSettings {
         name: a.stream.clone(),
@@ -62,6 +71,15 @@ fn nats_options(a: &NatsArgs, name: &str) -> Result<(NatsOptions, StreamSettings
         ..StreamSettings::default()
     };
     Ok((nats, stream))
+}
+
+/// Whether a server URL carries `user:password@` or `token@` (the NATS
+/// client would accept it, and everyone would read it in `ps`).
+fn url_has_userinfo(url: &str) -> bool {
+    let rest = url.trim();
+    let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
 }
 
 /// The pipeline's records into the publisher.
@@ -226,4 +244,19 @@ pub fn collect(args: &CollectArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_has_userinfo;
+
+    #[test]
+    fn credentials_in_urls_are_found() {
+        assert!(url_has_userinfo("nats://u:p@127.0.0.1:4222"));
+        assert!(url_has_userinfo("tls://token@host"));
+        assert!(url_has_userinfo("u:p@host:4222"));
+        assert!(!url_has_userinfo("nats://127.0.0.1:4222"));
+        assert!(!url_has_userinfo("host:4222"));
+        assert!(!url_has_userinfo("nats://host:4222/path@x"));
+    }
 }
