@@ -15,9 +15,17 @@
 //! Connection record); at the end of the input, data connections without a
 //! command are written with an empty one.
 //!
-//! Endpoints wait in a table bounded by [`Limits::ftp_channels`](crate::Limits):
-//! when it is full the oldest announcement is forgotten (written if its
-//! data connection was seen, else counted).
+//! A server may hand out the same endpoint again, and Connection records
+//! come when the flow ends (often at its idle timeout), after later
+//! announcements: each announcement waits on its own, and a connection
+//! belongs to the last announcement of its endpoint before it started, a
+//! command to its session's last announcement before it.
+//!
+//! Announcements wait in a table bounded by
+//! [`Limits::ftp_channels`](crate::Limits): when it is full the oldest is
+//! forgotten (written if its data connection was seen, else counted).
+//! Announcements never used (a refused transfer) are forgotten at the end
+//! of the input.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -104,13 +112,19 @@ struct Channel {
     conn: Option<ConnSeen>,
 }
 
+/// Address and port of a data endpoint.
+type Endpoint = (String, i32);
+
 /// The announced endpoints waiting for their data connection or command.
 #[derive(Debug)]
 pub(crate) struct Links {
     limit: usize,
-    channels: HashMap<(String, i32), Channel>,
-    /// The endpoints by the packet of their announcement (oldest first).
-    order: BTreeSet<(u64, (String, i32))>,
+    /// Per endpoint, its announcements by packet: a server may hand out
+    /// the same port again, and Connection records come late (when the
+    /// flow times out), after later announcements of the same endpoint.
+    channels: HashMap<Endpoint, Vec<Channel>>,
+    /// Every announcement by its packet, oldest first.
+    order: BTreeSet<(u64, Endpoint)>,
     evicted: u64,
 }
 
@@ -121,7 +135,7 @@ impl Default for Links {
 }
 
 impl Links {
-    /// An empty table of at most `limit` endpoints.
+    /// An empty table of at most `limit` announcements.
     pub(crate) fn new(limit: usize) -> Self {
         Links {
             limit,
@@ -146,23 +160,26 @@ impl Links {
     }
 
     fn announce(&mut self, f: &FtpSeen, out: &mut Vec<FtpData>) {
-        // A new announcement of the same endpoint ends the old one.
-        self.remove(&f.endpoint, out);
+        if self.order.contains(&(f.announced, f.endpoint.clone())) {
+            return;
+        }
+        while self.order.len() >= self.limit.max(1) {
+            let Some((at, key)) = self.order.first().cloned() else {
+                break;
+            };
+            if !self.remove(&key, at, out) {
+                self.evicted += 1;
+            }
+        }
         if self.limit == 0 {
             self.evicted += 1;
             return;
         }
-        while self.channels.len() >= self.limit {
-            let Some((_, key)) = self.order.first().cloned() else {
-                break;
-            };
-            if !self.remove(&key, out) {
-                self.evicted += 1;
-            }
-        }
-        self.order.insert((f.number, f.endpoint.clone()));
-        self.channels.insert(
-            f.endpoint.clone(),
+        self.order.insert((f.announced, f.endpoint.clone()));
+        let list = self.channels.entry(f.endpoint.clone()).or_default();
+        let at = list.partition_point(|c| c.setup.announced < f.announced);
+        list.insert(
+            at,
             Channel {
                 setup: f.clone(),
                 transfer: None,
@@ -175,54 +192,75 @@ impl Links {
         // A command refused before any data connection (550 without a 150)
         // did not use the endpoint: a later one will.
         let used = f.info_code / 100 == 1 || f.reply_code / 100 == 2 || f.reply_code == 0;
-        let Some(ch) = self.channels.get_mut(&f.endpoint) else {
+        if !used {
+            return;
+        }
+        // The session's last announcement of the endpoint before the
+        // command; a command that reuses an endpoint already used gets
+        // nothing.
+        let Some(ch) = self.channels.get_mut(&f.endpoint).and_then(|list| {
+            list.iter_mut()
+                .rev()
+                .find(|c| c.setup.uid == f.uid && c.setup.number <= f.number)
+        }) else {
             return;
         };
-        if !used || ch.setup.uid != f.uid || ch.transfer.is_some() || f.number < ch.setup.number
-        {
+        if ch.transfer.is_some() {
             return;
         }
         ch.transfer = Some(f.clone());
         if ch.conn.is_some() {
-            let key = f.endpoint.clone();
-            self.remove(&key, out);
+            let at = ch.setup.announced;
+            self.remove(&f.endpoint, at, out);
         }
     }
 
-    /// A connection ended: the data connection of an endpoint when it is the
-    /// first to it since the announcement.
+    /// A connection ended: the data connection of the last announcement of
+    /// its endpoint before it started, when that one has none yet.
     pub(crate) fn connection(&mut self, c: &ConnSeen, out: &mut Vec<FtpData>) {
         if c.server.2 != "TCP" {
             return;
         }
         let key = (c.server.0.clone(), c.server.1);
-        let Some(ch) = self.channels.get_mut(&key) else {
+        let Some(ch) = self.channels.get_mut(&key).and_then(|list| {
+            list.iter_mut()
+                .rev()
+                .find(|ch| ch.setup.announced < c.first_number)
+        }) else {
             return;
         };
-        if ch.conn.is_some() || c.first_number <= ch.setup.announced {
+        if ch.conn.is_some() {
             return;
         }
         ch.conn = Some(c.clone());
         if ch.transfer.is_some() {
-            self.remove(&key, out);
+            let at = ch.setup.announced;
+            self.remove(&key, at, out);
         }
     }
 
     /// Writes the data connections still waiting for a command.
     pub(crate) fn finish(&mut self, out: &mut Vec<FtpData>) {
-        let keys: Vec<(String, i32)> = self.order.iter().map(|(_, k)| k.clone()).collect();
-        for key in keys {
-            self.remove(&key, out);
+        for (at, key) in std::mem::take(&mut self.order) {
+            self.remove(&key, at, out);
         }
+        self.channels.clear();
     }
 
-    /// Forgets an endpoint, writing its record if its data connection was
-    /// seen; returns whether it was.
-    fn remove(&mut self, key: &(String, i32), out: &mut Vec<FtpData>) -> bool {
-        let Some(ch) = self.channels.remove(key) else {
+    /// Forgets the announcement of `key` at packet `at`, writing its record
+    /// if its data connection was seen; returns whether it was.
+    fn remove(&mut self, key: &Endpoint, at: u64, out: &mut Vec<FtpData>) -> bool {
+        self.order.remove(&(at, key.clone()));
+        let Some(list) = self.channels.get_mut(key) else {
             return false;
         };
-        self.order.remove(&(ch.setup.number, key.clone()));
+        let Some(i) = list.iter().position(|c| c.setup.announced == at) else {
+            return false;
+        };
+        let ch = list.remove(i);
+        if list.is_empty() {
+            self.channels.remove(key);
+        }
         match ch.conn {
             Some(conn) => {
                 out.push(record(&ch.setup, ch.transfer.as_ref(), &conn));

@@ -327,7 +327,11 @@ pub fn ftp_syst(text: &str) -> Parsed {
 
 /// Mail servers that answer SMTP, POP3 and IMAP with the same name.
 const MAIL_SUITES: &[Known] = &[
-    known("Microsoft Exchange Server", "Microsoft Exchange Server", "Windows"),
+    known(
+        "Microsoft Exchange Server",
+        "Microsoft Exchange Server",
+        "Windows",
+    ),
     known("Microsoft Exchange", "Microsoft Exchange", "Windows"),
     known("Kerio Connect", "Kerio Connect", ""),
     known("hMailServer", "hMailServer", "Windows"),
@@ -470,8 +474,21 @@ const fn known(marker: &'static str, product: &'static str, os: &'static str) ->
 /// Words that may stand between a product's marker and its version
 /// ("Microsoft Exchange IMAP4rev1 server version 5.5").
 const FILLER: &[&str] = &[
-    "version", "ver", "release", "server", "service", "ftp", "ftpd", "smtp", "esmtp", "pop3",
-    "imap", "imap4", "imap4rev1", "mail", "daemon",
+    "version",
+    "ver",
+    "release",
+    "server",
+    "service",
+    "ftp",
+    "ftpd",
+    "smtp",
+    "esmtp",
+    "pop3",
+    "imap",
+    "imap4",
+    "imap4rev1",
+    "mail",
+    "daemon",
 ];
 
 /// The first product of `table` whose marker is in `text`, with the version
@@ -590,8 +607,7 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     (0..=h.len() - n.len()).find(|&i| {
         let end = i + n.len();
         let before_ok = i == 0
-            || h
-                .get(i - 1)
+            || h.get(i - 1)
                 .is_some_and(|b| !(word_char(b) || *b == b'.' || *b == b'-'));
         // A marker that ends in punctuation ("Version wu-") is followed
         // by the version.
@@ -620,7 +636,8 @@ fn os_word(s: &str) -> Option<&'static str> {
         }
         BANNER_OS.iter().copied().find(|os| {
             let end = i + os.len();
-            b.get(i..end).is_some_and(|w| w.eq_ignore_ascii_case(os.as_bytes()))
+            b.get(i..end)
+                .is_some_and(|w| w.eq_ignore_ascii_case(os.as_bytes()))
                 && !b.get(end).is_some_and(u8::is_ascii_alphabetic)
         })
     })
@@ -940,6 +957,12 @@ mod tests {
             pvo(parse(source::HTTP_SERVER, "Apache/2.4.41 (Ubuntu)")),
             t3("Apache", "2.4.41", "Ubuntu")
         );
-        assert!(parse(source::HTTP_USER_AGENT, "Mozilla/5.0 (Windows NT 6.1) Chrome/25.0 Safari/537").browser);
+        assert!(
+            parse(
+                source::HTTP_USER_AGENT,
+                "Mozilla/5.0 (Windows NT 6.1) Chrome/25.0 Safari/537"
+            )
+            .browser
+        );
     }
 }

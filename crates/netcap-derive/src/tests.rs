@@ -334,7 +334,12 @@ fn banners_make_software_and_name_the_service() {
     let services = d.finish().services;
     let got: Vec<_> = services
         .iter()
-        .map(|s| format!("{}:{} {} {}|{}|{}", s.ip, s.port, s.name, s.product, s.version, s.banner))
+        .map(|s| {
+            format!(
+                "{}:{} {} {}|{}|{}",
+                s.ip, s.port, s.name, s.product, s.version, s.banner
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -419,7 +424,12 @@ fn ftp_data_connections_link_to_their_command_in_either_order() {
         ),
         ["D22 10.0.0.1:40022->10.0.0.9:5002 ctl=F1 PASV@20 true RETR b.txt 226@21 size=7"]
     );
-    assert!(links(&mut d, &[pasv(30, 5003), retr(31, 5003, "c", 150, 226)], &[]).is_empty());
+    assert!(links(
+        &mut d,
+        &[pasv(30, 5003), retr(31, 5003, "c", 150, 226)],
+        &[]
+    )
+    .is_empty());
     assert_eq!(links(&mut d, &[], &[data_conn(5003, 32, 1)]).len(), 1);
     // Nothing is left.
     assert!(d.finish().ftp_data.is_empty());
@@ -445,7 +455,13 @@ fn ftp_data_needs_a_connection_after_the_announcement() {
     );
     // Active mode: the FTP server opens the connection to the client's
     // endpoint; the download's bytes go from it, the connection's client.
-    let mut port = ftp(20, "PORT", "10,0,0,1,19,137", 200, "PORT command successful");
+    let mut port = ftp(
+        20,
+        "PORT",
+        "10,0,0,1,19,137",
+        200,
+        "PORT command successful",
+    );
     port.data_ip = "10.0.0.1".into();
     port.data_port = 5001;
     let mut list = ftp(21, "LIST", "", 226, "");
@@ -484,14 +500,24 @@ fn ftp_endpoints_are_bounded() {
     // pushed out; the second's was not: counted.
     let got = links(
         &mut d,
-        &[pasv(10, 5001), pasv(20, 5002), pasv(30, 5003), pasv(40, 5004)],
+        &[
+            pasv(10, 5001),
+            pasv(20, 5002),
+            pasv(30, 5003),
+            pasv(40, 5004),
+        ],
         &[data_conn(5001, 11, 1)],
     );
     assert_eq!(got.len(), 1);
     assert_eq!(d.dropped().ftp_channels, 1);
     // The ones kept still link.
     assert_eq!(
-        links(&mut d, &[retr(41, 5004, "x", 150, 226)], &[data_conn(5004, 42, 2)]).len(),
+        links(
+            &mut d,
+            &[retr(41, 5004, "x", 150, 226)],
+            &[data_conn(5004, 42, 2)]
+        )
+        .len(),
         1
     );
 }
@@ -512,4 +538,48 @@ fn ftp_links_do_not_depend_on_the_order_of_sightings_in_a_batch() {
     let (ra, rb) = (da.batch(&mut a), db.batch(&mut b));
     assert_eq!(ra.ftp_data.len(), 2);
     assert_eq!(ra, rb);
+}
+
+#[test]
+fn an_endpoint_announced_again_links_each_data_connection() {
+    // The server hands out port 21008 twice; both Connection records come
+    // at the end, after the second announcement, in either order.
+    let recs = [
+        pasv(14, 21008),
+        retr(18, 21008, "first", 125, 226),
+        pasv(62, 21008),
+        retr(66, 21008, "second", 125, 226),
+    ];
+    for conns in [
+        [data_conn(21008, 15, 83), data_conn(21008, 63, 693)],
+        [data_conn(21008, 63, 693), data_conn(21008, 15, 83)],
+    ] {
+        let mut d = Deriver::default_limits();
+        assert!(links(&mut d, &recs, &[]).is_empty());
+        let mut got = links(&mut d, &[], &conns);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "D15 10.0.0.1:40015->10.0.0.9:21008 ctl=F1 PASV@14 true RETR first 226@18 size=83",
+                "D63 10.0.0.1:40063->10.0.0.9:21008 ctl=F1 PASV@62 true RETR second 226@66 size=693",
+            ]
+        );
+        assert!(d.finish().ftp_data.is_empty());
+    }
+    // A second connection to an endpoint already linked is not a data
+    // connection; neither is a command reusing a used endpoint.
+    let mut d = Deriver::default_limits();
+    let got = links(
+        &mut d,
+        &[
+            pasv(10, 5001),
+            retr(11, 5001, "a", 150, 226),
+            retr(20, 5001, "b", 150, 226),
+        ],
+        &[data_conn(5001, 12, 1), data_conn(5001, 21, 2)],
+    );
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("RETR a"));
+    assert!(d.finish().ftp_data.is_empty());
 }
