@@ -2,6 +2,9 @@
 //! gaps given to the parser as the engine would (unconsumed rest kept and
 //! handed back with the next chunk, at least as long as the parser asked),
 //! in both directions, and protocol switches (STARTTLS to TLS) followed.
+//! The records they write then go through the derived records' tables
+//! (Software, Service, FTPData), their announced strings through every
+//! software parser.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -67,4 +70,18 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut cx = Cx::new(&meta, Origin { ts_ns: 0, number }, &mut out);
     parser.finish(&mut cx);
+    let mut sightings = Vec::new();
+    for (_, rec) in &out {
+        netcap_derive::observe_stream(rec, &mut sightings);
+    }
+    for s in &sightings {
+        if let netcap_derive::Sighting::Software(sw) = s {
+            for source in netcap_derive::software::source::ALL {
+                let _ = netcap_derive::software::parse(source, &sw.raw);
+            }
+        }
+    }
+    let mut deriver = netcap_derive::Deriver::default_limits();
+    let _ = deriver.batch(&mut sightings);
+    let _ = deriver.finish();
 });

@@ -1,5 +1,6 @@
-//! Netcap's derived records: what a host runs ([`Software`]) and what a
-//! server offers ([`Service`]), built across connections.
+//! Netcap's derived records: what a host runs ([`Software`]), what a
+//! server offers ([`Service`]) and which FTP command a data connection
+//! served ([`FtpData`]), built across connections.
 //!
 //! Workers see one shard of the connections each, so they only take
 //! [`Sighting`]s from the records they emit ([`observe_stream`],
@@ -7,18 +8,22 @@
 //! worker's sightings of a batch in a fixed order and keeps the tables: a
 //! Software record is written at the first sighting of its host, port,
 //! source and string; Service records at the end of the input, with what all
-//! the server's connections showed. The output does not depend on the number
-//! of workers.
+//! the server's connections showed; an FTP data connection's record when
+//! both its Connection record and the command that used it were seen
+//! ([`ftp`]). The output does not depend on the number of workers.
 //!
 //! Tables are bounded ([`Limits`]); what does not fit is counted, not kept.
 #![forbid(unsafe_code)]
 
+pub mod ftp;
 pub mod software;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use netcap_schema::{Connection, Service, Software};
+use netcap_schema::{Connection, FtpData, Service, Software};
 use netcap_stream::StreamRecord;
+
+use software::source;
 
 /// Something a worker saw that a derived record needs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,6 +41,8 @@ pub enum Sighting {
     },
     /// A connection ended.
     Connection(Box<ConnSeen>),
+    /// An FTP command announced a data endpoint or used one.
+    Ftp(Box<ftp::FtpSeen>),
 }
 
 /// Address, port and transport of a server.
@@ -52,7 +59,7 @@ pub struct SoftwareSeen {
     pub transport: &'static str,
     /// Zeek's software type (BROWSER, HTTP_CLIENT, HTTP_SERVER, ...).
     pub kind: &'static str,
-    /// Where it was announced ("HTTP User-Agent").
+    /// Where it was announced ([`software::source`]).
     pub source: &'static str,
     /// Application protocol ("HTTP").
     pub service: &'static str,
@@ -85,56 +92,94 @@ pub struct ConnSeen {
     pub bytes_client: i64,
     /// Bytes on the wire from the server.
     pub bytes_server: i64,
+    /// Client address and port.
+    pub client: (String, i32),
+    /// Bytes the stream reassembly delivered in order from the client.
+    pub stream_client: i64,
+    /// Bytes the stream reassembly delivered in order from the server.
+    pub stream_server: i64,
+    /// Bytes the stream reassembly missed from the client (gaps).
+    pub missed_client: i64,
+    /// Bytes the stream reassembly missed from the server.
+    pub missed_server: i64,
+}
+
+/// A software announcement in a stream record.
+#[derive(Clone, Copy)]
+struct Announced<'a> {
+    host: &'a str,
+    port: i32,
+    kind: &'static str,
+    source: &'static str,
+    service: &'static str,
+    raw: &'a str,
+    ts: i64,
+    number: u64,
+    uid: &'a str,
+}
+
+impl Announced<'_> {
+    /// The sighting, unless nothing was announced.
+    fn push(self, out: &mut Vec<Sighting>) {
+        if self.raw.is_empty() {
+            return;
+        }
+        out.push(Sighting::Software(SoftwareSeen {
+            host: self.host.to_string(),
+            port: self.port,
+            transport: "TCP",
+            kind: self.kind,
+            source: self.source,
+            service: self.service,
+            raw: self.raw.to_string(),
+            ts: self.ts,
+            number: self.number,
+            uid: self.uid.to_string(),
+        }));
+    }
 }
 
 /// The sightings in the stream records a worker emits.
 pub fn observe_stream(rec: &StreamRecord, out: &mut Vec<Sighting>) {
     match rec {
         StreamRecord::Http(h) => {
-            let seen = |host: &str, port: i32, kind, source, raw: &str| {
-                Sighting::Software(SoftwareSeen {
-                    host: host.to_string(),
-                    port,
-                    transport: "TCP",
-                    kind,
-                    source,
-                    service: "HTTP",
-                    raw: raw.to_string(),
-                    ts: h.timestamp,
-                    number: h.packet_number,
-                    uid: h.connection_uid.clone(),
-                })
-            };
-            if !h.user_agent.is_empty() {
-                let kind = if software::user_agent(&h.user_agent).browser {
+            let client = Announced {
+                host: &h.src_ip,
+                port: 0,
+                kind: if software::user_agent(&h.user_agent).browser {
                     "BROWSER"
                 } else {
                     "HTTP_CLIENT"
-                };
-                out.push(seen(&h.src_ip, 0, kind, "HTTP User-Agent", &h.user_agent));
-            }
-            if !h.server.is_empty() {
-                out.push(seen(
-                    &h.dst_ip,
-                    h.dst_port,
-                    "HTTP_SERVER",
-                    "HTTP Server",
-                    &h.server,
-                ));
-            }
+                },
+                source: source::HTTP_USER_AGENT,
+                service: "HTTP",
+                raw: &h.user_agent,
+                ts: h.timestamp,
+                number: h.packet_number,
+                uid: &h.connection_uid,
+            };
+            client.push(out);
+            let server = Announced {
+                host: &h.dst_ip,
+                port: h.dst_port,
+                kind: "HTTP_SERVER",
+                source: source::HTTP_SERVER,
+                raw: &h.server,
+                ..client
+            };
+            server.push(out);
             if let Some(x) = h
                 .response_headers
                 .iter()
                 .find(|x| x.name.eq_ignore_ascii_case("X-Powered-By"))
-                .filter(|x| !x.value.is_empty())
             {
-                out.push(seen(
-                    &h.dst_ip,
-                    h.dst_port,
-                    "HTTP_APPSERVER",
-                    "HTTP X-Powered-By",
-                    &x.value,
-                ));
+                Announced {
+                    kind: "HTTP_APPSERVER",
+                    source: source::HTTP_X_POWERED_BY,
+                    raw: &x.value,
+                    ..server
+                }
+                .push(out);
             }
             if !h.host.is_empty() {
                 out.push(Sighting::Hostname {
@@ -150,6 +195,127 @@ pub fn observe_stream(rec: &StreamRecord, out: &mut Vec<Sighting>) {
                 server: (c.dst_ip.clone(), c.dst_port, "TCP"),
                 name: c.sni.clone(),
             });
+        }
+        StreamRecord::Ssh(s) => {
+            // One record per connection: both banners take its time and
+            // packet (the first banner's).
+            let client = Announced {
+                host: &s.src_ip,
+                port: 0,
+                kind: "SSH_CLIENT",
+                source: source::SSH_CLIENT,
+                service: "SSH",
+                raw: &s.client_version,
+                ts: s.timestamp,
+                number: s.packet_number,
+                uid: &s.connection_uid,
+            };
+            client.push(out);
+            Announced {
+                host: &s.dst_ip,
+                port: s.dst_port,
+                kind: "SSH_SERVER",
+                source: source::SSH_SERVER,
+                raw: &s.server_version,
+                ..client
+            }
+            .push(out);
+        }
+        StreamRecord::Ftp(f) => {
+            let server = Announced {
+                host: &f.dst_ip,
+                port: f.dst_port,
+                kind: "FTP_SERVER",
+                source: source::FTP_GREETING,
+                service: "FTP",
+                raw: &f.reply_text,
+                ts: f.timestamp,
+                number: f.packet_number,
+                uid: &f.connection_uid,
+            };
+            match f.command.to_ascii_uppercase().as_str() {
+                "" if f.reply_code == 220 => server.push(out),
+                "CLNT" => Announced {
+                    host: &f.src_ip,
+                    port: 0,
+                    kind: "FTP_CLIENT",
+                    source: source::FTP_CLNT,
+                    raw: f.arguments.trim(),
+                    ..server
+                }
+                .push(out),
+                "SYST" if f.reply_code == 215 => Announced {
+                    source: source::FTP_SYST,
+                    ..server
+                }
+                .push(out),
+                _ => {}
+            }
+            if let Some(seen) = ftp::seen(f) {
+                out.push(Sighting::Ftp(Box::new(seen)));
+            }
+        }
+        StreamRecord::Smtp(m) => {
+            let greeting = Announced {
+                host: &m.dst_ip,
+                port: m.dst_port,
+                kind: "SMTP_MAIL_SERVER",
+                source: source::SMTP_GREETING,
+                service: "SMTP",
+                raw: &m.reply_text,
+                ts: m.timestamp,
+                number: m.packet_number,
+                uid: &m.connection_uid,
+            };
+            let verb = m.command.to_ascii_uppercase();
+            if verb.is_empty() && m.reply_code == 220 {
+                greeting.push(out);
+            } else if (verb == "EHLO" || verb == "HELO")
+                && m.reply_code == 250
+                // The reply names the server only at times (and the client
+                // in its first line): only then is it software.
+                && !software::smtp_ehlo(&m.reply_text).product.is_empty()
+            {
+                // Its first line names the client: the extension lines are
+                // the server's own, the same for every client.
+                let exts = m.reply_text.split_once('\n').map_or("", |(_, e)| e);
+                Announced {
+                    source: source::SMTP_EHLO,
+                    raw: if exts.is_empty() { &m.reply_text } else { exts },
+                    ..greeting
+                }
+                .push(out);
+            }
+        }
+        StreamRecord::Pop3(p) if p.command.is_empty() && p.status == "+OK" => {
+            Announced {
+                host: &p.dst_ip,
+                port: p.dst_port,
+                kind: "POP3_SERVER",
+                source: source::POP3_GREETING,
+                service: "POP3",
+                raw: &p.reply_text,
+                ts: p.timestamp,
+                number: p.packet_number,
+                uid: &p.connection_uid,
+            }
+            .push(out);
+        }
+        StreamRecord::Imap(i)
+            if i.command.is_empty() && (i.status == "OK" || i.status == "PREAUTH") =>
+        {
+            Announced {
+                host: &i.dst_ip,
+                port: i.dst_port,
+                kind: "IMAP_SERVER",
+                source: source::IMAP_GREETING,
+                service: "IMAP",
+                raw: &i.reply_text,
+                ts: i.timestamp,
+                number: i.packet_number,
+                uid: &i.connection_uid,
+            }
+            .push(out);
         }
         _ => {}
     }
@@ -182,6 +348,11 @@ pub fn observe_connection(c: &Connection, out: &mut Vec<Sighting>) {
         uid: c.uid.clone(),
         bytes_client: c.bytes_client_to_server,
         bytes_server: c.bytes_server_to_client,
+        client: (c.src_ip.clone(), c.src_port),
+        stream_client: c.stream_bytes_client_to_server,
+        stream_server: c.stream_bytes_server_to_client,
+        missed_client: c.missed_bytes_client_to_server,
+        missed_server: c.missed_bytes_server_to_client,
     })));
 }
 
@@ -192,14 +363,19 @@ pub struct Limits {
     pub software: usize,
     /// Servers remembered (services, their hostnames and software).
     pub services: usize,
+    /// FTP data endpoints announced and not yet linked to their data
+    /// connection.
+    pub ftp_channels: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // About 200 bytes an entry: some 20 MB each when full.
+        // About 200 bytes an entry: some 20 MB each when full (2 MB for the
+        // FTP endpoints).
         Limits {
             software: 100_000,
             services: 100_000,
+            ftp_channels: 10_000,
         }
     }
 }
@@ -211,6 +387,20 @@ pub struct Dropped {
     pub software: u64,
     /// Servers not tracked (table full).
     pub services: u64,
+    /// Announced FTP data endpoints forgotten before their data connection
+    /// was seen (table full).
+    pub ftp_channels: u64,
+}
+
+/// The records the derived tables made of a batch, or at the end.
+#[derive(Debug, Default, PartialEq)]
+pub struct Derived {
+    /// Software at its first sighting, in sighting order.
+    pub software: Vec<Software>,
+    /// FTP data connections linked to their command.
+    pub ftp_data: Vec<FtpData>,
+    /// Services (only at the end), by their first connection.
+    pub services: Vec<Service>,
 }
 
 #[derive(Debug, Default)]
@@ -225,6 +415,30 @@ struct ServiceState {
     bytes_server: i64,
 }
 
+/// What a server announced about itself: its first banner, and the first
+/// product named (by that banner or a later announcement).
+#[derive(Debug, Default)]
+struct ServerSoftware {
+    banner: String,
+    service: &'static str,
+    product: String,
+    version: String,
+}
+
+/// Server announcements that are banners (the others, a SYST or EHLO reply,
+/// only name a product when the banner did not).
+fn is_banner(source_name: &str) -> bool {
+    matches!(
+        source_name,
+        source::HTTP_SERVER
+            | source::SSH_SERVER
+            | source::FTP_GREETING
+            | source::SMTP_GREETING
+            | source::POP3_GREETING
+            | source::IMAP_GREETING
+    )
+}
+
 /// The derived-record tables (writer thread).
 #[derive(Debug, Default)]
 pub struct Deriver {
@@ -232,7 +446,8 @@ pub struct Deriver {
     software: HashSet<(String, i32, &'static str, String)>,
     services: HashMap<ServerKey, ServiceState>,
     hostnames: HashMap<ServerKey, String>,
-    server_software: HashMap<ServerKey, String>,
+    server_software: HashMap<ServerKey, ServerSoftware>,
+    ftp: ftp::Links,
     dropped: Dropped,
 }
 
@@ -241,23 +456,24 @@ impl Deriver {
     pub fn new(limits: Limits) -> Self {
         Deriver {
             limits,
+            ftp: ftp::Links::new(limits.ftp_channels),
             ..Deriver::default()
         }
     }
 
     /// Takes a batch's sightings (every worker's, any order) and returns the
-    /// Software records of first sightings, each with the packet number
-    /// that orders it.
-    pub fn batch(&mut self, sightings: &mut [Sighting]) -> Vec<Software> {
+    /// Software records of first sightings and the FTP data connections
+    /// linked, each with the packet number that orders it.
+    pub fn batch(&mut self, sightings: &mut [Sighting]) -> Derived {
         // A total order on the content: the arrival order of the workers'
         // outputs must not matter.
         sightings.sort_unstable_by(|a, b| order_key(a).cmp(&order_key(b)).then(a.cmp(b)));
-        let mut out = Vec::new();
+        let mut out = Derived::default();
         for s in sightings.iter() {
             match s {
                 Sighting::Software(sw) => {
                     if let Some(rec) = self.software(sw) {
-                        out.push(rec);
+                        out.software.push(rec);
                     }
                 }
                 Sighting::Hostname { server, name, .. } => {
@@ -270,9 +486,14 @@ impl Deriver {
                     }
                     self.hostnames.insert(server.clone(), name.clone());
                 }
-                Sighting::Connection(c) => self.connection(c),
+                Sighting::Connection(c) => {
+                    self.connection(c);
+                    self.ftp.connection(c, &mut out.ftp_data);
+                }
+                Sighting::Ftp(f) => self.ftp.command(f, &mut out.ftp_data),
             }
         }
+        self.dropped.ftp_channels = self.ftp.evicted();
         out
     }
 
@@ -286,18 +507,9 @@ impl Deriver {
             return None;
         }
         self.software.insert(key);
-        let parsed = if sw.port == 0 {
-            software::user_agent(&sw.raw)
-        } else {
-            software::server(&sw.raw)
-        };
-        if sw.kind == "HTTP_SERVER" {
-            let server = (sw.host.clone(), sw.port, sw.transport);
-            if !self.server_software.contains_key(&server)
-                && self.server_software.len() < self.limits.services
-            {
-                self.server_software.insert(server, sw.raw.clone());
-            }
+        let parsed = software::parse(sw.source, &sw.raw);
+        if sw.port != 0 && sw.kind != "HTTP_APPSERVER" {
+            self.server_software(sw, &parsed);
         }
         Some(Software {
             timestamp: sw.ts,
@@ -314,6 +526,25 @@ impl Deriver {
             source_data: sw.raw.clone(),
             ..Default::default()
         })
+    }
+
+    /// Notes a server's announcement for its Service record.
+    fn server_software(&mut self, sw: &SoftwareSeen, parsed: &software::Parsed) {
+        let server = (sw.host.clone(), sw.port, sw.transport);
+        let full = self.server_software.len() >= self.limits.services;
+        let s = match self.server_software.get_mut(&server) {
+            Some(s) => s,
+            None if full => return,
+            None => self.server_software.entry(server).or_default(),
+        };
+        if s.banner.is_empty() && is_banner(sw.source) {
+            s.banner.clone_from(&sw.raw);
+            s.service = sw.service;
+        }
+        if s.product.is_empty() && !parsed.product.is_empty() {
+            s.product.clone_from(&parsed.product);
+            s.version.clone_from(&parsed.version);
+        }
     }
 
     fn connection(&mut self, c: &ConnSeen) {
@@ -350,21 +581,23 @@ impl Deriver {
         }
     }
 
-    /// The Service records, at the end of the input, ordered by the first
-    /// packet of each server's first connection.
-    pub fn finish(&mut self) -> Vec<Service> {
-        let mut out: Vec<Service> = std::mem::take(&mut self.services)
+    /// The records held until the end of the input: the Service records,
+    /// ordered by the first packet of each server's first connection, and
+    /// the FTP data connections whose command was not seen.
+    pub fn finish(&mut self) -> Derived {
+        let mut out = Derived::default();
+        self.ftp.finish(&mut out.ftp_data);
+        self.dropped.ftp_channels = self.ftp.evicted();
+        out.services = std::mem::take(&mut self.services)
             .into_iter()
             .map(|(key, s)| {
-                let banner = self.server_software.get(&key).cloned().unwrap_or_default();
-                let parsed = software::server(&banner);
+                let sw = self.server_software.remove(&key).unwrap_or_default();
                 // The most frequent protocol; ties go to the first name.
                 let name = s
                     .apps
                     .iter()
                     .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                    .map(|(n, _)| n.clone())
-                    .unwrap_or_default();
+                    .map_or_else(|| sw.service.to_string(), |(n, _)| n.clone());
                 Service {
                     timestamp: s.first_ts,
                     packet_number: s.first_number,
@@ -374,9 +607,9 @@ impl Deriver {
                     port: key.1,
                     protocol: key.2.to_string(),
                     name,
-                    product: parsed.product,
-                    version: parsed.version,
-                    banner,
+                    product: sw.product,
+                    version: sw.version,
+                    banner: sw.banner,
                     num_connections: s.connections,
                     bytes_client: s.bytes_client,
                     bytes_server: s.bytes_server,
@@ -385,7 +618,7 @@ impl Deriver {
                 }
             })
             .collect();
-        out.sort_unstable_by(|a, b| {
+        out.services.sort_unstable_by(|a, b| {
             (a.packet_number, &a.ip, a.port, &a.protocol).cmp(&(
                 b.packet_number,
                 &b.ip,
@@ -413,6 +646,7 @@ fn order_key(s: &Sighting) -> u64 {
         Sighting::Software(sw) => sw.number,
         Sighting::Hostname { number, .. } => *number,
         Sighting::Connection(c) => c.first_number,
+        Sighting::Ftp(f) => f.number,
     }
 }
 

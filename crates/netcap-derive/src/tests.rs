@@ -59,7 +59,7 @@ fn software_is_written_once_per_host_and_string() {
         ],
         &[],
     );
-    let recs = d.batch(&mut s);
+    let recs = d.batch(&mut s).software;
     let got: Vec<_> = recs
         .iter()
         .map(|r| {
@@ -83,7 +83,7 @@ fn software_is_written_once_per_host_and_string() {
     assert_eq!(recs[1].version, "1.18.0");
     // A later batch repeats nothing.
     let mut again = sightings(&[http(20, "10.0.0.2", "10.0.0.9", ua, "nginx/1.18.0")], &[]);
-    assert!(d.batch(&mut again).is_empty());
+    assert!(d.batch(&mut again).software.is_empty());
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn services_need_an_answer_and_sum_their_connections() {
     // Connections end out of order: the earliest start is kept.
     let mut s = sightings(&[], &[conn("10.0.0.9", 80, 1, true, "HTTP")]);
     d.batch(&mut s);
-    let services = d.finish();
+    let services = d.finish().services;
     assert_eq!(services.len(), 1);
     let sv = &services[0];
     assert_eq!(
@@ -152,6 +152,7 @@ fn full_tables_count_what_they_drop() {
     let mut d = Deriver::new(Limits {
         software: 1,
         services: 1,
+        ftp_channels: 1,
     });
     let mut s = sightings(
         &[
@@ -163,10 +164,422 @@ fn full_tables_count_what_they_drop() {
             conn("10.0.0.8", 80, 2, true, ""),
         ],
     );
-    assert_eq!(d.batch(&mut s).len(), 1);
-    assert_eq!(d.finish().len(), 1);
+    assert_eq!(d.batch(&mut s).software.len(), 1);
+    assert_eq!(d.finish().services.len(), 1);
     let dropped = d.dropped();
     assert_eq!(dropped.software, 1);
     // The second server, and its hostname (the first one took the slot).
     assert!(dropped.services >= 1);
+}
+
+fn ssh(number: u64, client: &str, server: &str, cv: &str, sv: &str) -> StreamRecord {
+    StreamRecord::Ssh(Box::new(netcap_schema::Ssh {
+        packet_number: number,
+        timestamp: number as i64,
+        connection_uid: format!("C{number}"),
+        src_ip: client.into(),
+        src_port: 50000,
+        dst_ip: server.into(),
+        dst_port: 22,
+        client_version: cv.into(),
+        server_version: sv.into(),
+        ..Default::default()
+    }))
+}
+
+/// An FTP record of the control connection "F1" (10.0.0.1 to 10.0.0.9:21).
+fn ftp(number: u64, command: &str, args: &str, code: i32, text: &str) -> netcap_schema::Ftp {
+    netcap_schema::Ftp {
+        packet_number: number,
+        timestamp: number as i64 * 1000,
+        connection_uid: "F1".into(),
+        src_ip: "10.0.0.1".into(),
+        src_port: 40000,
+        dst_ip: "10.0.0.9".into(),
+        dst_port: 21,
+        command: command.into(),
+        arguments: args.into(),
+        reply_code: code,
+        reply_text: text.into(),
+        user: "anonymous".into(),
+        ..Default::default()
+    }
+}
+
+fn rec(f: netcap_schema::Ftp) -> StreamRecord {
+    StreamRecord::Ftp(Box::new(f))
+}
+
+/// PASV answered with the endpoint 10.0.0.9:`port`.
+fn pasv(number: u64, port: i32) -> StreamRecord {
+    let mut f = ftp(number, "PASV", "", 227, "Entering Passive Mode");
+    f.reply_packet_number = number;
+    f.data_ip = "10.0.0.9".into();
+    f.data_port = port;
+    f.data_passive = true;
+    rec(f)
+}
+
+/// A transfer command using the endpoint 10.0.0.9:`port`.
+fn retr(number: u64, port: i32, file: &str, info: i32, code: i32) -> StreamRecord {
+    let mut f = ftp(number, "RETR", file, code, "");
+    f.info_code = info;
+    f.file_name = file.into();
+    f.file_direction = "download".into();
+    f.data_ip = "10.0.0.9".into();
+    f.data_port = port;
+    f.data_passive = true;
+    rec(f)
+}
+
+/// The data connection 10.0.0.1 to 10.0.0.9:`port` starting at `first`.
+fn data_conn(port: i32, first: u64, bytes: i64) -> Connection {
+    let mut c = conn("10.0.0.9", port, first, true, "");
+    c.uid = format!("D{first}");
+    c.stream_bytes_server_to_client = bytes;
+    c.stream_bytes_client_to_server = 0;
+    c
+}
+
+#[test]
+fn banners_make_software_and_name_the_service() {
+    let mut d = Deriver::default_limits();
+    let mut smtp = netcap_schema::Smtp {
+        packet_number: 30,
+        connection_uid: "M1".into(),
+        src_ip: "10.0.0.1".into(),
+        dst_ip: "10.0.0.25".into(),
+        dst_port: 25,
+        reply_code: 220,
+        reply_text: "mx.example.org ESMTP Postfix (Ubuntu)".into(),
+        ..Default::default()
+    };
+    let mut ehlo = smtp.clone();
+    ehlo.packet_number = 32;
+    ehlo.command = "EHLO".into();
+    ehlo.reply_code = 250;
+    ehlo.reply_text = "mx.example.org\nPIPELINING\nSTARTTLS".into();
+    let pop = netcap_schema::Pop3 {
+        packet_number: 40,
+        dst_ip: "10.0.0.110".into(),
+        dst_port: 110,
+        status: "+OK".into(),
+        reply_text: "Dovecot (Ubuntu) ready.".into(),
+        ..Default::default()
+    };
+    let imap = netcap_schema::Imap {
+        packet_number: 50,
+        dst_ip: "10.0.0.143".into(),
+        dst_port: 143,
+        tag: "*".into(),
+        status: "OK".into(),
+        reply_text: "Microsoft Exchange IMAP4rev1 server version 5.5.2650.23 (umr-mail02) ready"
+            .into(),
+        ..Default::default()
+    };
+    let mut clnt = ftp(12, "CLNT", "NcFTP 3.2.6 macosx10.15", 200, "Noted.");
+    clnt.reply_code = 200;
+    let mut s = sightings(
+        &[
+            ssh(
+                10,
+                "10.0.0.1",
+                "10.0.0.22",
+                "SSH-2.0-libssh-0.7.2",
+                "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3",
+            ),
+            rec(ftp(11, "", "", 220, "(vsFTPd 3.0.3)")),
+            rec(clnt),
+            rec(ftp(13, "SYST", "", 215, "UNIX Type: L8")),
+            StreamRecord::Smtp(Box::new(smtp.clone())),
+            StreamRecord::Smtp(Box::new(ehlo)),
+            StreamRecord::Pop3(Box::new(pop)),
+            StreamRecord::Imap(Box::new(imap)),
+        ],
+        &[
+            conn("10.0.0.22", 22, 1, true, "SSH"),
+            conn("10.0.0.9", 21, 2, true, "FTP"),
+            conn("10.0.0.25", 25, 3, true, "SMTP"),
+            conn("10.0.0.110", 110, 4, true, "POP3"),
+            conn("10.0.0.143", 143, 5, true, ""),
+        ],
+    );
+    let sw = d.batch(&mut s).software;
+    let got: Vec<_> = sw
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}:{} {} {}|{}|{}",
+                r.source_name, r.host, r.host_port, r.software_type, r.product, r.version, r.os
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "SSH client banner 10.0.0.1:0 SSH_CLIENT libssh|0.7.2|",
+            "SSH server banner 10.0.0.22:22 SSH_SERVER OpenSSH|8.9p1|Ubuntu-3",
+            "FTP greeting 10.0.0.9:21 FTP_SERVER vsFTPd|3.0.3|",
+            "FTP CLNT 10.0.0.1:0 FTP_CLIENT NcFTP|3.2.6|",
+            "FTP SYST reply 10.0.0.9:21 FTP_SERVER ||UNIX",
+            "SMTP greeting 10.0.0.25:25 SMTP_MAIL_SERVER Postfix||Ubuntu",
+            // The EHLO reply names no server: no record.
+            "POP3 greeting 10.0.0.110:110 POP3_SERVER Dovecot||Ubuntu",
+            "IMAP greeting 10.0.0.143:143 IMAP_SERVER Microsoft Exchange|5.5.2650.23|Windows",
+        ]
+    );
+    // The raw string is kept as sent.
+    assert_eq!(sw[1].source_data, "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3");
+    assert_eq!(sw[5].source_data, smtp.reply_text);
+    let services = d.finish().services;
+    let got: Vec<_> = services
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{} {} {}|{}|{}",
+                s.ip, s.port, s.name, s.product, s.version, s.banner
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "10.0.0.22:22 SSH OpenSSH|8.9p1|SSH-2.0-OpenSSH_8.9p1 Ubuntu-3",
+            "10.0.0.9:21 FTP vsFTPd|3.0.3|(vsFTPd 3.0.3)",
+            "10.0.0.25:25 SMTP Postfix||mx.example.org ESMTP Postfix (Ubuntu)",
+            "10.0.0.110:110 POP3 Dovecot||Dovecot (Ubuntu) ready.",
+            // No protocol from the connections: the greeting's.
+            "10.0.0.143:143 IMAP Microsoft Exchange|5.5.2650.23|Microsoft Exchange IMAP4rev1 \
+             server version 5.5.2650.23 (umr-mail02) ready",
+        ]
+    );
+    // A later greeting of the same server with another text is another
+    // Software record, but not the Service's banner.
+    smtp.packet_number = 60;
+    smtp.reply_text = "mx.example.org ESMTP".into();
+    let mut s = sightings(&[StreamRecord::Smtp(Box::new(smtp))], &[]);
+    assert_eq!(d.batch(&mut s).software.len(), 1);
+}
+
+#[test]
+fn a_product_comes_from_a_later_announcement_when_the_banner_names_none() {
+    let mut d = Deriver::default_limits();
+    let mut s = sightings(
+        &[
+            rec(ftp(11, "", "", 220, "Welcome")),
+            rec(ftp(13, "SYST", "", 215, "UNIX emulated by FileZilla")),
+        ],
+        &[conn("10.0.0.9", 21, 2, true, "FTP")],
+    );
+    d.batch(&mut s);
+    let sv = d.finish().services;
+    assert_eq!(
+        (sv[0].banner.as_str(), sv[0].product.as_str()),
+        ("Welcome", "FileZilla Server")
+    );
+}
+
+fn links(d: &mut Deriver, recs: &[StreamRecord], conns: &[Connection]) -> Vec<String> {
+    let mut s = sightings(recs, conns);
+    d.batch(&mut s)
+        .ftp_data
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}:{}->{}:{} ctl={} {}@{} {} {} {} {}@{} size={}",
+                f.connection_uid,
+                f.src_ip,
+                f.src_port,
+                f.dst_ip,
+                f.dst_port,
+                f.control_uid,
+                f.setup_command,
+                f.setup_packet_number,
+                f.passive,
+                f.command,
+                f.file_name,
+                f.reply_code,
+                f.command_packet_number,
+                f.size
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ftp_data_connections_link_to_their_command_in_either_order() {
+    // The command's record (at its 226) after the data connection's.
+    let mut d = Deriver::default_limits();
+    assert!(links(&mut d, &[pasv(10, 5001)], &[data_conn(5001, 12, 300)]).is_empty());
+    assert_eq!(
+        links(&mut d, &[retr(11, 5001, "a.txt", 150, 226)], &[]),
+        ["D12 10.0.0.1:40012->10.0.0.9:5001 ctl=F1 PASV@10 true RETR a.txt 226@11 size=300"]
+    );
+    // The data connection's after the command's, in one batch or two.
+    assert_eq!(
+        links(
+            &mut d,
+            &[pasv(20, 5002), retr(21, 5002, "b.txt", 150, 226)],
+            &[data_conn(5002, 22, 7)]
+        ),
+        ["D22 10.0.0.1:40022->10.0.0.9:5002 ctl=F1 PASV@20 true RETR b.txt 226@21 size=7"]
+    );
+    assert!(links(
+        &mut d,
+        &[pasv(30, 5003), retr(31, 5003, "c", 150, 226)],
+        &[]
+    )
+    .is_empty());
+    assert_eq!(links(&mut d, &[], &[data_conn(5003, 32, 1)]).len(), 1);
+    // Nothing is left.
+    assert!(d.finish().ftp_data.is_empty());
+}
+
+#[test]
+fn ftp_data_needs_a_connection_after_the_announcement() {
+    let mut d = Deriver::default_limits();
+    // A connection to the port before the PASV is not its data connection;
+    // a refused RETR (550, no 150) does not take the endpoint.
+    let got = links(
+        &mut d,
+        &[
+            pasv(10, 5001),
+            retr(11, 5001, "missing", 0, 550),
+            retr(13, 5001, "there", 150, 226),
+        ],
+        &[data_conn(5001, 9, 5), data_conn(5001, 12, 6)],
+    );
+    assert_eq!(
+        got,
+        ["D12 10.0.0.1:40012->10.0.0.9:5001 ctl=F1 PASV@10 true RETR there 226@13 size=6"]
+    );
+    // Active mode: the FTP server opens the connection to the client's
+    // endpoint; the download's bytes go from it, the connection's client.
+    let mut port = ftp(
+        20,
+        "PORT",
+        "10,0,0,1,19,137",
+        200,
+        "PORT command successful",
+    );
+    port.data_ip = "10.0.0.1".into();
+    port.data_port = 5001;
+    let mut list = ftp(21, "LIST", "", 226, "");
+    list.info_code = 150;
+    list.file_direction = "download".into();
+    list.data_ip = "10.0.0.1".into();
+    list.data_port = 5001;
+    let mut c = conn("10.0.0.1", 5001, 22, true, "");
+    c.src_ip = "10.0.0.9".into();
+    c.src_port = 20;
+    c.uid = "D22".into();
+    c.stream_bytes_client_to_server = 99;
+    assert_eq!(
+        links(&mut d, &[rec(port), rec(list)], &[c]),
+        ["D22 10.0.0.9:20->10.0.0.1:5001 ctl=F1 PORT@20 false LIST  226@21 size=99"]
+    );
+    // A data connection without its command is written at the end.
+    assert!(links(&mut d, &[pasv(30, 6000)], &[data_conn(6000, 31, 4)]).is_empty());
+    let end = d.finish().ftp_data;
+    assert_eq!(end.len(), 1);
+    assert_eq!((end[0].command.as_str(), end[0].size), ("", 4));
+    // A PORT the server refused announces nothing.
+    let mut bad = ftp(40, "PORT", "10,0,0,1,19,137", 500, "Illegal PORT command");
+    bad.data_ip = "10.0.0.1".into();
+    bad.data_port = 5001;
+    assert!(crate::ftp::seen(&bad).is_none());
+}
+
+#[test]
+fn ftp_endpoints_are_bounded() {
+    let mut d = Deriver::new(Limits {
+        ftp_channels: 2,
+        ..Limits::default()
+    });
+    // The first endpoint's connection was seen: it is written when it is
+    // pushed out; the second's was not: counted.
+    let got = links(
+        &mut d,
+        &[
+            pasv(10, 5001),
+            pasv(20, 5002),
+            pasv(30, 5003),
+            pasv(40, 5004),
+        ],
+        &[data_conn(5001, 11, 1)],
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(d.dropped().ftp_channels, 1);
+    // The ones kept still link.
+    assert_eq!(
+        links(
+            &mut d,
+            &[retr(41, 5004, "x", 150, 226)],
+            &[data_conn(5004, 42, 2)]
+        )
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn ftp_links_do_not_depend_on_the_order_of_sightings_in_a_batch() {
+    let recs = [
+        pasv(10, 5001),
+        retr(11, 5001, "a", 150, 226),
+        pasv(20, 5002),
+        retr(21, 5002, "b", 150, 226),
+    ];
+    let conns = [data_conn(5002, 22, 2), data_conn(5001, 12, 1)];
+    let mut a = sightings(&recs, &conns);
+    let mut b = a.clone();
+    b.reverse();
+    let (mut da, mut db) = (Deriver::default_limits(), Deriver::default_limits());
+    let (ra, rb) = (da.batch(&mut a), db.batch(&mut b));
+    assert_eq!(ra.ftp_data.len(), 2);
+    assert_eq!(ra, rb);
+}
+
+#[test]
+fn an_endpoint_announced_again_links_each_data_connection() {
+    // The server hands out port 21008 twice; both Connection records come
+    // at the end, after the second announcement, in either order.
+    let recs = [
+        pasv(14, 21008),
+        retr(18, 21008, "first", 125, 226),
+        pasv(62, 21008),
+        retr(66, 21008, "second", 125, 226),
+    ];
+    for conns in [
+        [data_conn(21008, 15, 83), data_conn(21008, 63, 693)],
+        [data_conn(21008, 63, 693), data_conn(21008, 15, 83)],
+    ] {
+        let mut d = Deriver::default_limits();
+        assert!(links(&mut d, &recs, &[]).is_empty());
+        let mut got = links(&mut d, &[], &conns);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "D15 10.0.0.1:40015->10.0.0.9:21008 ctl=F1 PASV@14 true RETR first 226@18 size=83",
+                "D63 10.0.0.1:40063->10.0.0.9:21008 ctl=F1 PASV@62 true RETR second 226@66 size=693",
+            ]
+        );
+        assert!(d.finish().ftp_data.is_empty());
+    }
+    // A second connection to an endpoint already linked is not a data
+    // connection; neither is a command reusing a used endpoint.
+    let mut d = Deriver::default_limits();
+    let got = links(
+        &mut d,
+        &[
+            pasv(10, 5001),
+            retr(11, 5001, "a", 150, 226),
+            retr(20, 5001, "b", 150, 226),
+        ],
+        &[data_conn(5001, 12, 1), data_conn(5001, 21, 2)],
+    );
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("RETR a"));
+    assert!(d.finish().ftp_data.is_empty());
 }

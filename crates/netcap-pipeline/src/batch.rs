@@ -233,7 +233,7 @@ pub(crate) struct WorkerOutput {
     /// kept as offsets instead of a copy (the copy of every TCP payload was
     /// 2% of a capture's time).
     pub spans: [(usize, usize); 2],
-    /// What the derived records (Software, Service) need from this batch's
+    /// What the derived records (Software, Service, FTPData) need from this batch's
     /// records, in no particular order (the writer sorts them).
     pub sightings: Vec<netcap_derive::Sighting>,
 }
@@ -303,7 +303,10 @@ impl WorkerOutput {
     /// Emits a stream record with the current key.
     pub fn emit_stream_record(&mut self, rec: &netcap_stream::StreamRecord) {
         use netcap_stream::StreamRecord as S;
-        if self.wants(Type::NcSoftware) || self.wants(Type::NcService) {
+        if self.wants(Type::NcSoftware)
+            || self.wants(Type::NcService)
+            || self.wants(Type::NcFtpData)
+        {
             netcap_derive::observe_stream(rec, &mut self.sightings);
         }
         match rec {

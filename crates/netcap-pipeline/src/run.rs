@@ -281,8 +281,9 @@ pub fn run_capture_to(
                     cfg: s.cfg,
                     memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
                 });
-        // Service needs the connections, Software the streams.
-        let derive = wanted(Type::NcService) || (streams_on && wanted(Type::NcSoftware));
+        // Service needs the connections, Software the streams, FTPData both.
+        let derive = wanted(Type::NcService)
+            || (streams_on && (wanted(Type::NcSoftware) || wanted(Type::NcFtpData)));
         let enabled = Arc::new(enabled);
         // Layer flows span shards: one table on the writer thread, fed in packet order.
         let stages = WriterStages {

@@ -1,6 +1,6 @@
 //! What runs on the writer thread over every worker's output, in packet
 //! order: the layer flows (LinkFlow, NetworkFlow, TransportFlow span shards)
-//! and the derived records (Software, Service span connections). Each stage
+//! and the derived records (Software, Service, FTPData span connections). Each stage
 //! turns a merged batch into more records, as one more [`WorkerOutput`].
 
 use std::sync::Arc;
@@ -64,20 +64,31 @@ impl Derived {
         for o in outputs.iter_mut() {
             self.sightings.append(&mut o.sightings);
         }
-        for sw in self.deriver.batch(&mut self.sightings) {
-            rec.set_packet(sw.packet_number);
-            rec.emit(&sw);
-        }
+        let derived = self.deriver.batch(&mut self.sightings);
+        emit(&mut rec, derived);
         rec
     }
 
     fn finish(&mut self) -> WorkerOutput {
         let mut rec = WorkerOutput::new(0, Arc::clone(&self.enabled));
-        for sv in self.deriver.finish() {
-            rec.set_packet(sv.packet_number);
-            rec.emit(&sv);
-        }
+        emit(&mut rec, self.deriver.finish());
         rec
+    }
+}
+
+/// Emits derived records, each keyed by its packet number.
+fn emit(rec: &mut WorkerOutput, derived: netcap_derive::Derived) {
+    for sw in &derived.software {
+        rec.set_packet(sw.packet_number);
+        rec.emit(sw);
+    }
+    for fd in &derived.ftp_data {
+        rec.set_packet(fd.packet_number);
+        rec.emit(fd);
+    }
+    for sv in &derived.services {
+        rec.set_packet(sv.packet_number);
+        rec.emit(sv);
     }
 }
 

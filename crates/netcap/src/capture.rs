@@ -362,10 +362,10 @@ fn print_summary(s: &Summary, workers: usize) {
         );
     }
     let d = s.derived_dropped;
-    if d.software > 0 || d.services > 0 {
+    if d.software > 0 || d.services > 0 || d.ftp_channels > 0 {
         eprintln!(
-            "  dropped  {:>10}  software strings and {} servers past the derived tables' bounds (docs/derived.md)",
-            d.software, d.services
+            "  dropped  {:>10}  software strings, {} servers and {} FTP data endpoints past the derived tables' bounds (docs/derived.md)",
+            d.software, d.services, d.ftp_channels
         );
     }
     let f = &s.fragments;

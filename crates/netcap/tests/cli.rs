@@ -146,10 +146,12 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
             // Records made from packets are in packet order. Stream records
             // are written when their message completes and carry the number
             // of its first packet: they are in completion order, and so are
-            // the Software records taken from them.
+            // the Software records taken from them and the FTPData records
+            // (written when the data connection and its command are seen).
             let stream = [
                 "HTTP",
                 "Software",
+                "FTPData",
                 "TLSClientHello",
                 "TLSServerHello",
                 "X509Certificate",

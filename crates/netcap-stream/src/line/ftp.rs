@@ -6,7 +6,8 @@
 //!
 //! The data connection itself is another TCP connection, possibly on another
 //! worker: it is not linked here. The record gives the announced endpoint
-//! (`DataIP`, `DataPort`) so that a later single-threaded stage can join it.
+//! (`DataIP`, `DataPort`), on which the writer stage joins it
+//! (`netcap_derive::ftp`, the FTPData records).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
