@@ -5,7 +5,8 @@
 #                             differential tests), capinfos, python3-venv
 #                             (the Python package's check), nats-server
 #                             (the agent/collector tests on NATS JetStream)
-#                             and prometheus (scripts/check_metrics.sh)
+#                             prometheus (scripts/check_metrics.sh) and
+#                             file (libmagic, the oracle of sniffed types)
 #   scripts/setup.sh --bench  also tcpdump and python3-venv (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -18,6 +19,9 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
   command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+  # crates/netcap/tests/files.rs: libmagic's `file --mime-type` is the oracle
+  # of the File records' sniffed types.
+  command -v file >/dev/null 2>&1 || need+=(file)
   # scripts/check_metrics.sh: a real Prometheus server scrapes a live capture.
   command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi

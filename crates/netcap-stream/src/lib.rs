@@ -16,8 +16,11 @@
 
 pub mod conn;
 pub mod dns;
+pub mod file;
 pub mod http;
 pub mod line;
+pub mod magic;
+pub mod mime;
 pub mod parser;
 pub mod reassembly;
 pub mod records;
@@ -29,4 +32,4 @@ mod testkit;
 
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};
 pub use parser::{ConnMeta, Cx, Dir, End, Origin, Parsed, StreamParser};
-pub use records::StreamRecord;
+pub use records::{FileOut, StreamRecord};

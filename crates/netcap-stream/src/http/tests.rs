@@ -20,6 +20,7 @@ fn meta() -> ConnMeta {
         uid: "CHTTP1".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), 80),
+        files_max: 0,
     }
 }
 

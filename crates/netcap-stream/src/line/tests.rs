@@ -19,6 +19,7 @@ fn meta(port: u16) -> ConnMeta {
         uid: "CLINE1".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), port),
+        files_max: 0,
     }
 }
 
