@@ -9,6 +9,9 @@
 //!   protocol detection by content (ports only as a hint), dispatch.
 //! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
 //!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`].
+//! * What the streams carry: [`file`] (File records: hashes, extraction),
+//!   [`magic`] (content type by magic numbers), [`mime`] (Mail records: a
+//!   streaming MIME parser).
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).

@@ -97,6 +97,7 @@ fn software(name: &str, pcap: &Path, recs: &Records, fails: &mut Vec<String>) ->
         .get("Software")
         .into_iter()
         .flatten()
+        .filter(|(_, m)| text(m, "SourceName").starts_with("HTTP "))
         .filter(|(_, m)| text(m, "SourceName") != "HTTP X-Powered-By")
         .map(|(_, m)| (text(m, "Host"), text(m, "HostPort"), text(m, "SourceData")))
         .collect();
