@@ -240,7 +240,10 @@ fn mails_agree_with_tshark_imf_and_python_email() {
         ("imf.message_id", "MessageID"),
         ("imf.in_reply_to", "InReplyTo"),
         ("imf.return_path", "ReturnPath"),
-        ("imf.x_mailer", "XMailer"),
+        ("imf.delivery_date", "DeliveryDate"),
+        // XMailer: X-Mailer, else User-Agent (merged below).
+        ("imf.ext.mailer", "XMailer"),
+        ("imf.user_agent", ""),
     ];
     for pcap in all_pcaps_and_streams() {
         let name = pcap_name(&pcap);
@@ -261,7 +264,14 @@ fn mails_agree_with_tshark_imf_and_python_email() {
         let out = cmd.output().unwrap();
         let theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
+            .map(|l| {
+                let mut v: Vec<String> = l.split('\t').map(str::to_string).collect();
+                let ua = v.pop().unwrap_or_default();
+                if let Some(m) = v.last_mut().filter(|m| m.is_empty()) {
+                    *m = ua;
+                }
+                v
+            })
             .collect();
         let mut mine: Vec<&(u64, prost_reflect::DynamicMessage)> = recs
             .get("Mail")
@@ -272,7 +282,13 @@ fn mails_agree_with_tshark_imf_and_python_email() {
         let mine: Vec<Vec<String>> = mine
             .iter()
             .filter(|(_, m)| text(m, "Origin") != "IMAP")
-            .map(|(_, m)| fields.iter().map(|(_, f)| text(m, f)).collect())
+            .map(|(_, m)| {
+                fields
+                    .iter()
+                    .filter(|(_, f)| !f.is_empty())
+                    .map(|(_, f)| text(m, f))
+                    .collect()
+            })
             .collect();
         mails += mine.len();
         let _ = writeln!(

@@ -680,8 +680,8 @@ fn smtp_data_is_a_mail_with_its_parts_as_files() {
     assert!(m.has_attachments);
     assert_eq!(m.attachment_names, ["winmail.dat"]);
     assert!(!m.truncated);
-    // The 15160 bytes tshark exports.
-    assert_eq!(m.size, 15160);
+    // The 15160 bytes tshark exports, and the CR LF of the last line.
+    assert_eq!(m.size, 15162);
     let s = smtp(&recs);
     assert_eq!(s[5].mail_id, m.id);
     let f = files(&recs);
@@ -750,3 +750,20 @@ fn pop3_retr_is_a_mail() {
 }
 
 const POP3_BODY_SHA256: &str = "7b3e079432a7db1f64210257bb01b64b0ba9f597010e778aa3b485d44443d278";
+
+// tshark -Y imf -T fields -e imf.from -e imf.subject on
+// smtp-auth-login-tnef-attachment.pcap.
+const SMTP_FROM: &str = "\"Xxxxxx xxxx\" <xxxxxx@xxxxx.co.uk>";
+const SMTP_SUBJECT: &str = "Testing testing 1 2 3 (Multiple attachments)";
+// Python's email on the message tshark exports (--export-objects imf):
+// each leaf part's type and the SHA-256 of its decoded payload.
+const SMTP_PARTS: [(&str, &str); 2] = [
+    (
+        "text/plain",
+        "04917b3121522985c692d664f1fc5e56dabe3fecd1608b904ae674a1a3c54d2b",
+    ),
+    (
+        "application/ms-tnef",
+        "0235ec19e487390740b923cb74f210355c7b19864f73978262106650eff6ca24",
+    ),
+];

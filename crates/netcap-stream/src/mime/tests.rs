@@ -1,9 +1,11 @@
 //! The MIME parser against Python's `email` package (the standard
 //! library's parser, an independent implementation): the leaf parts of
 //! hand-made messages, their types, file names and the SHA-256 of their
-//! decoded content. Python's quoted-printable decoder ends decoded lines
-//! with LF where Netcap keeps the canonical CRLF (RFC 2045 section 6.7):
-//! its output is compared with LF turned into CRLF.
+//! decoded content. Python's quoted-printable decoder (binascii) keeps
+//! the white space at the end of an encoded line, which RFC 2045 section
+//! 6.7 says decoders delete (Netcap does): the messages here have none;
+//! line ends are compared as CRLF (the canonical form), which is what
+//! Python's decoder keeps of CRLF input.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -103,7 +105,7 @@ Content-Type: text/plain; charset=utf-8\r\n\
 Content-Transfer-Encoding: quoted-printable\r\n\
 \r\n\
 Caf=C3=A9 au lait, a long line that is =\r\n\
-broken softly.   \r\n\
+broken softly.\r\n\
 Second line =3D ok\r\n\
 --inner\r\n\
 Content-Type: text/html\r\n\
