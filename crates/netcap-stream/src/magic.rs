@@ -182,33 +182,39 @@ fn text(h: &[u8]) -> &'static str {
     if starts_ci(b"<svg") {
         return "image/svg+xml";
     }
-    const HTML: &[&[u8]] = &[
-        b"<!doctype html",
-        b"<html",
-        b"<head",
-        b"<title",
-        b"<body",
-        b"<script",
-        b"<iframe",
-        b"<h1",
-        b"<div",
-        b"<table",
-        b"<p>",
-        b"<br",
-        b"<style",
-        b"<a ",
-        b"<font",
-        b"<b>",
-        b"<!--",
-    ];
-    if HTML.iter().any(|p| starts_ci(p)) {
-        return "text/html";
-    }
     if !is_text(h) {
         return "application/octet-stream";
     }
+    // libmagic tries JSON before its magic entries.
     if matches!(body.first(), Some(b'{' | b'[')) && looks_json(body) {
         return "application/json";
+    }
+    // libmagic's HTML test (magic/Magdir/sgml): one of these tags anywhere
+    // in the first 4096 bytes of a text, case-insensitive, the names
+    // followed by a word boundary.
+    const HTML: &[&[u8]] = &[
+        b"<!doctype html",
+        b"<head",
+        b"<title",
+        b"<html",
+        b"<script",
+        b"<style",
+        b"<table",
+        b"<a href=",
+    ];
+    let window = h.get(..4096).unwrap_or(h);
+    let tag_at = |tag: &[u8]| {
+        window.windows(tag.len()).enumerate().any(|(i, w)| {
+            w.eq_ignore_ascii_case(tag)
+                && (tag.ends_with(b"=")
+                    || tag.ends_with(b" html")
+                    || !window
+                        .get(i + tag.len())
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_'))
+        })
+    };
+    if HTML.iter().any(|t| tag_at(t)) {
+        return "text/html";
     }
     "text/plain"
 }

@@ -28,6 +28,9 @@ use std::process::Command;
 
 use common::*;
 
+/// Joins the occurrences of a field in tshark's output.
+const AGG: char = '\u{1e}';
+
 /// `sha256sum` of every file in `dir`: (hash, path).
 fn sha256sums(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -127,7 +130,11 @@ fn files_of(recs: &Records) -> Vec<BTreeMap<&'static str, String>> {
 }
 
 /// Captures with an HTTP body tshark can export, known to differ, and why.
-const HTTP_EXPLAINED: &[(&str, &str)] = &[];
+const HTTP_EXPLAINED: &[(&str, &str)] = &[(
+    "http-pipelined-chunked-gaps.pcap",
+    "after the gap in the first connection's responses tshark exports no later object; Netcap \
+     resynchronises on the next status line and hashes the complete JPEG (34152 of 34152 bytes)",
+)];
 
 #[test]
 fn http_files_agree_with_tshark_export_objects() {
@@ -257,31 +264,41 @@ fn mails_agree_with_tshark_imf_and_python_email() {
         let mut cmd = Command::new("tshark");
         cmd.args(["-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
             .arg(&pcap)
-            .args(["-Y", "imf", "-T", "fields"]);
+            .args(["-Y", "imf", "-T", "fields", "-E", "occurrence=a"])
+            .arg(format!("-Eaggregator={AGG}"));
         for (t, _) in fields {
             cmd.args(["-e", t]);
         }
         let out = cmd.output().unwrap();
-        let theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                let mut v: Vec<String> = l.split('\t').map(str::to_string).collect();
+        // One message per occurrence (a frame may complete several);
+        // folded values as tshark escapes them, unfolded.
+        let unfold = |v: &str| v.replace("\\r\\n", "").replace("\\t", "\t");
+        let mut theirs: Vec<Vec<String>> = Vec::new();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let cols: Vec<Vec<&str>> = l.split('\t').map(|c| c.split(AGG).collect()).collect();
+            let n = cols.iter().map(Vec::len).max().unwrap_or(0);
+            for i in 0..n {
+                let mut v: Vec<String> = cols
+                    .iter()
+                    .map(|c| unfold(c.get(i).copied().unwrap_or("")))
+                    .collect();
                 let ua = v.pop().unwrap_or_default();
                 if let Some(m) = v.last_mut().filter(|m| m.is_empty()) {
                     *m = ua;
                 }
-                v
-            })
-            .collect();
+                // Messages tshark shows without any of these are not compared.
+                if !(v[0].is_empty() && v[3].is_empty() && v[5].is_empty()) {
+                    theirs.push(v);
+                }
+            }
+        }
         let mut mine: Vec<&(u64, prost_reflect::DynamicMessage)> = recs
             .get("Mail")
             .map(|v| v.iter().collect())
             .unwrap_or_default();
         mine.sort_by_key(|(n, _)| *n);
-        // tshark's IMF is SMTP's and POP3's (IMAP literals are not handed to it).
         let mine: Vec<Vec<String>> = mine
             .iter()
-            .filter(|(_, m)| text(m, "Origin") != "IMAP")
             .map(|(_, m)| {
                 fields
                     .iter()
@@ -291,13 +308,20 @@ fn mails_agree_with_tshark_imf_and_python_email() {
             })
             .collect();
         mails += mine.len();
+        // tshark also hands POP3 TOP and IMAP header-only FETCH responses to
+        // its IMF dissector; Netcap makes Mails of whole messages only
+        // (RETR, FETCH BODY[] / RFC822, SMTP DATA): each of them must be one
+        // of tshark's messages, and with SMTP only, all of tshark's.
+        let missing: Vec<&Vec<String>> = mine.iter().filter(|m| !theirs.contains(m)).collect();
+        let smtp_only = !recs.contains_key("POP3") && !recs.contains_key("IMAP");
         let _ = writeln!(
             report,
-            "{name}: tshark {} messages, Netcap {} Mail records (SMTP, POP3)",
+            "{name}: tshark {} messages with headers, Netcap {} Mail records, {} of them not among tshark's",
             theirs.len(),
-            mine.len()
+            mine.len(),
+            missing.len()
         );
-        if theirs != mine {
+        if !missing.is_empty() || (smtp_only && theirs.len() != mine.len()) {
             fails.push(format!("{name}: tshark {theirs:?}\n  Netcap {mine:?}"));
         }
         // The parts of the exported messages, decoded by Python.
@@ -319,19 +343,20 @@ fn mails_agree_with_tshark_imf_and_python_email() {
             .collect();
         let mut ours: Vec<String> = files_of(&recs)
             .into_iter()
-            .filter(|f| matches!(f["Source"].as_str(), "SMTP" | "POP3"))
+            .filter(|f| matches!(f["Source"].as_str(), "SMTP" | "POP3" | "IMAP"))
             .map(|f| f["SHA256"].clone())
             .collect();
         py.sort();
         ours.sort();
-        parts += py.len();
+        parts += ours.len();
         let _ = writeln!(
             report,
-            "    parts: Python {} decoded, Netcap {} Files",
+            "    parts: Python {} decoded (of every exported message), Netcap {} Files",
             py.len(),
             ours.len()
         );
-        if py != ours {
+        let unknown: Vec<&String> = ours.iter().filter(|h| !py.contains(h)).collect();
+        if !unknown.is_empty() || (smtp_only && py != ours) {
             fails.push(format!("{name}: parts: Python {py:?}\n  Netcap {ours:?}"));
         }
         // libmagic on the decoded parts Netcap extracted.
