@@ -118,9 +118,7 @@ impl FileStore {
     /// final name.
     fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
         let n = self.tmp.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .dir
-            .join(format!(".tmp.{}.{n}", std::process::id()));
+        let tmp = self.dir.join(format!(".tmp.{}.{n}", std::process::id()));
         let res = std::fs::File::create(&tmp).and_then(|mut f| {
             f.write_all(data)?;
             f.flush()
@@ -168,7 +166,10 @@ mod tests {
         assert_eq!(store.store(&b, b"56"), "");
         assert_eq!(store.store("../x", b"1"), "");
         let s = store.stats();
-        assert_eq!((s.written, s.bytes, s.duplicates, s.over_total), (1, 4, 1, 1));
+        assert_eq!(
+            (s.written, s.bytes, s.duplicates, s.over_total),
+            (1, 4, 1, 1)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(url_basename("http://h.example"), "");
         assert_eq!(url_basename("/"), "");
         let cd = r#"attachment; filename="a \"b\"; c.txt"; size=3"#;
-        assert_eq!(header_param(cd, "filename").as_deref(), Some(r#"a "b"; c.txt"#));
+        assert_eq!(
+            header_param(cd, "filename").as_deref(),
+            Some(r#"a "b"; c.txt"#)
+        );
         assert_eq!(header_param(cd, "size").as_deref(), Some("3"));
         // RFC 2231 section 4 and 3 examples.
         let ext = "attachment; filename*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A";

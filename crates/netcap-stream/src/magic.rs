@@ -22,8 +22,9 @@ fn binary(h: &[u8]) -> Option<&'static str> {
     let t = match h {
         [0x7f, b'E', b'L', b'F', ..] => elf(h),
         [b'M', b'Z', ..] => pe(h),
-        [0xfe, 0xed, 0xfa, 0xce | 0xcf, ..]
-        | [0xce | 0xcf, 0xfa, 0xed, 0xfe, ..] => "application/x-mach-binary",
+        [0xfe, 0xed, 0xfa, 0xce | 0xcf, ..] | [0xce | 0xcf, 0xfa, 0xed, 0xfe, ..] => {
+            "application/x-mach-binary"
+        }
         // Fat Mach-O and Java class files share CAFEBABE: a class file's
         // major version (bytes 6-7) is 45 or more, a fat binary's
         // architecture count is small.
@@ -140,7 +141,9 @@ fn zip(h: &[u8]) -> &'static str {
         return "application/zip";
     }
     let has = |n: &[u8]| h.windows(n.len()).any(|w| w == n);
-    if name == b"[Content_Types].xml" || name.starts_with(b"_rels/") || name.starts_with(b"docProps/")
+    if name == b"[Content_Types].xml"
+        || name.starts_with(b"_rels/")
+        || name.starts_with(b"docProps/")
     {
         if has(b"word/") {
             return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";

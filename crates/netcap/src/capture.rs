@@ -184,11 +184,14 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         },
         format,
         side_outputs: !args.no_side_outputs,
-        files: args.files.as_ref().map(|dir| netcap_pipeline::FilesOptions {
-            dir: dir.clone(),
-            max_file: args.files_max.saturating_mul(1 << 20),
-            max_total: args.files_total.saturating_mul(1 << 20),
-        }),
+        files: args
+            .files
+            .as_ref()
+            .map(|dir| netcap_pipeline::FilesOptions {
+                dir: dir.clone(),
+                max_file: args.files_max.saturating_mul(1 << 20),
+                max_total: args.files_total.saturating_mul(1 << 20),
+            }),
         ..pipeline_config(&args.pipe)?
     };
     let summary = run_pipeline(&cfg, &args.pipe, args.quiet, &mut FileSink::new(&cfg))?;

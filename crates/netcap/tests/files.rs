@@ -400,7 +400,14 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
             capture(
                 pcap,
                 out.path(),
-                &["--no-compress", "-q", "-w", w, "--files", xdir.to_str().unwrap()],
+                &[
+                    "--no-compress",
+                    "-q",
+                    "-w",
+                    w,
+                    "--files",
+                    xdir.to_str().unwrap(),
+                ],
             );
             let recs = load_records(out.path());
             let files = files_of(&recs);
@@ -420,7 +427,12 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
             // Records minus the Location (its folder is a temporary one).
             let flat: Vec<String> = files
                 .iter()
-                .map(|f| format!("{} {} {} {}", f["FileUID"], f["SHA256"], f["Hash"], f["Name"]))
+                .map(|f| {
+                    format!(
+                        "{} {} {} {}",
+                        f["FileUID"], f["SHA256"], f["Hash"], f["Name"]
+                    )
+                })
                 .collect();
             outputs.push(flat);
         }

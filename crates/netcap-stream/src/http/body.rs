@@ -73,8 +73,8 @@ impl Body {
         } else {
             0
         };
-        let kept = self.sink.raw.memory()
-            + self.sink.inflate.as_ref().map_or(0, |i| i.content.memory());
+        let kept =
+            self.sink.raw.memory() + self.sink.inflate.as_ref().map_or(0, |i| i.content.memory());
         std::mem::size_of::<Sink>() + inflate + kept
     }
 

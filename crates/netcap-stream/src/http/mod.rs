@@ -352,7 +352,8 @@ pub struct HttpParser {
     seen_http: bool,
     /// The client direction resynchronised or had a gap (its first bytes
     /// no longer tell whether the stream is HTTP).
-    client_disturbed: bool,    /// Bodies written as File records so far.
+    client_disturbed: bool,
+    /// Bodies written as File records so far.
     files: u64,
 }
 
@@ -493,8 +494,15 @@ impl HttpParser {
             let missed = r.missed.saturating_add(missed);
             if r.len > 0 {
                 let file = std::mem::take(&mut r.file);
-                file_info(&e.rec, dir, file_uid.clone(), missed, cut || r.truncated, r.decoded_from)
-                    .emit(file, cx);
+                file_info(
+                    &e.rec,
+                    dir,
+                    file_uid.clone(),
+                    missed,
+                    cut || r.truncated,
+                    r.decoded_from,
+                )
+                .emit(file, cx);
             }
             let rec = &mut e.rec;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);

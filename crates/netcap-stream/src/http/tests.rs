@@ -1076,7 +1076,10 @@ fn bodies_are_files() {
         assert_eq!(f.rec.file_uid, format!("CHTTP1.F{}", i + 1));
         assert_eq!(h.res_file_uid, f.rec.file_uid);
         assert_eq!(h.req_file_uid, "");
-        assert_eq!((f.rec.source.as_str(), f.rec.encoding.as_str()), ("HTTP", "gzip"));
+        assert_eq!(
+            (f.rec.source.as_str(), f.rec.encoding.as_str()),
+            ("HTTP", "gzip")
+        );
         assert_eq!(f.rec.host, "ca.msn.com");
         assert_eq!(f.rec.state, "CLOSED");
         assert!(!f.rec.to_server);
@@ -1098,7 +1101,13 @@ fn bodies_are_files() {
     assert_eq!(f.len(), 1);
     let f = &f[0];
     assert_eq!(f.rec.name, "bidi-logo.pdf");
-    assert_eq!((f.rec.content_type.as_str(), f.rec.content_type_detected.as_str()), ("application/pdf", "application/pdf"));
+    assert_eq!(
+        (
+            f.rec.content_type.as_str(),
+            f.rec.content_type_detected.as_str()
+        ),
+        ("application/pdf", "application/pdf")
+    );
     assert_eq!(
         f.rec.sha256,
         "c59b846043b2cf6b6ac73bf67f9c5660f354a12311ce405927a8916bffc70c4f"
@@ -1140,5 +1149,8 @@ fn request_bodies_disposition_and_gaps() {
     assert_eq!((f[1].rec.length, f[1].rec.missing_bytes), (10, 10));
     assert_eq!(f[1].rec.state, "TRUNCATED");
     let h = e.http();
-    assert_eq!((h[0].req_file_uid.as_str(), h[0].res_file_uid.as_str()), ("CHTTP1.F1", "CHTTP1.F2"));
+    assert_eq!(
+        (h[0].req_file_uid.as_str(), h[0].res_file_uid.as_str()),
+        ("CHTTP1.F1", "CHTTP1.F2")
+    );
 }

@@ -131,7 +131,10 @@ fn message_literal(line: &[u8]) -> bool {
             && item
                 .get(item.len() - w.len()..)
                 .is_some_and(|t| t.eq_ignore_ascii_case(w))
-            && matches!(item.get(item.len().wrapping_sub(w.len() + 1)), None | Some(b' ' | b'('))
+            && matches!(
+                item.get(item.len().wrapping_sub(w.len() + 1)),
+                None | Some(b' ' | b'(')
+            )
     };
     ends(b"BODY[]") || ends(b"RFC822")
 }

@@ -146,7 +146,11 @@ impl SmtpProto {
             "DATA" => {
                 self.in_data = true;
                 self.start_mail(cmd.origin, cx);
-                mail_id = self.mail.as_ref().map(|m| m.id().to_string()).unwrap_or_default();
+                mail_id = self
+                    .mail
+                    .as_ref()
+                    .map(|m| m.id().to_string())
+                    .unwrap_or_default();
             }
             "BDAT" => {
                 let mut words = cmd.args.split(' ');
@@ -160,7 +164,11 @@ impl SmtpProto {
                 if self.mail.is_none() {
                     self.start_mail(cmd.origin, cx);
                 }
-                mail_id = self.mail.as_ref().map(|m| m.id().to_string()).unwrap_or_default();
+                mail_id = self
+                    .mail
+                    .as_ref()
+                    .map(|m| m.id().to_string())
+                    .unwrap_or_default();
                 self.bdat_last = last;
                 self.bdat_left = n;
                 if n == 0 && last {

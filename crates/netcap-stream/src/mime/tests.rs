@@ -54,8 +54,25 @@ fn ours(msg: &[u8], chunk: usize) -> (Mail, Vec<(File, Option<Vec<u8>>)>) {
     let mut m = meta("CMIME", 25);
     m.files_max = 1 << 20;
     let mut out = Vec::new();
-    let mut cx = Cx::new(&m, Origin { ts_ns: 5, number: 3 }, &mut out);
-    let mut b = MailBuilder::new("SMTP", "CMIME.M1".into(), Origin { ts_ns: 5, number: 3 }, true, 0, &cx);
+    let mut cx = Cx::new(
+        &m,
+        Origin {
+            ts_ns: 5,
+            number: 3,
+        },
+        &mut out,
+    );
+    let mut b = MailBuilder::new(
+        "SMTP",
+        "CMIME.M1".into(),
+        Origin {
+            ts_ns: 5,
+            number: 3,
+        },
+        true,
+        0,
+        &cx,
+    );
     if chunk == 0 {
         let text = msg.strip_suffix(b"\r\n").unwrap_or(msg);
         for l in text.split(|&c| c == b'\n') {
@@ -139,7 +156,12 @@ fn parts_agree_with_python_email() {
         let mine: Vec<String> = mail
             .parts
             .iter()
-            .map(|p| format!("{}\t{}\t{}\t{}", p.content_type, p.filename, p.length, p.sha256))
+            .map(|p| {
+                format!(
+                    "{}\t{}\t{}\t{}",
+                    p.content_type, p.filename, p.length, p.sha256
+                )
+            })
             .collect();
         assert_eq!(mine, py, "chunk {chunk}");
         assert_eq!(files.len(), 4);
@@ -198,7 +220,12 @@ fn single_part_messages_agree_with_python_email() {
             .parts
             .iter()
             .filter(|p| p.length > 0)
-            .map(|p| format!("{}\t{}\t{}\t{}", p.content_type, p.filename, p.length, p.sha256))
+            .map(|p| {
+                format!(
+                    "{}\t{}\t{}\t{}",
+                    p.content_type, p.filename, p.length, p.sha256
+                )
+            })
             .collect();
         assert_eq!(mine, py, "{msg:?}");
     }
@@ -222,7 +249,9 @@ fn limits_flag_what_they_cut() {
     // Nesting deeper than the limit never grows the boundary stack past it.
     let mut deep = String::new();
     for i in 0..MAX_DEPTH + 3 {
-        deep.push_str(&format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"));
+        deep.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+        ));
     }
     deep.push_str("\r\nleaf\r\n");
     let (mail, _) = ours(deep.as_bytes(), 5);
@@ -236,7 +265,10 @@ fn unfinished_messages_are_truncated() {
     let mut out = Vec::new();
     let mut cx = Cx::new(&m, Origin::default(), &mut out);
     let mut b = MailBuilder::new("POP3", "CMIME.M1".into(), Origin::default(), false, 4, &cx);
-    b.raw(b"Subject: s\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\n", &mut cx);
+    b.raw(
+        b"Subject: s\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\n",
+        &mut cx,
+    );
     b.gap();
     b.raw(b"SGVsbG8=\r\n", &mut cx);
     b.finish(false, &mut cx);
