@@ -234,7 +234,7 @@ fn is_text(h: &[u8]) -> bool {
     match std::str::from_utf8(h) {
         Ok(_) => true,
         // A cut at the end of the sniffed window is not an error.
-        Err(e) => e.error_len().is_none() || h.iter().all(|&b| b < 0x80 || b >= 0xa0),
+        Err(e) => e.error_len().is_none() || h.iter().all(|&b| !(0x80..0xa0).contains(&b)),
     }
 }
 

@@ -50,7 +50,10 @@ fn python_parts(msg: &[u8]) -> Vec<String> {
 
 /// Netcap's Mail and Files of a message fed `chunk` bytes at a time as raw
 /// data (or line by line when `chunk` is 0), with extraction on.
-fn ours(msg: &[u8], chunk: usize) -> (Mail, Vec<(File, Option<Vec<u8>>)>) {
+/// A File record and its extracted content.
+type Extracted = (File, Option<Vec<u8>>);
+
+fn ours(msg: &[u8], chunk: usize) -> (Mail, Vec<Extracted>) {
     let mut m = meta("CMIME", 25);
     m.files_max = 1 << 20;
     let mut out = Vec::new();
