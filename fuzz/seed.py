@@ -57,6 +57,17 @@ def stream_seeds():
                     seed.append((0x80 if direction == "S" else 0) | (len(chunk) - 1))
                     seed += chunk
             (out / ("line-" + name)).write_bytes(bytes(seed[:65536]))
+    # The MIME parser on its own (first byte 0xf0 or more): the message of
+    # the SMTP test stream in chunks of 100 bytes (control byte: length - 1).
+    data = b"".join(bytes.fromhex(l.split(" ")[2]) for l in (d / "smtp-auth-login.txt").read_text().splitlines()
+                    if l.split(" ")[1] == "C")
+    msg = data[data.find(b"DATA\r\n") + 6:][:16000]
+    seed = bytearray([0xf0])
+    for i in range(0, len(msg), 100):
+        chunk = msg[i:i + 100]
+        seed.append(len(chunk) - 1)
+        seed += chunk
+    (out / "mime-smtp").write_bytes(bytes(seed))
 
 
 def main():

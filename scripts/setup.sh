@@ -5,8 +5,9 @@
 #                             differential tests), capinfos, python3-venv
 #                             (the Python package's check), nats-server
 #                             and openssl (the agent/collector tests on NATS
-#                             JetStream, with TLS certificates made by the test)
-#                             and prometheus (scripts/check_metrics.sh)
+#                             JetStream, with TLS certificates made by the test),
+#                             prometheus (scripts/check_metrics.sh) and
+#                             file (libmagic, the oracle of sniffed types)
 #   scripts/setup.sh --bench  also tcpdump, python3-venv and nats-server (bench/bench.py)
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -21,6 +22,9 @@ if [ "${1:-}" = "--test" ]; then
   command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
   # The NATS TLS tests make their certificates with the openssl command.
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  # crates/netcap/tests/files.rs: libmagic's `file --mime-type` is the oracle
+  # of the File records' sniffed types.
+  command -v file >/dev/null 2>&1 || need+=(file)
   # scripts/check_metrics.sh: a real Prometheus server scrapes a live capture.
   command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi

@@ -15,13 +15,43 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let Some(proto) = PROTOCOLS.get(usize::from(sel) % PROTOCOLS.len()) else {
-        return;
-    };
     let meta = ConnMeta {
         uid: "Cfuzz".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), 80),
+        // Extraction on for half the inputs: the kept content is capped.
+        files_max: u64::from(sel & 1) << 12,
+    };
+    if sel >= 0xf0 {
+        // The MIME parser on its own, fed raw chunks (IMAP literals) with gaps.
+        let mut out = Vec::new();
+        let mut cx = Cx::new(&meta, Origin { ts_ns: 0, number: 1 }, &mut out);
+        let mut mail = netcap_stream::mime::MailBuilder::new(
+            "IMAP",
+            "Cfuzz.M1".into(),
+            Origin::default(),
+            false,
+            0,
+            &cx,
+        );
+        let mut at = 0usize;
+        while at < rest.len() {
+            let ctl = rest[at];
+            at += 1;
+            let n = usize::from(ctl & 0x7f) + 1;
+            let chunk = &rest[at..(at + n).min(rest.len())];
+            at += chunk.len();
+            if ctl & 0x80 != 0 && chunk.len() < 2 {
+                mail.gap();
+            } else {
+                mail.raw(chunk, &mut cx);
+            }
+        }
+        mail.finish(sel & 2 == 0, &mut cx);
+        return;
+    }
+    let Some(proto) = PROTOCOLS.get(usize::from(sel) % PROTOCOLS.len()) else {
+        return;
     };
     let mut parser = (proto.new)();
     let mut out = Vec::new();

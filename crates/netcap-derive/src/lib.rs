@@ -189,6 +189,23 @@ pub fn observe_stream(rec: &StreamRecord, out: &mut Vec<Sighting>) {
                 });
             }
         }
+        // A mail's X-Mailer (or User-Agent) names the client that
+        // submitted it over SMTP (Zeek's SMTP::MAIL_CLIENT); relayed and
+        // fetched (POP3, IMAP) mails say nothing of the hosts seen.
+        StreamRecord::Mail(m) if !m.x_mailer.is_empty() && m.origin == "SMTP" => {
+            out.push(Sighting::Software(SoftwareSeen {
+                host: m.client_ip.clone(),
+                port: 0,
+                transport: "TCP",
+                kind: "MAIL_CLIENT",
+                source: "Mail X-Mailer",
+                service: "SMTP",
+                raw: m.x_mailer.clone(),
+                ts: m.timestamp,
+                number: m.packet_number,
+                uid: m.connection_uid.clone(),
+            }));
+        }
         StreamRecord::TlsClientHello(c) if !c.sni.is_empty() => {
             out.push(Sighting::Hostname {
                 number: c.packet_number,

@@ -78,6 +78,7 @@ impl StreamLayer {
                 uid,
                 client,
                 server,
+                files_max: self.cfg.files_max,
             }));
             for d in [Dir::ToServer, Dir::ToClient] {
                 if let Some(isn) = ext.syn.get(d.index()).copied().flatten() {

@@ -236,6 +236,8 @@ pub(crate) struct WorkerOutput {
     /// What the derived records (Software, Service, FTPData) need from this batch's
     /// records, in no particular order (the writer sorts them).
     pub sightings: Vec<netcap_derive::Sighting>,
+    /// Where `--files` stores file contents (None: extraction off).
+    pub files: Option<std::sync::Arc<crate::files::FileStore>>,
 }
 
 impl WorkerOutput {
@@ -323,6 +325,15 @@ impl WorkerOutput {
             S::Credentials(r) => self.emit(&**r),
             S::Ssh(r) => self.emit(&**r),
             S::Telnet(r) => self.emit(&**r),
+            S::Mail(r) => self.emit(&**r),
+            S::File(f) => match (&self.files, &f.data) {
+                (Some(store), Some(data)) => {
+                    let mut rec = f.rec.clone();
+                    rec.location = store.store(&rec.sha256, data);
+                    self.emit(&rec);
+                }
+                _ => self.emit(&f.rec),
+            },
         }
     }
 

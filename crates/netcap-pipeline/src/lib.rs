@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod files;
 mod flows;
 mod live;
 mod merge;
@@ -23,6 +24,7 @@ mod run;
 mod side;
 mod stages;
 
+pub use files::{FileStore, FilesOptions, FilesStats};
 pub use live::{LiveSnapshot, LiveStats};
 pub use netcap_decode::defrag::{DefragConfig, DefragStats};
 pub use netcap_flow::FlowConfig;

@@ -82,6 +82,8 @@ pub struct CaptureConfig {
     /// TCP stream reassembly and the stream parsers (None: off). Needs
     /// connection tracking (`flows`).
     pub streams: Option<StreamOptions>,
+    /// Extraction of the File records' contents (None: off; needs `streams`).
+    pub files: Option<crate::files::FilesOptions>,
 }
 
 /// TCP stream settings of a capture.
@@ -143,6 +145,8 @@ pub struct Summary {
     pub fragments: DefragStats,
     /// TCP stream counters (None: streams off).
     pub streams: Option<netcap_stream::StreamTotals>,
+    /// File extraction counters (None: off).
+    pub extracted: Option<crate::files::FilesStats>,
     /// Files written.
     pub files: Vec<PathBuf>,
     /// Why the input ended early, if it did (the packets before were processed).
@@ -212,6 +216,15 @@ pub fn run_capture_to(
         path: cfg.out_dir.clone(),
         source,
     })?;
+    let file_store = match cfg.files.as_ref().filter(|_| cfg.streams.is_some()) {
+        Some(f) => Some(Arc::new(crate::files::FileStore::new(f).map_err(
+            |source| PipelineError::OutDir {
+                path: f.dir.clone(),
+                source,
+            },
+        )?)),
+        None => None,
+    };
     // Running from here (the interface is open) until any return.
     let live_slots = progress.live.begin(workers);
     struct Ended<'a>(&'a LiveStats);
@@ -278,7 +291,10 @@ pub fn run_capture_to(
             cfg.streams
                 .filter(|_| streams_on)
                 .map(|s| netcap_flow::StreamSettings {
-                    cfg: s.cfg,
+                    cfg: netcap_stream::StreamConfig {
+                        files_max: cfg.files.as_ref().map_or(0, |f| f.max_file.max(1)),
+                        ..s.cfg
+                    },
                     memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
                 });
         // Service needs the connections, Software the streams, FTPData both.
@@ -307,6 +323,7 @@ pub fn run_capture_to(
             let mut opts = cfg.decode;
             opts.tcp_streams = stream_settings.is_some();
             let enabled = Arc::clone(&enabled);
+            let files = file_store.clone();
             let side = cfg.side_outputs;
             let flows = flows.map(|f| {
                 WorkerFlows::new(f, Arc::clone(&board), conns, select.any(), stream_settings)
@@ -319,7 +336,8 @@ pub fn run_capture_to(
                 .name(format!("worker {id}"))
                 .spawn_scoped(scope, move || {
                     work(
-                        id as u32, &rx, &tx, &recycle, &opts, &enabled, side, flows, gate, &slot,
+                        id as u32, &rx, &tx, &recycle, &opts, &enabled, &files, side, flows, gate,
+                        &slot,
                     )
                 });
             match spawned {
@@ -397,6 +415,7 @@ pub fn run_capture_to(
             derived_dropped,
             fragments: read.fragments,
             streams: stream_totals,
+            extracted: file_store.as_ref().map(|s| s.stats()),
             files,
             input_warning: read.warning,
             elapsed: started.elapsed(),
@@ -638,6 +657,7 @@ fn work(
     recycle: &Recycle,
     opts: &DecodeOptions,
     enabled: &Arc<Vec<bool>>,
+    files: &Option<Arc<crate::files::FileStore>>,
     side_outputs: bool,
     mut flows: Option<WorkerFlows>,
     gate: &WriteGate,
@@ -653,7 +673,11 @@ fn work(
                 o.reset(batch.seq);
                 o
             }
-            Err(_) => WorkerOutput::new(batch.seq, Arc::clone(enabled)),
+            Err(_) => {
+                let mut o = WorkerOutput::new(batch.seq, Arc::clone(enabled));
+                o.files.clone_from(files);
+                o
+            }
         };
         out.collect_segments = flows.is_some();
         out.collect_payloads = opts.tcp_streams;
@@ -718,6 +742,7 @@ fn work(
         for k in 0..f.final_chunks() {
             let seq = first + k;
             let mut out = WorkerOutput::new(seq, Arc::clone(enabled));
+            out.files.clone_from(files);
             f.finish_chunk(k, &mut out);
             gate.wait(seq);
             if tx.send(out).is_err() {

@@ -28,6 +28,7 @@ fn run(workers: usize, defrag: Option<DefragConfig>) -> Summary {
         flows: None,
         defrag,
         streams: None,
+        files: None,
     };
     run_capture(&cfg, &Progress::default()).unwrap()
 }

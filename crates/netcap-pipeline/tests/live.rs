@@ -39,6 +39,7 @@ fn config(pcap: &str, out: &Path, workers: usize, max_flows: u64) -> CaptureConf
             cfg: Default::default(),
             memory: 64 << 20,
         }),
+        files: None,
     }
 }
 

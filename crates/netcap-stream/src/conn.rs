@@ -66,6 +66,9 @@ pub struct StreamConfig {
     pub max_pending: usize,
     /// Overlap policy.
     pub policy: OverlapPolicy,
+    /// File extraction: bytes of each file's content kept for it (0: off;
+    /// see [`ConnMeta::files_max`]).
+    pub files_max: u64,
 }
 
 impl StreamConfig {
@@ -93,6 +96,7 @@ impl Default for StreamConfig {
             max_queue: 1 << 20,
             max_pending: 256 << 10,
             policy: OverlapPolicy::First,
+            files_max: 0,
         }
     }
 }

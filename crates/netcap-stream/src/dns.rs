@@ -155,6 +155,7 @@ mod tests {
             uid: "Cabc".into(),
             client: ("10.0.0.1".parse().unwrap(), 40000),
             server: ("10.0.0.2".parse().unwrap(), 53),
+            files_max: 0,
         }
     }
 

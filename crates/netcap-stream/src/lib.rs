@@ -10,6 +10,9 @@
 //! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
 //!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`],
 //!   [`telnet`].
+//! * What the streams carry: [`file`] (File records: hashes, extraction),
+//!   [`magic`] (content type by magic numbers), [`mime`] (Mail records: a
+//!   streaming MIME parser).
 //!
 //! No I/O and no output format: records go out as [`StreamRecord`]s with the
 //! key that orders them (see [`parser::Cx`]).
@@ -17,8 +20,11 @@
 
 pub mod conn;
 pub mod dns;
+pub mod file;
 pub mod http;
 pub mod line;
+pub mod magic;
+pub mod mime;
 pub mod parser;
 pub mod reassembly;
 pub mod records;
@@ -31,4 +37,4 @@ mod testkit;
 
 pub use conn::{ConnStreams, StreamConfig, StreamCounters, StreamTotals};
 pub use parser::{ConnMeta, Cx, Dir, End, Origin, Parsed, StreamParser};
-pub use records::StreamRecord;
+pub use records::{FileOut, StreamRecord};

@@ -69,6 +69,9 @@ pub struct ConnMeta {
     pub client: (IpAddr, u16),
     /// Server address and port.
     pub server: (IpAddr, u16),
+    /// Extraction (`--files`): the content of each file up to this many
+    /// bytes is kept and handed out with its File record (0: off).
+    pub files_max: u64,
 }
 
 impl ConnMeta {
@@ -307,6 +310,7 @@ mod tests {
             uid: "C1".into(),
             client: ("10.0.0.1".parse().unwrap(), 1),
             server: ("10.0.0.2".parse().unwrap(), 2),
+            files_max: 0,
         };
         let mut out = Vec::new();
         let o = |n| Origin {

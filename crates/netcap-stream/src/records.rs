@@ -1,8 +1,8 @@
 //! The records the stream layer emits.
 
 use netcap_schema::{
-    Anomaly, Credentials, Dns, Ftp, Http, Imap, Pop3, Smtp, Ssh, Telnet, TlsClientHello,
-    TlsServerHello, X509Certificate,
+    Anomaly, Credentials, Dns, File, Ftp, Http, Imap, Mail, Pop3, Smtp, Ssh, Telnet,
+    TlsClientHello, TlsServerHello, X509Certificate,
 };
 
 /// One record made from a stream. Boxed: the variants are large and most
@@ -35,6 +35,21 @@ pub enum StreamRecord {
     Credentials(Box<Credentials>),
     /// A Telnet session's negotiation and text.
     Telnet(Box<Telnet>),
+    /// A file carried by the stream, with its content when extraction is on.
+    File(Box<FileOut>),
+    /// A mail message.
+    Mail(Box<Mail>),
+}
+
+/// A File record and, when extraction is on (`ConnMeta::files_max` > 0) and
+/// the content fit under that cap, the content itself: whoever writes the
+/// records stores it and fills `Location`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileOut {
+    /// The record.
+    pub rec: File,
+    /// The decoded content.
+    pub data: Option<Vec<u8>>,
 }
 
 /// Something that accepts every kind of stream record (the pipeline's

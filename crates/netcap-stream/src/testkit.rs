@@ -27,6 +27,7 @@ pub(crate) fn meta(uid: &str, port: u16) -> ConnMeta {
         uid: uid.into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), port),
+        files_max: 0,
     }
 }
 

@@ -165,6 +165,7 @@ pub fn pipeline_config(args: &PipelineArgs) -> Result<CaptureConfig> {
         flows: flow_config(args)?,
         defrag: defrag_config(args)?,
         streams: stream_options(args),
+        files: None,
     })
 }
 
@@ -183,6 +184,14 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         },
         format,
         side_outputs: !args.no_side_outputs,
+        files: args
+            .files
+            .as_ref()
+            .map(|dir| netcap_pipeline::FilesOptions {
+                dir: dir.clone(),
+                max_file: args.files_max.saturating_mul(1 << 20),
+                max_total: args.files_total.saturating_mul(1 << 20),
+            }),
         ..pipeline_config(&args.pipe)?
     };
     let summary = run_pipeline(&cfg, &args.pipe, args.quiet, &mut FileSink::new(&cfg))?;
@@ -447,6 +456,25 @@ fn print_summary(s: &Summary, workers: usize) {
             if n > 0 {
                 eprintln!("    {name:<10} {n:>10}  {what}");
             }
+        }
+    }
+    if let Some(x) = &s.extracted {
+        eprintln!(
+            "Files extracted: {} written ({} bytes), {} already there",
+            x.written, x.bytes, x.duplicates
+        );
+        if x.over_total > 0 {
+            eprintln!(
+                "    {:>10}  files not written: --files-total reached (Location empty; which files depends on timing)",
+                x.over_total
+            );
+        }
+        if x.errors > 0 {
+            eprintln!(
+                "    {:>10}  files not written: {}",
+                x.errors,
+                x.first_error.as_deref().unwrap_or("write error")
+            );
         }
     }
     eprintln!("records written:");

@@ -157,6 +157,8 @@ fn every_packet_is_accounted_for_and_no_file_is_empty() {
                 "X509Certificate",
                 "SSH",
                 "Anomaly",
+                "File",
+                "Mail",
             ];
             if stream.contains(&name.as_str()) {
                 continue;
@@ -498,6 +500,7 @@ fn include_and_exclude_choose_record_types() {
             "Anomaly",
             "Connection",
             "Dot1Q",
+            "File",
             "Flow",
             "HTTP",
             "IPv4",

@@ -2,8 +2,8 @@
 //! direction), content decoding (gzip, deflate) and hashing, all streamed.
 
 use flate2::{Decompress, FlushDecompress, Status};
-use md5::{Digest, Md5};
-use sha2::Sha256;
+
+use crate::file::{Content, Digests};
 
 /// Most decoded bytes hashed per content-encoded body: past it the body is
 /// marked truncated and decoding stops (a small input can inflate a lot).
@@ -56,11 +56,12 @@ pub(super) struct Body {
 }
 
 impl Body {
-    /// A body framed by `framing` whose content is coded with `coding`.
-    pub(super) fn new(framing: Framing, coding: Coding) -> Body {
+    /// A body framed by `framing` whose content is coded with `coding`;
+    /// `keep`: bytes of the content kept for extraction (0: none).
+    pub(super) fn new(framing: Framing, coding: Coding, keep: u64) -> Body {
         Body {
             framing,
-            sink: Box::new(Sink::new(coding)),
+            sink: Box::new(Sink::new(coding, keep)),
         }
     }
 
@@ -72,7 +73,9 @@ impl Body {
         } else {
             0
         };
-        std::mem::size_of::<Sink>() + inflate
+        let kept =
+            self.sink.raw.memory() + self.sink.inflate.as_ref().map_or(0, |i| i.content.memory());
+        std::mem::size_of::<Sink>() + inflate + kept
     }
 
     /// Whether the body lasts until the end of the direction.
@@ -253,6 +256,10 @@ pub(super) struct BodyResult {
     /// Lower-case hex digests; empty without a body.
     pub md5: String,
     pub sha256: String,
+    /// The content as a file (decoded when the decoding succeeded).
+    pub file: Digests,
+    /// The content coding that was decoded ("gzip", "deflate"; empty: none).
+    pub decoded_from: &'static str,
     /// Bytes never seen.
     pub missed: u64,
     /// The hashes are not of the whole decoded body.
@@ -265,24 +272,23 @@ struct Sink {
     wire: u64,
     len: u64,
     missed: u64,
-    md5: Md5,
-    sha: Sha256,
+    /// The de-chunked bytes (kept for extraction only when not decoded).
+    raw: Content,
     coding: Coding,
     inflate: Option<Box<Inflate>>,
 }
 
 impl Sink {
-    fn new(coding: Coding) -> Sink {
-        let inflate = match coding {
-            Coding::Gzip | Coding::Deflate => Some(Box::new(Inflate::new(coding))),
-            Coding::Identity | Coding::Other => None,
+    fn new(coding: Coding, keep: u64) -> Sink {
+        let (inflate, raw_keep) = match coding {
+            Coding::Gzip | Coding::Deflate => (Some(Box::new(Inflate::new(coding, keep))), 0),
+            Coding::Identity | Coding::Other => (None, keep),
         };
         Sink {
             wire: 0,
             len: 0,
             missed: 0,
-            md5: Md5::new(),
-            sha: Sha256::new(),
+            raw: Content::new(raw_keep),
             coding,
             inflate,
         }
@@ -294,8 +300,7 @@ impl Sink {
         let data = input.get(..n).unwrap_or_default();
         *rem -= n as u64;
         self.len += n as u64;
-        self.md5.update(data);
-        self.sha.update(data);
+        self.raw.update(data);
         if let Some(inflate) = &mut self.inflate {
             inflate.feed(data);
         }
@@ -326,32 +331,27 @@ impl Sink {
             Some(inflate) => inflate.finish(),
             None => None,
         };
-        match decoded {
-            Some((len, md5, sha, capped)) => {
-                r.decoded_len = len;
-                r.md5 = hex(&md5.finalize());
-                r.sha256 = hex(&sha.finalize());
+        let file = match decoded {
+            Some((content, capped)) => {
                 r.truncated |= capped;
+                r.decoded_from = match self.coding {
+                    Coding::Gzip => "gzip",
+                    _ => "deflate",
+                };
+                content.finish()
             }
             None => {
                 // Not decoded (failed, cut, unknown coding): the de-chunked bytes.
-                r.md5 = hex(&self.md5.finalize());
-                r.sha256 = hex(&self.sha.finalize());
                 r.truncated |= self.coding != Coding::Identity;
+                self.raw.finish()
             }
-        }
+        };
+        r.decoded_len = file.len;
+        r.md5.clone_from(&file.md5);
+        r.sha256.clone_from(&file.sha256);
+        r.file = file;
         r
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Streaming inflater (gzip, zlib or raw deflate) into the decoded hashers.
@@ -361,8 +361,7 @@ const INFLATE_STATE: usize = 48 << 10;
 struct Inflate {
     state: InflateState,
     out: u64,
-    md5: Md5,
-    sha: Sha256,
+    content: Content,
 }
 
 enum InflateState {
@@ -383,7 +382,7 @@ impl std::fmt::Debug for Inflate {
 }
 
 impl Inflate {
-    fn new(coding: Coding) -> Inflate {
+    fn new(coding: Coding, keep: u64) -> Inflate {
         let state = match coding {
             // 15: the largest window, as gzip streams use.
             Coding::Gzip => InflateState::Run(Decompress::new_gzip(15)),
@@ -392,8 +391,7 @@ impl Inflate {
         Inflate {
             state,
             out: 0,
-            md5: Md5::new(),
-            sha: Sha256::new(),
+            content: Content::new(keep),
         }
     }
 
@@ -430,8 +428,7 @@ impl Inflate {
             let made = usize::try_from(d.total_out() - out0).unwrap_or(0);
             let room = usize::try_from(DECODE_MAX - self.out).unwrap_or(usize::MAX);
             let out = buf.get(..made.min(room)).unwrap_or_default();
-            self.md5.update(out);
-            self.sha.update(out);
+            self.content.update(out);
             self.out += out.len() as u64;
             data = data.get(used..).unwrap_or_default();
             match status {
@@ -455,12 +452,12 @@ impl Inflate {
         }
     }
 
-    /// The decoded length, hashers and whether capped; None when the stream
-    /// did not decode to its end (broken, cut by a gap, or incomplete).
-    fn finish(self) -> Option<(u64, Md5, Sha256, bool)> {
+    /// The decoded content and whether capped; None when the stream did
+    /// not decode to its end (broken, cut by a gap, or incomplete).
+    fn finish(self) -> Option<(Content, bool)> {
         match self.state {
-            InflateState::Ended => Some((self.out, self.md5, self.sha, false)),
-            InflateState::Capped => Some((self.out, self.md5, self.sha, true)),
+            InflateState::Ended => Some((self.content, false)),
+            InflateState::Capped => Some((self.content, true)),
             _ => None,
         }
     }

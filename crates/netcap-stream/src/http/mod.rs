@@ -353,6 +353,8 @@ pub struct HttpParser {
     /// The client direction resynchronised or had a gap (its first bytes
     /// no longer tell whether the stream is HTTP).
     client_disturbed: bool,
+    /// Bodies written as File records so far.
+    files: u64,
 }
 
 impl HttpParser {
@@ -480,12 +482,30 @@ impl HttpParser {
         missed: u64,
         cx: &mut Cx<'_>,
     ) -> State {
-        let r = body.finish();
+        let mut r = body.finish();
         let mut next = State::Head;
+        let file_uid = if r.len > 0 {
+            self.files += 1;
+            crate::file::file_uid(&cx.meta.uid, self.files)
+        } else {
+            String::new()
+        };
         if let Some(e) = self.exchange(ex) {
+            let missed = r.missed.saturating_add(missed);
+            if r.len > 0 {
+                let file = std::mem::take(&mut r.file);
+                file_info(
+                    &e.rec,
+                    dir,
+                    file_uid.clone(),
+                    missed,
+                    cut || r.truncated,
+                    r.decoded_from,
+                )
+                .emit(file, cx);
+            }
             let rec = &mut e.rec;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-            let missed = r.missed.saturating_add(missed);
             rec.missed_bytes = rec.missed_bytes.saturating_add(n(missed));
             rec.partial |= cut || missed > 0;
             rec.body_truncated |= r.truncated;
@@ -494,6 +514,7 @@ impl HttpParser {
                     (rec.req_body_wire_len, rec.req_body_len) = (n(r.wire_len), n(r.len));
                     rec.req_body_decoded_len = n(r.decoded_len);
                     (rec.req_body_md5, rec.req_body_sha256) = (r.md5, r.sha256);
+                    rec.req_file_uid = file_uid;
                     e.req_done = true;
                     if e.is_connect {
                         next = State::Resync { line_start: true };
@@ -503,6 +524,7 @@ impl HttpParser {
                     (rec.res_body_wire_len, rec.res_body_len) = (n(r.wire_len), n(r.len));
                     rec.res_body_decoded_len = n(r.decoded_len);
                     (rec.res_body_md5, rec.res_body_sha256) = (r.md5, r.sha256);
+                    rec.res_file_uid = file_uid;
                     e.res = Res::Done;
                 }
             }
@@ -617,7 +639,7 @@ impl HttpParser {
         let state = match framing {
             Some(f) => State::Body {
                 ex: id,
-                body: Body::new(f, facts.coding),
+                body: Body::new(f, facts.coding, cx.meta.files_max),
             },
             None => {
                 e.req_done = true;
@@ -739,7 +761,7 @@ impl HttpParser {
                 }
                 State::Body {
                     ex: id,
-                    body: Body::new(f, facts.coding),
+                    body: Body::new(f, facts.coding, cx.meta.files_max),
                 }
             }
             None => {
@@ -808,6 +830,59 @@ impl HttpParser {
             self.body_done(dir, ex, body, !complete, 0, cx);
         }
         *self.state(dir) = State::Ended;
+    }
+}
+
+/// What the exchange tells of the file its body in direction `dir` is:
+/// the name from Content-Disposition, else the URL's last segment; the
+/// declared type and length of that message.
+fn file_info(
+    rec: &Http,
+    dir: Dir,
+    uid: String,
+    missing: u64,
+    truncated: bool,
+    encoding: &str,
+) -> crate::file::FileInfo {
+    use crate::file::{header_param, media_type, url_basename};
+    let (headers, origin, content_type, total) = match dir {
+        Dir::ToServer => (
+            &rec.request_headers,
+            Origin {
+                ts_ns: rec.timestamp,
+                number: rec.packet_number,
+            },
+            &rec.req_content_type,
+            rec.req_content_length,
+        ),
+        Dir::ToClient => (
+            &rec.response_headers,
+            Origin {
+                ts_ns: rec.res_timestamp,
+                number: rec.res_packet_number,
+            },
+            &rec.content_type,
+            rec.res_content_length,
+        ),
+    };
+    let disposition = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-disposition"))
+        .and_then(|h| header_param(&h.value, "filename"));
+    crate::file::FileInfo {
+        origin,
+        source: "HTTP",
+        uid,
+        name: disposition.unwrap_or_else(|| url_basename(&rec.url)),
+        content_type: media_type(content_type),
+        host: rec.host.clone(),
+        to_server: dir == Dir::ToServer,
+        total,
+        missing,
+        truncated,
+        depth: rec.trans_depth,
+        encoding: encoding.to_string(),
+        ..Default::default()
     }
 }
 

@@ -20,6 +20,7 @@ fn meta() -> ConnMeta {
         uid: "CHTTP1".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), 80),
+        files_max: 0,
     }
 }
 
@@ -141,6 +142,16 @@ impl Engine {
             .iter()
             .filter_map(|(_, r)| match r {
                 StreamRecord::Http(h) => Some((**h).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn files(&self) -> Vec<crate::records::FileOut> {
+        self.out
+            .iter()
+            .filter_map(|(_, r)| match r {
+                StreamRecord::File(f) => Some((**f).clone()),
                 _ => None,
             })
             .collect()
@@ -1048,4 +1059,98 @@ fn refused_connect_goes_back_to_http() {
         ("/next", sha256(b"ok"))
     );
     assert!(e.anomalies().is_empty());
+}
+
+/// File records of the HTTP bodies: the hashes of the objects tshark
+/// exports (`--export-objects http`, testdata/streams/README.md), the
+/// names, the sniffed types, the links from the HTTP records, and the
+/// content kept when extraction is on.
+#[test]
+fn bodies_are_files() {
+    let e = replay("http-gzip-chunked-keepalive", 0);
+    let (h, f) = (e.http(), e.files());
+    assert_eq!(f.len(), 3);
+    for (i, (f, h)) in f.iter().zip(&h).enumerate() {
+        assert_eq!(f.rec.sha256, h.res_body_sha256);
+        assert_eq!(f.rec.hash, h.res_body_md5);
+        assert_eq!(f.rec.file_uid, format!("CHTTP1.F{}", i + 1));
+        assert_eq!(h.res_file_uid, f.rec.file_uid);
+        assert_eq!(h.req_file_uid, "");
+        assert_eq!(
+            (f.rec.source.as_str(), f.rec.encoding.as_str()),
+            ("HTTP", "gzip")
+        );
+        assert_eq!(f.rec.host, "ca.msn.com");
+        assert_eq!(f.rec.state, "CLOSED");
+        assert!(!f.rec.to_server);
+        assert_eq!(f.rec.depth, h.trans_depth);
+        assert_eq!(f.rec.timestamp, h.res_timestamp);
+        assert_eq!(f.data, None);
+    }
+    assert_eq!(f[0].rec.name, "");
+    assert_eq!(f[1].rec.name, "Horoscope.aspx");
+    assert_eq!(f[0].rec.content_type_detected, "text/html");
+
+    let mut e = Engine::new();
+    e.meta.files_max = 1 << 20;
+    for (frame, dir, bytes) in fixture("http-pdf-download") {
+        e.data(dir, &bytes, origin(frame));
+    }
+    e.finish();
+    let f = e.files();
+    assert_eq!(f.len(), 1);
+    let f = &f[0];
+    assert_eq!(f.rec.name, "bidi-logo.pdf");
+    assert_eq!(
+        (
+            f.rec.content_type.as_str(),
+            f.rec.content_type_detected.as_str()
+        ),
+        ("application/pdf", "application/pdf")
+    );
+    assert_eq!(
+        f.rec.sha256,
+        "c59b846043b2cf6b6ac73bf67f9c5660f354a12311ce405927a8916bffc70c4f"
+    );
+    assert_eq!((f.rec.length, f.rec.total_bytes), (17869, 17869));
+    let data = f.data.as_ref().unwrap();
+    assert_eq!(data.len(), 17869);
+    assert_eq!(sha256(data), f.rec.sha256);
+    assert_eq!(f.rec.sha1, {
+        use sha1::Digest as _;
+        hex(&sha1::Sha1::digest(data))
+    });
+}
+
+/// A request body is a File sent by the client; a Content-Disposition
+/// names it; a body cut by a gap is truncated and counts its missing bytes.
+#[test]
+fn request_bodies_disposition_and_gaps() {
+    let body = b"%PDF-1.7 upload";
+    let mut req = format!(
+        "POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: application/pdf\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let res = b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"r.txt\"\r\nContent-Length: 20\r\n\r\n0123456789";
+    let mut e = Engine::new();
+    e.data(Dir::ToServer, &req, origin(1));
+    e.data(Dir::ToClient, res, origin(2));
+    e.gap(Dir::ToClient, 10);
+    e.finish();
+    let f = e.files();
+    assert_eq!(f.len(), 2);
+    assert!(f[0].rec.to_server);
+    assert_eq!(f[0].rec.name, "up");
+    assert_eq!(f[0].rec.content_type, "application/pdf");
+    assert_eq!(f[0].rec.sha256, sha256(body));
+    assert_eq!(f[1].rec.name, "r.txt");
+    assert_eq!((f[1].rec.length, f[1].rec.missing_bytes), (10, 10));
+    assert_eq!(f[1].rec.state, "TRUNCATED");
+    let h = e.http();
+    assert_eq!(
+        (h[0].req_file_uid.as_str(), h[0].res_file_uid.as_str()),
+        ("CHTTP1.F1", "CHTTP1.F2")
+    );
 }

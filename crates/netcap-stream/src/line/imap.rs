@@ -15,6 +15,7 @@ use super::{
     first_line, is_verb, split_word, text, Cmd, Common, Line, LineParser, LineProto, Reply, Then,
     MAX_LINE, MAX_QUEUE, MAX_TEXT,
 };
+use crate::mime::MailBuilder;
 use crate::parser::{Cx, Dir, Probe, Protocol};
 use crate::records::StreamRecord;
 
@@ -80,7 +81,12 @@ struct Pending {
     tag: String,
     untagged: i64,
     literal: i64,
+    /// Mail records of the messages its responses carried (FETCH).
+    mail_ids: Vec<String>,
 }
+
+/// Most Mail IDs listed on one IMAP record.
+const MAX_MAIL_IDS: usize = 1024;
 
 /// IMAP state of a connection.
 #[derive(Debug, Default)]
@@ -98,6 +104,39 @@ pub(crate) struct ImapProto {
     starttls: Option<String>,
     tls: bool,
     partial: bool,
+    /// The message of a FETCH literal being read, and its bytes to come.
+    mail: Option<MailBuilder>,
+    mail_left: u64,
+    /// Mails and files of the connection so far (their IDs count on).
+    mails: u64,
+    files: u64,
+}
+
+/// Whether the literal a server line announces is a whole message: its
+/// FETCH item is `BODY[]` (with an optional `<origin>`) or `RFC822`.
+fn message_literal(line: &[u8]) -> bool {
+    let Some(open) = line.iter().rposition(|&b| b == b'{') else {
+        return false;
+    };
+    let item = line.get(..open).unwrap_or_default().trim_ascii_end();
+    let item = match item.strip_suffix(b">") {
+        Some(i) => match i.iter().rposition(|&b| b == b'<') {
+            Some(lt) => i.get(..lt).unwrap_or_default(),
+            None => return false,
+        },
+        None => item,
+    };
+    let ends = |w: &[u8]| {
+        item.len() >= w.len()
+            && item
+                .get(item.len() - w.len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(w))
+            && matches!(
+                item.get(item.len().wrapping_sub(w.len() + 1)),
+                None | Some(b' ' | b'(')
+            )
+    };
+    ends(b"BODY[]") || ends(b"RFC822")
 }
 
 /// `{N}` or `{N+}` at the end of a line: N.
@@ -251,18 +290,23 @@ impl ImapProto {
 
     fn server_line(&mut self, line: &Line<'_>, cx: &mut Cx<'_>) -> Then {
         let lit = literal(line.text);
-        let server_literal = |this: &mut Self| match lit {
+        let is_message = lit.is_some() && message_literal(line.text);
+        let origin = cx.origin(line.start);
+        let server_literal = |this: &mut Self, cx: &mut Cx<'_>| match lit {
             Some(n) => {
                 this.server_cont = true;
                 if let Some(p) = this.queue.front_mut() {
                     p.literal += i64::try_from(n).unwrap_or(i64::MAX);
+                }
+                if is_message && n > 0 {
+                    this.start_mail(n, origin, cx);
                 }
                 Then::Raw(n)
             }
             None => Then::Line,
         };
         if std::mem::take(&mut self.server_cont) {
-            return server_literal(self);
+            return server_literal(self, cx);
         }
         if let Some(rest) = line.text.strip_prefix(b"* ") {
             let (word, more) = split_word(rest);
@@ -281,13 +325,13 @@ impl ImapProto {
                     ..Pending::default()
                 };
                 self.write(p, &text(word).to_ascii_uppercase(), reply, cx);
-                return server_literal(self);
+                return server_literal(self, cx);
             }
             self.greeted = true;
             if let Some(p) = self.queue.front_mut() {
                 p.untagged += 1;
             }
-            return server_literal(self);
+            return server_literal(self, cx);
         }
         if line.text.first() == Some(&b'+') {
             // A continuation request: for AUTHENTICATE, a SASL challenge.
@@ -299,7 +343,7 @@ impl ImapProto {
         let (tag, rest) = split_word(line.text);
         let (status, more) = split_word(rest);
         let Some(i) = self.queue.iter().position(|p| p.tag.as_bytes() == tag) else {
-            return server_literal(self);
+            return server_literal(self, cx);
         };
         let Some(p) = self.queue.remove(i) else {
             return Then::Line;
@@ -338,7 +382,39 @@ impl ImapProto {
             _ => {}
         }
         self.write(p, &status, reply, cx);
-        server_literal(self)
+        server_literal(self, cx)
+    }
+
+    /// A FETCH literal of `n` bytes is a message: its Mail goes to the
+    /// running FETCH (the oldest command when none is).
+    fn start_mail(&mut self, n: u64, origin: crate::parser::Origin, cx: &mut Cx<'_>) {
+        self.end_mail(false, cx);
+        self.mails += 1;
+        let id = crate::file::mail_uid(&cx.meta.uid, self.mails);
+        let fetch = |p: &Pending| {
+            let v = p.cmd.verb.to_ascii_uppercase();
+            v == "FETCH" || (v == "UID" && super::is_verb(p.cmd.args.as_bytes(), "FETCH"))
+        };
+        let i = self.queue.iter().position(fetch).unwrap_or(0);
+        let at = match self.queue.get_mut(i) {
+            Some(p) => {
+                if p.mail_ids.len() < MAX_MAIL_IDS {
+                    p.mail_ids.push(id.clone());
+                }
+                p.cmd.origin
+            }
+            None => origin,
+        };
+        self.mail = Some(MailBuilder::new("IMAP", id, at, false, self.files, cx));
+        self.mail_left = n;
+    }
+
+    fn end_mail(&mut self, complete: bool, cx: &mut Cx<'_>) {
+        if let Some(m) = self.mail.take() {
+            self.files += m.files();
+            m.finish(complete, cx);
+        }
+        self.mail_left = 0;
     }
 
     fn write(&self, p: Pending, status: &str, reply: Reply, cx: &mut Cx<'_>) {
@@ -365,6 +441,7 @@ impl ImapProto {
             untagged_count: p.untagged,
             literal_bytes: p.literal,
             start_tls,
+            mail_i_ds: p.mail_ids,
             reply_timestamp: reply.origin.ts_ns,
             reply_packet_number: reply.origin.number,
             partial: p.cmd.partial,
@@ -385,9 +462,15 @@ impl LineProto for ImapProto {
         }
     }
 
-    fn raw(&mut self, dir: Dir, data: &[u8], _start: usize, _cx: &mut Cx<'_>) {
+    fn raw(&mut self, dir: Dir, data: &[u8], _start: usize, cx: &mut Cx<'_>) {
         if dir == Dir::ToServer {
             self.client_raw(data);
+        } else if let Some(m) = &mut self.mail {
+            m.raw(data, cx);
+            self.mail_left = self.mail_left.saturating_sub(data.len() as u64);
+            if self.mail_left == 0 {
+                self.end_mail(true, cx);
+            }
         }
     }
 
@@ -408,15 +491,19 @@ impl LineProto for ImapProto {
             Dir::ToClient => {
                 // Tagged responses may still come: pairing by tag survives.
                 self.server_cont = false;
+                if let Some(m) = &mut self.mail {
+                    m.gap();
+                }
+                self.end_mail(false, cx);
                 for p in &mut self.queue {
                     p.cmd.partial = true;
                 }
-                let _ = cx;
             }
         }
     }
 
     fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.end_mail(false, cx);
         if let Some((_, s)) = self.sasl.take() {
             if s.found {
                 s.login.emit("IMAP", "", false, cx);
@@ -449,6 +536,7 @@ impl LineProto for ImapProto {
                 .as_ref()
                 .map_or(0, |(t, s)| t.capacity() + s.memory())
             + self.starttls.as_ref().map_or(0, String::capacity)
+            + self.mail.as_ref().map_or(0, MailBuilder::memory)
     }
 
     fn hold(&self, dir: Dir) -> bool {

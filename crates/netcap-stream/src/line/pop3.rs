@@ -14,6 +14,7 @@ use super::{
     first_line, is_verb, split_word, text, Cmd, Common, Line, LineParser, LineProto, Reply, Then,
     MAX_QUEUE, MAX_TEXT,
 };
+use crate::mime::MailBuilder;
 use crate::parser::{Cx, Dir, Probe, Protocol};
 use crate::records::StreamRecord;
 
@@ -65,6 +66,8 @@ struct Pending {
     reply: Reply,
     lines: i64,
     bytes: i64,
+    /// RETR: the Mail record of the message.
+    mail_id: String,
 }
 
 /// POP3 state of a connection.
@@ -80,6 +83,11 @@ pub(crate) struct Pop3Proto {
     stls: bool,
     tls: bool,
     partial: bool,
+    /// The message of a RETR response being read.
+    mail: Option<MailBuilder>,
+    /// Mails and files of the connection so far (their IDs count on).
+    mails: u64,
+    files: u64,
 }
 
 /// Whether a successful response to `verb args` has a multi-line body.
@@ -144,10 +152,18 @@ impl Pop3Proto {
     fn server_line(&mut self, line: &Line<'_>, cx: &mut Cx<'_>) {
         if let Some(m) = &mut self.multi {
             if line.text == b"." {
+                if let Some(mail) = self.mail.take() {
+                    self.files += mail.files();
+                    mail.finish(true, cx);
+                }
                 if let Some(m) = self.multi.take() {
                     self.write(m, cx);
                 }
             } else {
+                if let Some(mail) = &mut self.mail {
+                    let text = line.text.strip_prefix(b".").unwrap_or(line.text);
+                    mail.line(text, line.cut, cx);
+                }
                 m.lines += 1;
                 // Dot-stuffing and the line end are not the content's.
                 let stuffed = usize::from(line.text.first() == Some(&b'.'));
@@ -209,6 +225,19 @@ impl Pop3Proto {
             _ => {}
         }
         if ok && multi_line(&p.cmd.verb, &p.cmd.args) {
+            if p.cmd.verb.eq_ignore_ascii_case("RETR") {
+                self.mails += 1;
+                let id = crate::file::mail_uid(&cx.meta.uid, self.mails);
+                p.mail_id.clone_from(&id);
+                self.mail = Some(MailBuilder::new(
+                    "POP3",
+                    id,
+                    p.cmd.origin,
+                    false,
+                    self.files,
+                    cx,
+                ));
+            }
             self.multi = Some(p);
         } else {
             self.write(p, cx);
@@ -238,6 +267,7 @@ impl Pop3Proto {
             multi_line_count: p.lines,
             multi_line_bytes: p.bytes,
             start_tls,
+            mail_id: p.mail_id,
             reply_timestamp: p.reply.origin.ts_ns,
             reply_packet_number: p.reply.origin.number,
             partial: p.cmd.partial,
@@ -270,6 +300,9 @@ impl LineProto for Pop3Proto {
                 // lost status line leaves the pairing unknown.
                 if let Some(m) = &mut self.multi {
                     m.cmd.partial = true;
+                    if let Some(mail) = &mut self.mail {
+                        mail.gap();
+                    }
                     return;
                 }
                 self.want_sasl = false;
@@ -284,6 +317,9 @@ impl LineProto for Pop3Proto {
     }
 
     fn finish(&mut self, cx: &mut Cx<'_>) {
+        if let Some(mail) = self.mail.take() {
+            mail.finish(false, cx);
+        }
         if let Some(mut m) = self.multi.take() {
             m.cmd.partial = true;
             self.write(m, cx);
@@ -312,6 +348,7 @@ impl LineProto for Pop3Proto {
             + self.user.capacity()
             + self.login.as_ref().map_or(0, Login::memory)
             + self.sasl.as_ref().map_or(0, Sasl::memory)
+            + self.mail.as_ref().map_or(0, MailBuilder::memory)
     }
 
     fn hold(&self, dir: Dir) -> bool {

@@ -14,8 +14,12 @@ use super::{
     add_text, contains_ci, first_line, is_verb, reply_code, Cmd, Common, Line, LineParser,
     LineProto, Reply, Then, MAX_QUEUE,
 };
+use crate::mime::MailBuilder;
 use crate::parser::{Cx, Dir, Probe, Protocol};
 use crate::records::StreamRecord;
+
+/// Most RCPT TO addresses kept per transaction.
+const MAX_RCPT: usize = 128;
 
 /// The SMTP stream protocol.
 pub const PROTOCOL: Protocol = Protocol {
@@ -62,6 +66,8 @@ struct Pending {
     cmd: Cmd,
     info: i32,
     message_bytes: i64,
+    /// The Mail record of the message this command carried.
+    mail_id: String,
 }
 
 /// SMTP state of a connection.
@@ -79,6 +85,27 @@ pub(crate) struct SmtpProto {
     starttls: bool,
     tls: bool,
     partial: bool,
+    /// The transaction's envelope (MAIL FROM, RCPT TO).
+    mail_from: String,
+    rcpt: Vec<String>,
+    /// The message being received (DATA, BDAT).
+    mail: Option<MailBuilder>,
+    /// BDAT: the chunk being read is the last.
+    bdat_last: bool,
+    bdat_left: u64,
+    /// Mails and files of the connection so far (their IDs count on).
+    mails: u64,
+    files: u64,
+}
+
+/// The address of a MAIL FROM:<a> or RCPT TO:<a> argument (`<>` removed).
+fn address(args: &str) -> String {
+    let rest = args.split_once(':').map_or(args, |(_, r)| r).trim_start();
+    let end = match rest.strip_prefix('<') {
+        Some(r) => return r.split('>').next().unwrap_or_default().to_string(),
+        None => rest.find(' ').unwrap_or(rest.len()),
+    };
+    rest.get(..end).unwrap_or_default().to_string()
 }
 
 impl SmtpProto {
@@ -86,8 +113,16 @@ impl SmtpProto {
         if self.in_data {
             if line.text == b"." {
                 self.in_data = false;
-            } else if let Some(p) = self.queue.back_mut() {
-                p.message_bytes += line.wire as i64;
+                self.end_mail(true, cx);
+            } else {
+                if let Some(p) = self.queue.back_mut() {
+                    p.message_bytes += line.wire as i64;
+                }
+                if let Some(m) = &mut self.mail {
+                    // Dot-stuffing (RFC 5321 section 4.5.2).
+                    let text = line.text.strip_prefix(b".").unwrap_or(line.text);
+                    m.line(text, line.cut, cx);
+                }
             }
             return Then::Line;
         }
@@ -106,17 +141,48 @@ impl SmtpProto {
         let verb = cmd.verb.to_ascii_uppercase();
         let mut then = Then::Line;
         let mut message_bytes = 0;
+        let mut mail_id = String::new();
         match verb.as_str() {
-            "DATA" => self.in_data = true,
+            "DATA" => {
+                self.in_data = true;
+                self.start_mail(cmd.origin, cx);
+                mail_id = self
+                    .mail
+                    .as_ref()
+                    .map(|m| m.id().to_string())
+                    .unwrap_or_default();
+            }
             "BDAT" => {
-                let n = cmd
-                    .args
-                    .split(' ')
+                let mut words = cmd.args.split(' ');
+                let n = words
                     .next()
                     .and_then(|n| n.parse::<u64>().ok())
                     .unwrap_or(0);
+                let last = words.any(|w| w.eq_ignore_ascii_case("LAST"));
                 message_bytes = i64::try_from(n).unwrap_or(i64::MAX);
                 then = Then::Raw(n);
+                if self.mail.is_none() {
+                    self.start_mail(cmd.origin, cx);
+                }
+                mail_id = self
+                    .mail
+                    .as_ref()
+                    .map(|m| m.id().to_string())
+                    .unwrap_or_default();
+                self.bdat_last = last;
+                self.bdat_left = n;
+                if n == 0 && last {
+                    self.end_mail(true, cx);
+                }
+            }
+            "MAIL" => {
+                self.mail_from = address(&cmd.args);
+                self.rcpt.clear();
+            }
+            "RCPT" if self.rcpt.len() < MAX_RCPT => self.rcpt.push(address(&cmd.args)),
+            "RSET" => {
+                self.mail_from.clear();
+                self.rcpt.clear();
             }
             "AUTH" => self.sasl = Some(Sasl::start(cmd.args.as_bytes(), cmd.origin)),
             "STARTTLS" => self.starttls = true,
@@ -131,8 +197,29 @@ impl SmtpProto {
             cmd,
             info: 0,
             message_bytes,
+            mail_id,
         });
         then
+    }
+
+    /// A message starts (DATA, the first BDAT) with the command at `origin`.
+    fn start_mail(&mut self, origin: crate::parser::Origin, cx: &mut Cx<'_>) {
+        self.mails += 1;
+        let id = crate::file::mail_uid(&cx.meta.uid, self.mails);
+        self.mail = Some(MailBuilder::new("SMTP", id, origin, true, self.files, cx));
+    }
+
+    /// The message ended (`complete`: its end was seen): its records are
+    /// written and the transaction's envelope is over.
+    fn end_mail(&mut self, complete: bool, cx: &mut Cx<'_>) {
+        let Some(mut m) = self.mail.take() else {
+            return;
+        };
+        m.envelope(&self.mail_from, &self.rcpt);
+        self.files += m.files();
+        m.finish(complete, cx);
+        self.mail_from.clear();
+        self.rcpt.clear();
     }
 
     fn reply_line(&mut self, line: &Line<'_>, cx: &mut Cx<'_>) {
@@ -180,7 +267,11 @@ impl SmtpProto {
                 self.queue.push_front(p);
                 return;
             }
-            ("DATA", _) => self.in_data = false,
+            ("DATA", _) => {
+                // Refused before the message (no 354), or its final reply.
+                self.in_data = false;
+                self.mail = None;
+            }
             ("AUTH", _) => {
                 self.want_sasl = false;
                 if let Some(s) = self.sasl.take() {
@@ -222,6 +313,7 @@ impl SmtpProto {
             info_code: p.info,
             message_bytes: p.message_bytes,
             start_tls,
+            mail_id: p.mail_id,
             reply_timestamp: reply.origin.ts_ns,
             reply_packet_number: reply.origin.number,
             partial: p.cmd.partial,
@@ -245,9 +337,27 @@ impl LineProto for SmtpProto {
         }
     }
 
+    fn raw(&mut self, dir: Dir, data: &[u8], _start: usize, cx: &mut Cx<'_>) {
+        if dir != Dir::ToServer {
+            return;
+        }
+        if let Some(m) = &mut self.mail {
+            m.raw(data, cx);
+        }
+        self.bdat_left = self.bdat_left.saturating_sub(data.len() as u64);
+        if self.bdat_left == 0 && self.bdat_last {
+            self.bdat_last = false;
+            self.end_mail(true, cx);
+        }
+    }
+
     fn gap(&mut self, dir: Dir, _len: u64, cx: &mut Cx<'_>) {
         match dir {
             Dir::ToServer => {
+                if let Some(m) = &mut self.mail {
+                    m.gap();
+                }
+                self.bdat_left = 0;
                 self.partial = true;
                 self.want_sasl = false;
                 if let Some(p) = self.queue.back_mut() {
@@ -267,6 +377,7 @@ impl LineProto for SmtpProto {
     }
 
     fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.end_mail(false, cx);
         if let Some((code, r)) = self.multi.take() {
             self.reply(code, r, cx);
         }
@@ -285,6 +396,8 @@ impl LineProto for SmtpProto {
             + self.queue.iter().map(|p| p.cmd.memory()).sum::<usize>()
             + self.multi.as_ref().map_or(0, |(_, r)| r.memory())
             + self.sasl.as_ref().map_or(0, Sasl::memory)
+            + self.mail.as_ref().map_or(0, MailBuilder::memory)
+            + self.rcpt.iter().map(String::capacity).sum::<usize>()
     }
 
     fn hold(&self, dir: Dir) -> bool {

@@ -19,6 +19,7 @@ fn meta(port: u16) -> ConnMeta {
         uid: "CLINE1".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), port),
+        files_max: 0,
     }
 }
 
@@ -640,3 +641,129 @@ fn http_basic_and_digest_credentials() {
     assert_eq!(head_credentials(b"Bearer abc"), None);
     assert_eq!(head_credentials(b"Basic"), None);
 }
+
+fn mails(recs: &[StreamRecord]) -> Vec<&netcap_schema::Mail> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::Mail(m) => Some(&**m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn files(recs: &[StreamRecord]) -> Vec<&netcap_schema::File> {
+    recs.iter()
+        .filter_map(|r| match r {
+            StreamRecord::File(f) => Some(&f.rec),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The message of SMTP DATA: headers as tshark's IMF dissector shows them
+/// (`imf.from`, `imf.subject`, ...), the parts as Python's `email` decodes
+/// the message tshark exports (`--export-objects imf`), the links between
+/// the records; the same whatever the segment sizes.
+#[test]
+fn smtp_data_is_a_mail_with_its_parts_as_files() {
+    let stream = load("smtp-auth-login");
+    let recs = run(&SMTP, 587, &stream, usize::MAX);
+    let m = mails(&recs);
+    assert_eq!(m.len(), 1);
+    let m = m[0];
+    assert_eq!(m.subject, SMTP_SUBJECT);
+    assert_eq!(m.from, SMTP_FROM);
+    assert_eq!(m.id, "CLINE1.M1");
+    assert_eq!(m.origin, "SMTP");
+    assert_eq!(m.envelope_from, "xxxxxx@xxxxx.co.uk");
+    assert_eq!(m.envelope_to, "xxxxxx@xxxxx.co.uk");
+    assert!(m.has_attachments);
+    assert_eq!(m.attachment_names, ["winmail.dat"]);
+    assert!(!m.truncated);
+    // The 15160 bytes tshark exports, and the CR LF of the last line.
+    assert_eq!(m.size, 15162);
+    let s = smtp(&recs);
+    assert_eq!(s[5].mail_id, m.id);
+    let f = files(&recs);
+    let parts: Vec<(&str, &str)> = m
+        .parts
+        .iter()
+        .map(|p| (p.content_type.as_str(), p.sha256.as_str()))
+        .collect();
+    assert_eq!(parts, SMTP_PARTS);
+    assert_eq!(f.len(), m.parts.iter().filter(|p| p.length > 0).count());
+    for f in &f {
+        assert_eq!(f.mail_id, m.id);
+        assert_eq!(f.source, "SMTP");
+        assert!(f.to_server);
+        assert_eq!(f.packet_number, s[5].packet_number);
+    }
+    for chunk in [1, 7, 100] {
+        assert_eq!(run(&SMTP, 587, &stream, chunk), recs, "chunk {chunk}");
+    }
+}
+
+/// IMAP FETCH literals of whole messages are Mails; the FETCH lists them.
+#[test]
+fn imap_fetch_literals_are_mails() {
+    let recs = run(&IMAP, 143, &load("imap-session"), usize::MAX);
+    let m = mails(&recs);
+    let i = imap(&recs);
+    let ids: Vec<&str> = m.iter().map(|m| m.id.as_str()).collect();
+    let listed: Vec<&str> = i
+        .iter()
+        .flat_map(|r| r.mail_i_ds.iter().map(String::as_str))
+        .collect();
+    assert_eq!(ids, listed);
+    for m in &m {
+        assert_eq!(m.origin, "IMAP");
+    }
+    assert_eq!(run(&IMAP, 143, &load("imap-session"), 5), recs);
+}
+
+/// POP3 RETR: the response body, dot-stuffing removed, is a Mail; TOP is
+/// not (only part of a message).
+#[test]
+fn pop3_retr_is_a_mail() {
+    let evs: &[(Dir, &[u8])] = &[
+        (Dir::ToClient, b"+OK ready\r\n"),
+        (Dir::ToServer, b"RETR 1\r\n"),
+        (
+            Dir::ToClient,
+            b"+OK 60 octets\r\nSubject: hi\r\nFrom: a@b\r\n\r\n..dot\r\nbody\r\n.\r\n",
+        ),
+        (Dir::ToServer, b"TOP 1 0\r\n"),
+        (Dir::ToClient, b"+OK\r\nSubject: hi\r\n\r\n.\r\n"),
+    ];
+    let recs = hand(&POP3, 110, evs);
+    let m = mails(&recs);
+    assert_eq!(m.len(), 1);
+    assert_eq!((m[0].subject.as_str(), m[0].from.as_str()), ("hi", "a@b"));
+    let f = files(&recs);
+    assert_eq!(f.len(), 1);
+    // sha256 of ".dot\r\nbody\r\n" (printf '.dot\r\nbody\r\n' | sha256sum).
+    assert_eq!(f[0].sha256, POP3_BODY_SHA256);
+    assert!(!f[0].to_server);
+    let p = pop3(&recs);
+    assert_eq!(p[1].mail_id, m[0].id);
+    assert_eq!(p[2].mail_id, "");
+}
+
+const POP3_BODY_SHA256: &str = "7b3e079432a7db1f64210257bb01b64b0ba9f597010e778aa3b485d44443d278";
+
+// tshark -Y imf -T fields -e imf.from -e imf.subject on
+// smtp-auth-login-tnef-attachment.pcap.
+const SMTP_FROM: &str = "\"Xxxxxx xxxx\" <xxxxxx@xxxxx.co.uk>";
+const SMTP_SUBJECT: &str = "Testing testing 1 2 3 (Multiple attachments)";
+// Python's email on the message tshark exports (--export-objects imf):
+// each leaf part's type and the SHA-256 of its decoded payload.
+const SMTP_PARTS: [(&str, &str); 2] = [
+    (
+        "text/plain",
+        "04917b3121522985c692d664f1fc5e56dabe3fecd1608b904ae674a1a3c54d2b",
+    ),
+    (
+        "application/ms-tnef",
+        "0235ec19e487390740b923cb74f210355c7b19864f73978262106650eff6ca24",
+    ),
+];

@@ -1,0 +1,457 @@
+//! File and Mail records against independent oracles, on every test
+//! capture and the stream captures:
+//!
+//! * HTTP files: the SHA-256 (`sha256sum`) of each object tshark exports
+//!   (`--export-objects http`) against the File records' SHA256.
+//! * Mails: tshark's IMF dissector (`imf.from`, `imf.to`, `imf.subject`,
+//!   `imf.message_id`, ...) against the Mail records, message by message;
+//!   the messages tshark exports (`--export-objects imf`) parsed by
+//!   Python's `email` package against the Mail parts and their Files.
+//! * Sniffed types: `file --mime-type` (libmagic) on the same objects
+//!   against `ContentTypeDetected`, for the types Netcap's table knows.
+//! * `--files DIR`: every extracted file is where Location says, named and
+//!   hashed (`sha256sum`) as its record says, and the records do not depend
+//!   on the number of workers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Joins the occurrences of a field in tshark's output.
+const AGG: char = '\u{1e}';
+
+/// `sha256sum` of every file in `dir`: (hash, path).
+fn sha256sums(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && std::fs::metadata(p).unwrap().len() > 0)
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let out = Command::new("sha256sum").args(&files).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .zip(files)
+        .map(|(l, p)| (l.split(' ').next().unwrap().to_string(), p))
+        .collect()
+}
+
+/// tshark's exported objects of `proto` (http, imf) in a new directory.
+fn export_objects(pcap: &Path, proto: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("tshark")
+        .args(["-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
+        .arg(pcap)
+        .args(["-q", "--export-objects"])
+        .arg(format!("{proto},{}", dir.path().display()))
+        .output()
+        .expect("tshark is installed");
+    assert!(out.status.success(), "tshark failed on {}", pcap.display());
+    dir
+}
+
+/// libmagic's type of a file.
+fn file_mime(path: &Path) -> String {
+    let out = Command::new("file")
+        .args(["-b", "--mime-type"])
+        .arg(path)
+        .output()
+        .expect("file is installed (scripts/setup.sh --test)");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The types Netcap's signature table names (crates/netcap-stream/src/magic.rs):
+/// libmagic's answer is compared only when it is one of them.
+const KNOWN_TYPES: &[&str] = &[
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/x-7z-compressed",
+    "application/x-rar",
+    "application/vnd.microsoft.portable-executable",
+    "application/x-dosexec",
+    "application/x-executable",
+    "application/x-sharedlib",
+    "application/x-mach-binary",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/html",
+    "text/xml",
+    "application/json",
+    "text/plain",
+    "application/x-ole-storage",
+    "application/java-archive",
+];
+
+/// File records (SHA256, Source, ContentTypeDetected, Truncated) of `recs`.
+fn files_of(recs: &Records) -> Vec<BTreeMap<&'static str, String>> {
+    recs.get("File")
+        .map(|v| {
+            v.iter()
+                .map(|(_, m)| {
+                    [
+                        "SHA256",
+                        "Source",
+                        "ContentTypeDetected",
+                        "Truncated",
+                        "Name",
+                        "Location",
+                        "FileUID",
+                        "Hash",
+                        "Length",
+                    ]
+                    .into_iter()
+                    .map(|f| (f, text(m, f)))
+                    .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Captures with an HTTP body tshark can export, known to differ, and why.
+const HTTP_EXPLAINED: &[(&str, &str)] = &[(
+    "http-pipelined-chunked-gaps.pcap",
+    "after the gap in the first connection's responses tshark exports no later object; Netcap \
+     resynchronises on the next status line and hashes the complete JPEG (34152 of 34152 bytes)",
+)];
+
+#[test]
+fn http_files_agree_with_tshark_export_objects() {
+    let mut report = String::new();
+    let mut fails = Vec::new();
+    let (mut objects, mut matched, mut sniffed, mut sniff_ok) = (0, 0, 0, 0);
+    for pcap in all_pcaps_and_streams() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        if !recs.contains_key("HTTP") {
+            continue;
+        }
+        let files: Vec<_> = files_of(&recs)
+            .into_iter()
+            .filter(|f| f["Source"] == "HTTP")
+            .collect();
+        let dir = export_objects(&pcap, "http");
+        let theirs = sha256sums(dir.path());
+        let mine: Vec<&str> = files.iter().map(|f| f["SHA256"].as_str()).collect();
+        let (mut found, mut missing) = (0, Vec::new());
+        for (h, p) in &theirs {
+            if mine.contains(&h.as_str()) {
+                found += 1;
+            } else {
+                missing.push(p.file_name().unwrap().to_string_lossy().to_string());
+            }
+        }
+        // Complete files of ours that tshark does not export.
+        let extra: Vec<&str> = files
+            .iter()
+            .filter(|f| f["Truncated"] == "false")
+            .map(|f| f["SHA256"].as_str())
+            .filter(|h| !theirs.iter().any(|(t, _)| t == h))
+            .collect();
+        objects += theirs.len();
+        matched += found;
+        let _ = writeln!(
+            report,
+            "{name}: tshark {} objects, {found} with a File of the same SHA-256; Netcap {} Files ({} complete without a tshark object)",
+            theirs.len(),
+            files.len(),
+            extra.len()
+        );
+        if (!missing.is_empty() || !extra.is_empty())
+            && !HTTP_EXPLAINED.iter().any(|(n, _)| *n == name)
+        {
+            fails.push(format!(
+                "{name}: tshark objects without a File: {missing:?}; complete Files without an object: {extra:?}"
+            ));
+        }
+        // libmagic on the objects with a File.
+        for (h, p) in &theirs {
+            let Some(f) = files.iter().find(|f| &f["SHA256"] == h) else {
+                continue;
+            };
+            let magic = file_mime(p);
+            if !KNOWN_TYPES.contains(&magic.as_str()) {
+                continue;
+            }
+            sniffed += 1;
+            if f["ContentTypeDetected"] == magic {
+                sniff_ok += 1;
+            } else {
+                fails.push(format!(
+                    "{name}: {}: file --mime-type {magic}, Netcap {}",
+                    p.display(),
+                    f["ContentTypeDetected"]
+                ));
+            }
+        }
+    }
+    let _ = writeln!(
+        report,
+        "HTTP objects: {objects} exported by tshark, {matched} equal to a File; sniffed types compared {sniffed}, equal {sniff_ok}"
+    );
+    println!("{report}");
+    for (n, why) in HTTP_EXPLAINED {
+        println!("explained: {n}: {why}");
+    }
+    assert!(fails.is_empty(), "{}", fails.join("\n"));
+    assert!(matched > 0);
+}
+
+const PY_PARTS: &str = r#"
+import email, email.policy, hashlib, sys
+for path in sys.argv[1:]:
+    msg = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.compat32)
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        data = part.get_payload(decode=True) or b""
+        if part.get("Content-Transfer-Encoding", "").strip().lower() == "quoted-printable":
+            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if data:
+            print(hashlib.sha256(data).hexdigest())
+"#;
+
+#[test]
+fn mails_agree_with_tshark_imf_and_python_email() {
+    let mut report = String::new();
+    let mut fails = Vec::new();
+    let mut mails = 0;
+    let mut parts = 0;
+    let fields = [
+        ("imf.from", "From"),
+        ("imf.to", "To"),
+        ("imf.cc", "CC"),
+        ("imf.subject", "Subject"),
+        ("imf.date", "Date"),
+        ("imf.message_id", "MessageID"),
+        ("imf.in_reply_to", "InReplyTo"),
+        ("imf.return_path", "ReturnPath"),
+        ("imf.delivery_date", "DeliveryDate"),
+        // XMailer: X-Mailer, else User-Agent (merged below).
+        ("imf.ext.mailer", "XMailer"),
+        ("imf.user_agent", ""),
+    ];
+    for pcap in all_pcaps_and_streams() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        if !["SMTP", "POP3", "IMAP"]
+            .iter()
+            .any(|t| recs.contains_key(*t))
+        {
+            continue;
+        }
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
+            .arg(&pcap)
+            .args(["-Y", "imf", "-T", "fields", "-E", "occurrence=a"])
+            .arg(format!("-Eaggregator={AGG}"));
+        for (t, _) in fields {
+            cmd.args(["-e", t]);
+        }
+        let out = cmd.output().unwrap();
+        // One message per occurrence (a frame may complete several);
+        // folded values as tshark escapes them, unfolded.
+        let unfold = |v: &str| v.replace("\\r\\n", "").replace("\\t", "\t");
+        let mut theirs: Vec<Vec<String>> = Vec::new();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let cols: Vec<Vec<&str>> = l.split('\t').map(|c| c.split(AGG).collect()).collect();
+            let n = cols.iter().map(Vec::len).max().unwrap_or(0);
+            for i in 0..n {
+                let mut v: Vec<String> = cols
+                    .iter()
+                    .map(|c| unfold(c.get(i).copied().unwrap_or("")))
+                    .collect();
+                let ua = v.pop().unwrap_or_default();
+                if let Some(m) = v.last_mut().filter(|m| m.is_empty()) {
+                    *m = ua;
+                }
+                // Messages tshark shows without any of these are not compared.
+                if !(v[0].is_empty() && v[3].is_empty() && v[5].is_empty()) {
+                    theirs.push(v);
+                }
+            }
+        }
+        let mut mine: Vec<&(u64, prost_reflect::DynamicMessage)> = recs
+            .get("Mail")
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        mine.sort_by_key(|(n, _)| *n);
+        let mine: Vec<Vec<String>> = mine
+            .iter()
+            .map(|(_, m)| {
+                fields
+                    .iter()
+                    .filter(|(_, f)| !f.is_empty())
+                    .map(|(_, f)| text(m, f))
+                    .collect()
+            })
+            .collect();
+        mails += mine.len();
+        // tshark also hands POP3 TOP and IMAP header-only FETCH responses to
+        // its IMF dissector; Netcap makes Mails of whole messages only
+        // (RETR, FETCH BODY[] / RFC822, SMTP DATA): each of them must be one
+        // of tshark's messages, and with SMTP only, all of tshark's.
+        let missing: Vec<&Vec<String>> = mine.iter().filter(|m| !theirs.contains(m)).collect();
+        let smtp_only = !recs.contains_key("POP3") && !recs.contains_key("IMAP");
+        let _ = writeln!(
+            report,
+            "{name}: tshark {} messages with headers, Netcap {} Mail records, {} of them not among tshark's",
+            theirs.len(),
+            mine.len(),
+            missing.len()
+        );
+        if !missing.is_empty() || (smtp_only && theirs.len() != mine.len()) {
+            fails.push(format!("{name}: tshark {theirs:?}\n  Netcap {mine:?}"));
+        }
+        // The parts of the exported messages, decoded by Python.
+        let dir = export_objects(&pcap, "imf");
+        let emls: Vec<PathBuf> = sha256sums(dir.path()).into_iter().map(|(_, p)| p).collect();
+        if emls.is_empty() {
+            continue;
+        }
+        let out = Command::new("python3")
+            .args(["-c", PY_PARTS])
+            .args(&emls)
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success());
+        let mut py: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let mut ours: Vec<String> = files_of(&recs)
+            .into_iter()
+            .filter(|f| matches!(f["Source"].as_str(), "SMTP" | "POP3" | "IMAP"))
+            .map(|f| f["SHA256"].clone())
+            .collect();
+        py.sort();
+        ours.sort();
+        parts += ours.len();
+        let _ = writeln!(
+            report,
+            "    parts: Python {} decoded (of every exported message), Netcap {} Files",
+            py.len(),
+            ours.len()
+        );
+        let unknown: Vec<&String> = ours.iter().filter(|h| !py.contains(h)).collect();
+        if !unknown.is_empty() || (smtp_only && py != ours) {
+            fails.push(format!("{name}: parts: Python {py:?}\n  Netcap {ours:?}"));
+        }
+        // libmagic on the decoded parts Netcap extracted.
+        let x = tempfile::tempdir().unwrap();
+        let recs = records_with(
+            &pcap,
+            &["--no-compress", "-q", "--files", x.path().to_str().unwrap()],
+        );
+        for f in files_of(&recs) {
+            if f["Location"].is_empty() {
+                continue;
+            }
+            let magic = file_mime(Path::new(&f["Location"]));
+            if KNOWN_TYPES.contains(&magic.as_str()) && magic != f["ContentTypeDetected"] {
+                fails.push(format!(
+                    "{name}: {}: file --mime-type {magic}, Netcap {}",
+                    f["Name"], f["ContentTypeDetected"]
+                ));
+            }
+        }
+    }
+    let _ = writeln!(report, "Mails compared: {mails}; parts compared: {parts}");
+    println!("{report}");
+    assert!(fails.is_empty(), "{}", fails.join("\n"));
+    assert!(mails > 0 && parts > 0);
+}
+
+#[test]
+fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
+    let pcaps = [
+        streams_dir().join("http-pdf-download.pcap"),
+        streams_dir().join("smtp-rfc2231-filename-zip-attachment.pcap"),
+        streams_dir().join("http-gzip-chunked-keepalive.pcap"),
+    ];
+    for pcap in &pcaps {
+        let mut outputs = Vec::new();
+        for w in ["1", "3"] {
+            let out = tempfile::tempdir().unwrap();
+            let x = tempfile::tempdir().unwrap();
+            let xdir = x.path().join("files");
+            capture(
+                pcap,
+                out.path(),
+                &[
+                    "--no-compress",
+                    "-q",
+                    "-w",
+                    w,
+                    "--files",
+                    xdir.to_str().unwrap(),
+                ],
+            );
+            let recs = load_records(out.path());
+            let files = files_of(&recs);
+            assert!(!files.is_empty(), "{}", pcap.display());
+            let sums: BTreeMap<String, PathBuf> = sha256sums(&xdir).into_iter().collect();
+            for f in &files {
+                let want = xdir.join(&f["SHA256"]);
+                assert_eq!(f["Location"], want.to_string_lossy(), "{f:?}");
+                assert_eq!(sums.get(&f["SHA256"]), Some(&want), "sha256sum of {want:?}");
+            }
+            assert_eq!(sums.len(), {
+                let mut h: Vec<&String> = files.iter().map(|f| &f["SHA256"]).collect();
+                h.sort();
+                h.dedup();
+                h.len()
+            });
+            // Records minus the Location (its folder is a temporary one).
+            let flat: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} {} {}",
+                        f["FileUID"], f["SHA256"], f["Hash"], f["Name"]
+                    )
+                })
+                .collect();
+            outputs.push(flat);
+        }
+        assert_eq!(outputs[0], outputs[1], "{}", pcap.display());
+    }
+    // Over --files-max: not extracted, flagged.
+    let x = tempfile::tempdir().unwrap();
+    let recs = records_with(
+        &pcaps[0],
+        &[
+            "--no-compress",
+            "-q",
+            "--files",
+            x.path().to_str().unwrap(),
+            "--files-max",
+            "0",
+        ],
+    );
+    let f = &recs["File"][0].1;
+    assert_eq!(text(f, "Location"), "");
+    assert_eq!(text(f, "ExtractedCutoff"), "true");
+}
