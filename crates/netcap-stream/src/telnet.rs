@@ -401,10 +401,16 @@ impl TelnetParser {
 
 /// What a line (or the unterminated text a server waits after) asks for.
 fn prompt(line: &[u8]) -> Option<Prompt> {
-    let t = line.trim_ascii_end().to_ascii_lowercase();
-    if t.ends_with(b"password:") || t.ends_with(b"passcode:") {
+    // Runs after every server segment: compare in place, no lower-case copy.
+    let t = line.trim_ascii_end();
+    let ends = |word: &[u8]| {
+        t.len() >= word.len()
+            && t.get(t.len() - word.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(word))
+    };
+    if ends(b"password:") || ends(b"passcode:") {
         Some(Prompt::Password)
-    } else if t.ends_with(b"login:") || t.ends_with(b"username:") || t.ends_with(b"user:") {
+    } else if ends(b"login:") || ends(b"username:") || ends(b"user:") {
         Some(Prompt::User)
     } else {
         None
