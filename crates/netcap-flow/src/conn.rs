@@ -79,6 +79,11 @@ impl ConnKey {
     pub fn within(self, ctx: u64) -> ConnKey {
         ConnKey { ctx, ..self }
     }
+
+    /// The outer context (0: the frame's outermost connection).
+    pub fn ctx(self) -> u64 {
+        self.ctx
+    }
 }
 
 /// Counters of one direction, allocated with the direction's first packet:

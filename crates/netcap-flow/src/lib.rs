@@ -10,6 +10,7 @@
 
 pub mod community;
 mod conn;
+mod expect;
 pub mod layer;
 pub mod packet;
 pub mod stats;
@@ -282,7 +283,7 @@ impl FlowTable {
             return;
         };
         if let Some(c) = self.open.get_mut(&key) {
-            layer.segment(c, seg, number, ts_ns);
+            layer.segment(c, seg, number, ts_ns, key.ctx());
         }
     }
 

@@ -8,6 +8,7 @@ use netcap_stream::reassembly::Budget;
 use netcap_stream::{ConnMeta, ConnStreams, Dir, Origin, StreamConfig, StreamTotals};
 
 use crate::conn::Conn;
+use crate::expect::{self, Expectations};
 
 /// Stream settings of a flow table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub(crate) struct StreamLayer {
     pub memory: usize,
     /// Connections holding stream state.
     pub open: u64,
+    /// FTP data connections announced on this worker's control connections.
+    pub expected: Expectations,
 }
 
 impl StreamLayer {
@@ -42,16 +45,19 @@ impl StreamLayer {
             totals: StreamTotals::default(),
             memory: 0,
             open: 0,
+            expected: Expectations::default(),
         }
     }
 
-    /// Feeds a segment of `conn` (whose 5-tuple it has).
+    /// Feeds a segment of `conn` (whose 5-tuple it has; `ctx` is its key's
+    /// tunnel context).
     pub fn segment(
         &mut self,
         conn: &mut Conn,
         seg: &TransportSegment<'_>,
         number: u64,
         ts_ns: i64,
+        ctx: u64,
     ) {
         let dir = if (seg.src, seg.src_port) == conn.client {
             Dir::ToServer
@@ -74,12 +80,21 @@ impl StreamLayer {
             }
             let uid = conn.uid();
             let ext = conn.ext_mut();
-            let mut streams = Box::new(ConnStreams::new(ConnMeta {
+            let meta = ConnMeta {
                 uid,
                 client,
                 server,
                 files_max: self.cfg.files_max,
-            }));
+            };
+            // No lookup at all unless an FTP control connection of this
+            // worker announced a data connection.
+            let data = !self.expected.is_empty()
+                && self.expected.take(ctx, client, server, ts_ns);
+            let mut streams = Box::new(if data {
+                ConnStreams::with_protocol(meta, &netcap_stream::ftp_data::PROTOCOL)
+            } else {
+                ConnStreams::new(meta)
+            });
             for d in [Dir::ToServer, Dir::ToClient] {
                 if let Some(isn) = ext.syn.get(d.index()).copied().flatten() {
                     let replay = Segment {
@@ -112,7 +127,19 @@ impl StreamLayer {
             wire_len: seg.wire_len,
             origin,
         };
+        let emitted = self.out.len();
         streams.segment(&s, &self.cfg, &mut self.budget, &mut self.out);
+        if streams.protocol() == Some("FTP") {
+            // The control connection's records of this segment: the data
+            // endpoints it announced.
+            for (_, r) in self.out.get(emitted..).unwrap_or_default() {
+                if let netcap_stream::StreamRecord::Ftp(f) = r {
+                    if let Some(end) = expect::announced(f) {
+                        self.expected.announce(ctx, client.0, server.0, end, ts_ns);
+                    }
+                }
+            }
+        }
         let m = streams.memory();
         self.memory = self.memory.saturating_sub(ext.stream_memory) + m;
         ext.stream_memory = m;

@@ -314,6 +314,16 @@ impl ConnStreams {
         }
     }
 
+    /// Streams of a new connection whose protocol is known before its first
+    /// byte (an FTP data connection to an announced endpoint): no detection,
+    /// `proto`'s parser gets every byte.
+    pub fn with_protocol(meta: ConnMeta, proto: &Protocol) -> ConnStreams {
+        let mut s = ConnStreams::new(meta);
+        s.app.proto = Some(proto.name);
+        s.app.state = State::Parsing((proto.new)());
+        s
+    }
+
     /// The protocol recognised, if any.
     pub fn protocol(&self) -> Option<&'static str> {
         self.app.proto

@@ -9,7 +9,7 @@
 //!   protocol detection by content (ports only as a hint), dispatch.
 //! * One module per protocol: [`http`], [`tls`], [`dns`], and [`line`] for
 //!   the line protocols (FTP, SMTP, POP3, IMAP) and their credentials, [`ssh`],
-//!   [`telnet`].
+//!   [`telnet`], [`ftp_data`] (FTP data connections: files).
 //! * What the streams carry: [`file`] (File records: hashes, extraction),
 //!   [`magic`] (content type by magic numbers), [`mime`] (Mail records: a
 //!   streaming MIME parser).
@@ -21,6 +21,7 @@
 pub mod conn;
 pub mod dns;
 pub mod file;
+pub mod ftp_data;
 pub mod http;
 pub mod line;
 pub mod magic;
