@@ -322,3 +322,122 @@ fn record(setup: &FtpSeen, transfer: Option<&FtpSeen>, c: &ConnSeen) -> FtpData 
         ..Default::default()
     }
 }
+
+/// Directory listings: their data connection carries no file of the
+/// server's, so their File has no `Name`.
+const LISTINGS: [&str; 3] = ["LIST", "NLST", "MLSD"];
+
+/// The File records of FTP data connections (`Source` FTP), waiting for
+/// their connection's [`FtpData`] link to learn their name and command.
+///
+/// A data connection's File comes with its end (the direction's FIN or the
+/// connection's end), so in the batch of its Connection record or before:
+/// it waits here until the transfer command is linked too, and at the end
+/// of the input goes out as it is. At most `limit` wait: past that the
+/// oldest goes out without a name (counted).
+#[derive(Debug)]
+pub(crate) struct Files {
+    limit: usize,
+    waiting: HashMap<String, Vec<netcap_schema::File>>,
+    /// Connection UIDs in arrival order (a UID once per File).
+    order: std::collections::VecDeque<String>,
+    held: usize,
+    /// Files that went out unnamed because the table was full.
+    pub(crate) unlinked: u64,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files::new(crate::Limits::default().ftp_channels)
+    }
+}
+
+impl Files {
+    /// An empty table of at most `limit` files.
+    pub(crate) fn new(limit: usize) -> Self {
+        Files {
+            limit,
+            waiting: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            held: 0,
+            unlinked: 0,
+        }
+    }
+
+    /// A data connection's File.
+    pub(crate) fn file(&mut self, f: &netcap_schema::File, out: &mut Vec<netcap_schema::File>) {
+        while self.held >= self.limit.max(1) {
+            let Some(uid) = self.order.pop_front() else {
+                break;
+            };
+            let Some(list) = self.waiting.get_mut(&uid) else {
+                continue;
+            };
+            if !list.is_empty() {
+                out.push(list.remove(0));
+                self.held -= 1;
+                self.unlinked += 1;
+            }
+            if list.is_empty() {
+                self.waiting.remove(&uid);
+            }
+        }
+        if self.limit == 0 {
+            self.unlinked += 1;
+            out.push(f.clone());
+            return;
+        }
+        // UIDs of Files already linked stay in the queue: dropped in bulk
+        // once they are as many as the bound.
+        if self.order.len() >= 2 * self.limit {
+            let waiting = &self.waiting;
+            self.order.retain(|u| waiting.contains_key(u));
+        }
+        self.order.push_back(f.connection_uid.clone());
+        self.waiting
+            .entry(f.connection_uid.clone())
+            .or_default()
+            .push(f.clone());
+        self.held += 1;
+    }
+
+    /// A data connection was linked to its command: its Files go out named.
+    pub(crate) fn linked(&mut self, d: &FtpData, out: &mut Vec<netcap_schema::File>) {
+        let Some(list) = self.waiting.remove(&d.connection_uid) else {
+            return;
+        };
+        self.held = self.held.saturating_sub(list.len());
+        let command = d.command.to_ascii_uppercase();
+        let listing = LISTINGS.contains(&command.as_str());
+        for mut f in list {
+            // For PORT and EPRT the FTP server opened the data connection
+            // (its client), for PASV and EPSV the FTP client did.
+            let from_ftp_server = if d.passive { !f.to_server } else { f.to_server };
+            let expected = match d.file_direction.as_str() {
+                "download" => Some(true),
+                "upload" => Some(false),
+                _ => None,
+            };
+            if !listing && expected == Some(from_ftp_server) {
+                f.name.clone_from(&d.file_name);
+            }
+            f.command.clone_from(&command);
+            out.push(f);
+        }
+    }
+
+    /// The end of the input: every File still waiting, in arrival order.
+    pub(crate) fn finish(&mut self, out: &mut Vec<netcap_schema::File>) {
+        while let Some(uid) = self.order.pop_front() {
+            if let Some(list) = self.waiting.get_mut(&uid) {
+                if !list.is_empty() {
+                    out.push(list.remove(0));
+                }
+                if list.is_empty() {
+                    self.waiting.remove(&uid);
+                }
+            }
+        }
+        self.held = 0;
+    }
+}

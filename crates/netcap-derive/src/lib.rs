@@ -20,7 +20,7 @@ pub mod software;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use netcap_schema::{Connection, FtpData, Service, Software};
+use netcap_schema::{Connection, File, FtpData, Service, Software};
 use netcap_stream::StreamRecord;
 
 use software::source;
@@ -43,6 +43,44 @@ pub enum Sighting {
     Connection(Box<ConnSeen>),
     /// An FTP command announced a data endpoint or used one.
     Ftp(Box<ftp::FtpSeen>),
+    /// The File record of an FTP data connection (its name comes from the
+    /// command the connection is linked to).
+    FtpFile(Box<FileSeen>),
+}
+
+/// A File record as a sighting, ordered by its packet, connection and
+/// file UID (unique per file).
+#[derive(Debug, Clone)]
+pub struct FileSeen(pub File);
+
+impl FileSeen {
+    fn key(&self) -> (u64, &str, &str) {
+        (
+            self.0.packet_number,
+            &self.0.connection_uid,
+            &self.0.file_uid,
+        )
+    }
+}
+
+impl PartialEq for FileSeen {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+
+impl Eq for FileSeen {}
+
+impl PartialOrd for FileSeen {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for FileSeen {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&o.key())
+    }
 }
 
 /// Address, port and transport of a server.
@@ -338,6 +376,14 @@ pub fn observe_stream(rec: &StreamRecord, out: &mut Vec<Sighting>) {
     }
 }
 
+/// The sighting of a File record of an FTP data connection (`Source` FTP),
+/// which the tables hold until its connection is linked to its command:
+/// the caller writes it through the tables instead of at once.
+pub fn ftp_file(f: &File) -> Option<Sighting> {
+    (f.source == netcap_stream::ftp_data::SOURCE)
+        .then(|| Sighting::FtpFile(Box::new(FileSeen(f.clone()))))
+}
+
 /// The sighting of a Connection record: only when the server answered (a
 /// SYN-ACK or data for TCP, any packet back for UDP and SCTP), so that scans
 /// of closed ports make no service, and had ports.
@@ -407,6 +453,9 @@ pub struct Dropped {
     /// Announced FTP data endpoints forgotten before their data connection
     /// was seen (table full).
     pub ftp_channels: u64,
+    /// Files of FTP data connections written without their name because
+    /// too many waited for their link (table full).
+    pub ftp_files: u64,
 }
 
 /// The records the derived tables made of a batch, or at the end.
@@ -416,6 +465,8 @@ pub struct Derived {
     pub software: Vec<Software>,
     /// FTP data connections linked to their command.
     pub ftp_data: Vec<FtpData>,
+    /// Files of FTP data connections, named after the linked command.
+    pub files: Vec<File>,
     /// Services (only at the end), by their first connection.
     pub services: Vec<Service>,
 }
@@ -465,6 +516,7 @@ pub struct Deriver {
     hostnames: HashMap<ServerKey, String>,
     server_software: HashMap<ServerKey, ServerSoftware>,
     ftp: ftp::Links,
+    ftp_files: ftp::Files,
     dropped: Dropped,
 }
 
@@ -474,6 +526,7 @@ impl Deriver {
         Deriver {
             limits,
             ftp: ftp::Links::new(limits.ftp_channels),
+            ftp_files: ftp::Files::new(limits.ftp_channels),
             ..Deriver::default()
         }
     }
@@ -486,6 +539,13 @@ impl Deriver {
         // outputs must not matter.
         sightings.sort_unstable_by(|a, b| order_key(a).cmp(&order_key(b)).then(a.cmp(b)));
         let mut out = Derived::default();
+        // A data connection's Files come no later than its Connection
+        // record, so they wait before any link of the batch is made.
+        for s in sightings.iter() {
+            if let Sighting::FtpFile(f) = s {
+                self.ftp_files.file(&f.0, &mut out.files);
+            }
+        }
         for s in sightings.iter() {
             match s {
                 Sighting::Software(sw) => {
@@ -508,9 +568,14 @@ impl Deriver {
                     self.ftp.connection(c, &mut out.ftp_data);
                 }
                 Sighting::Ftp(f) => self.ftp.command(f, &mut out.ftp_data),
+                Sighting::FtpFile(_) => {}
             }
         }
+        for d in &out.ftp_data {
+            self.ftp_files.linked(d, &mut out.files);
+        }
         self.dropped.ftp_channels = self.ftp.evicted();
+        self.dropped.ftp_files = self.ftp_files.unlinked;
         out
     }
 
@@ -604,6 +669,10 @@ impl Deriver {
     pub fn finish(&mut self) -> Derived {
         let mut out = Derived::default();
         self.ftp.finish(&mut out.ftp_data);
+        for d in &out.ftp_data {
+            self.ftp_files.linked(d, &mut out.files);
+        }
+        self.ftp_files.finish(&mut out.files);
         self.dropped.ftp_channels = self.ftp.evicted();
         out.services = std::mem::take(&mut self.services)
             .into_iter()
@@ -664,6 +733,7 @@ fn order_key(s: &Sighting) -> u64 {
         Sighting::Hostname { number, .. } => *number,
         Sighting::Connection(c) => c.first_number,
         Sighting::Ftp(f) => f.number,
+        Sighting::FtpFile(f) => f.0.packet_number,
     }
 }
 

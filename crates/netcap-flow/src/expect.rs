@@ -98,7 +98,14 @@ impl Expectations {
 
     /// The control connection between `a` and `b` (in tunnel context `ctx`)
     /// announced `endpoint` at `ts_ns`.
-    pub fn announce(&mut self, ctx: u64, a: IpAddr, b: IpAddr, endpoint: (IpAddr, u16), ts_ns: i64) {
+    pub fn announce(
+        &mut self,
+        ctx: u64,
+        a: IpAddr,
+        b: IpAddr,
+        endpoint: (IpAddr, u16),
+        ts_ns: i64,
+    ) {
         let key = (ctx, endpoint.0, endpoint.1);
         self.seq += 1;
         let e = Expected {
@@ -123,7 +130,13 @@ impl Expectations {
     /// Whether the connection from `client` to `server` (context `ctx`),
     /// whose first byte comes at `ts_ns`, is an announced data connection;
     /// its announcement is used up.
-    pub fn take(&mut self, ctx: u64, client: (IpAddr, u16), server: (IpAddr, u16), ts_ns: i64) -> bool {
+    pub fn take(
+        &mut self,
+        ctx: u64,
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+        ts_ns: i64,
+    ) -> bool {
         let p = pair(client.0, server.0);
         // The endpoint is the side that was connected to; a connection
         // picked up mid-stream may have its roles guessed the other way.

@@ -88,8 +88,7 @@ impl StreamLayer {
             };
             // No lookup at all unless an FTP control connection of this
             // worker announced a data connection.
-            let data = !self.expected.is_empty()
-                && self.expected.take(ctx, client, server, ts_ns);
+            let data = !self.expected.is_empty() && self.expected.take(ctx, client, server, ts_ns);
             let mut streams = Box::new(if data {
                 ConnStreams::with_protocol(meta, &netcap_stream::ftp_data::PROTOCOL)
             } else {

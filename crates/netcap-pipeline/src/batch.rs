@@ -308,6 +308,7 @@ impl WorkerOutput {
         if self.wants(Type::NcSoftware)
             || self.wants(Type::NcService)
             || self.wants(Type::NcFtpData)
+            || self.wants(Type::NcFile)
         {
             netcap_derive::observe_stream(rec, &mut self.sightings);
         }
@@ -326,14 +327,24 @@ impl WorkerOutput {
             S::Ssh(r) => self.emit(&**r),
             S::Telnet(r) => self.emit(&**r),
             S::Mail(r) => self.emit(&**r),
-            S::File(f) => match (&self.files, &f.data) {
-                (Some(store), Some(data)) => {
-                    let mut rec = f.rec.clone();
-                    rec.location = store.store(&rec.sha256, data);
-                    self.emit(&rec);
+            S::File(f) => {
+                let stored = match (&self.files, &f.data) {
+                    (Some(store), Some(data)) => {
+                        let mut rec = f.rec.clone();
+                        rec.location = store.store(&rec.sha256, data);
+                        Some(rec)
+                    }
+                    _ => None,
+                };
+                let rec = stored.as_ref().unwrap_or(&f.rec);
+                // An FTP data connection's File waits on the writer thread
+                // for its name (the derived stage runs whenever File records
+                // are written with streams on).
+                match netcap_derive::ftp_file(rec).filter(|_| self.wants(Type::NcFile)) {
+                    Some(s) => self.sightings.push(s),
+                    None => self.emit(rec),
                 }
-                _ => self.emit(&f.rec),
-            },
+            }
         }
     }
 

@@ -59,7 +59,7 @@ impl FlowSink for WorkerOutput {
     }
 
     fn connection(&mut self, key: u64, rec: &netcap_schema::Connection) {
-        if self.wants(Type::NcService) || self.wants(Type::NcFtpData) {
+        if self.wants(Type::NcService) || self.wants(Type::NcFtpData) || self.wants(Type::NcFile) {
             netcap_derive::observe_connection(rec, &mut self.sightings);
         }
         self.emit_keyed(key, rec);

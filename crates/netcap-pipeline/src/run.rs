@@ -297,9 +297,11 @@ pub fn run_capture_to(
                     },
                     memory: usize::try_from(s.memory / workers as u64).unwrap_or(usize::MAX),
                 });
-        // Service needs the connections, Software the streams, FTPData both.
+        // Service needs the connections, Software the streams, FTPData both,
+        // and File too: an FTP data connection's File is named there.
         let derive = wanted(Type::NcService)
-            || (streams_on && (wanted(Type::NcSoftware) || wanted(Type::NcFtpData)));
+            || (streams_on
+                && (wanted(Type::NcSoftware) || wanted(Type::NcFtpData) || wanted(Type::NcFile)));
         let enabled = Arc::new(enabled);
         // Layer flows span shards: one table on the writer thread, fed in packet order.
         let stages = WriterStages {

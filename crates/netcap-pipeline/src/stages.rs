@@ -1,6 +1,7 @@
 //! What runs on the writer thread over every worker's output, in packet
 //! order: the layer flows (LinkFlow, NetworkFlow, TransportFlow span shards)
-//! and the derived records (Software, Service, FTPData span connections). Each stage
+//! and the derived records (Software, Service, FTPData and the Files of FTP
+//! data connections span connections). Each stage
 //! turns a merged batch into more records, as one more [`WorkerOutput`].
 
 use std::sync::Arc;
@@ -85,6 +86,10 @@ fn emit(rec: &mut WorkerOutput, derived: netcap_derive::Derived) {
     for fd in &derived.ftp_data {
         rec.set_packet(fd.packet_number);
         rec.emit(fd);
+    }
+    for f in &derived.files {
+        rec.set_packet(f.packet_number);
+        rec.emit(f);
     }
     for sv in &derived.services {
         rec.set_packet(sv.packet_number);

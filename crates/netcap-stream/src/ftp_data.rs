@@ -128,7 +128,11 @@ impl StreamParser for FtpDataParser {
     }
 
     fn memory(&self) -> usize {
-        self.sides.iter().flatten().map(|s| s.content.memory()).sum()
+        self.sides
+            .iter()
+            .flatten()
+            .map(|s| s.content.memory())
+            .sum()
     }
 }
 
