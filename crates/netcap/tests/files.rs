@@ -390,10 +390,12 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
         streams_dir().join("http-pdf-download.pcap"),
         streams_dir().join("smtp-rfc2231-filename-zip-attachment.pcap"),
         streams_dir().join("http-gzip-chunked-keepalive.pcap"),
+        streams_dir().join("ftp-active-passive-all-data-commands.pcap"),
+        streams_dir().join("ftp-ipv6-eprt-epsv-all-data-commands.pcap"),
     ];
     for pcap in &pcaps {
         let mut outputs = Vec::new();
-        for w in ["1", "3"] {
+        for w in ["1", "2", "3"] {
             let out = tempfile::tempdir().unwrap();
             let x = tempfile::tempdir().unwrap();
             let xdir = x.path().join("files");
@@ -429,14 +431,15 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
                 .iter()
                 .map(|f| {
                     format!(
-                        "{} {} {} {}",
-                        f["FileUID"], f["SHA256"], f["Hash"], f["Name"]
+                        "{} {} {} {} {}",
+                        f["FileUID"], f["SHA256"], f["Hash"], f["Name"], f["Source"]
                     )
                 })
                 .collect();
             outputs.push(flat);
         }
         assert_eq!(outputs[0], outputs[1], "{}", pcap.display());
+        assert_eq!(outputs[0], outputs[2], "{}", pcap.display());
     }
     // Over --files-max: not extracted, flagged.
     let x = tempfile::tempdir().unwrap();
@@ -454,4 +457,231 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
     let f = &recs["File"][0].1;
     assert_eq!(text(f, "Location"), "");
     assert_eq!(text(f, "ExtractedCutoff"), "true");
+}
+
+/// `sha256sum` of some bytes.
+fn sha256_of(data: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// One TCP stream as tshark reassembles it (`-z follow,tcp,raw`): the
+/// endpoint that sent first ("address:port") and the bytes of each way.
+#[derive(Debug, Default)]
+struct Followed {
+    node0: String,
+    from0: Vec<u8>,
+    from1: Vec<u8>,
+}
+
+/// tshark's TCP streams of `pcap` whose packets match `filter`: per stream
+/// index, its two endpoints ("address:port") and its bytes.
+fn follow_streams(pcap: &Path, filter: &str) -> BTreeMap<u32, ([String; 2], Followed)> {
+    let fields = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields", "-e", "tcp.stream"])
+        .args(["-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport"])
+        .args(["-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport"])
+        .output()
+        .expect("tshark is installed");
+    let mut ends: BTreeMap<u32, [String; 2]> = BTreeMap::new();
+    for l in String::from_utf8_lossy(&fields.stdout).lines() {
+        let c: Vec<&str> = l.split('\t').collect();
+        let (Some(n), true) = (c[0].parse::<u32>().ok(), c.len() == 7) else {
+            continue;
+        };
+        let ip = |v4: &str, v6: &str| if v4.is_empty() { v6 } else { v4 }.to_string();
+        let a = format!("{}:{}", ip(c[1], c[2]), c[3]);
+        let b = format!("{}:{}", ip(c[4], c[5]), c[6]);
+        ends.entry(n).or_insert([a, b]);
+    }
+    if ends.is_empty() {
+        return BTreeMap::new();
+    }
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap).arg("-q");
+    for n in ends.keys() {
+        cmd.args(["-z", &format!("follow,tcp,raw,{n}")]);
+    }
+    let out = cmd.output().unwrap();
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    };
+    let mut followed: BTreeMap<u32, Followed> = BTreeMap::new();
+    let mut cur: Option<u32> = None;
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(n) = l.strip_prefix("Filter: tcp.stream eq ") {
+            cur = n.trim().parse().ok();
+            continue;
+        }
+        let Some(f) = cur.map(|n| followed.entry(n).or_default()) else {
+            continue;
+        };
+        let hex = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Some(node) = l.strip_prefix("Node 0: ") {
+            // "[v6]:port" for IPv6.
+            f.node0 = node.trim().replacen('[', "", 1).replacen(']', "", 1);
+        } else if let Some(h) = l.strip_prefix('\t').filter(|h| hex(h)) {
+            f.from1.extend(unhex(h));
+        } else if hex(l) {
+            f.from0.extend(unhex(l));
+        }
+    }
+    ends.into_iter()
+        .map(|(n, e)| (n, (e, followed.remove(&n).unwrap_or_default())))
+        .collect()
+}
+
+/// The captures with FTP data connections.
+fn ftp_pcaps() -> Vec<PathBuf> {
+    vec![
+        streams_dir().join("ftp-active-passive-all-data-commands.pcap"),
+        streams_dir().join("ftp-ipv6-eprt-epsv-all-data-commands.pcap"),
+        pcaps_dir().join("mixed-lan-ftp-dhcp-dns-ipv6.pcap"),
+    ]
+}
+
+#[test]
+fn ftp_files_agree_with_tshark_follow_and_export_objects() {
+    let mut report = String::new();
+    let mut fails = Vec::new();
+    let (mut compared, mut exported) = (0, 0);
+    for pcap in ftp_pcaps() {
+        let name = pcap_name(&pcap);
+        let recs = records_of(&pcap);
+        let files: Vec<&prost_reflect::DynamicMessage> = recs
+            .get("File")
+            .map(|v| v.iter().map(|(_, m)| m).collect())
+            .unwrap_or_default();
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|m| text(m, "Source") == "FTP")
+            .collect();
+        // tshark's ftp-data streams (linked to their command, or on port
+        // 20) that carried bytes: one File per direction with bytes.
+        let streams = follow_streams(&pcap, "ftp-data");
+        let commands: BTreeMap<u32, String> = {
+            let out = Command::new("tshark")
+                .args(["-n", "-r"])
+                .arg(&pcap)
+                .args(["-Y", "ftp-data.command", "-T", "fields"])
+                .args(["-e", "tcp.stream", "-e", "ftp-data.command"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let (n, c) = l.split_once('\t')?;
+                    Some((n.parse().ok()?, c.to_string()))
+                })
+                .collect()
+        };
+        let with_bytes: usize = streams
+            .values()
+            .map(|(_, f)| usize::from(!f.from0.is_empty()) + usize::from(!f.from1.is_empty()))
+            .sum();
+        if with_bytes != files.len() {
+            fails.push(format!(
+                "{name}: tshark has {with_bytes} ftp-data directions with bytes, Netcap {} FTP Files",
+                files.len()
+            ));
+        }
+        for f in &files {
+            let client = format!("{}:{}", text(f, "SrcIP"), text(f, "SrcPort"));
+            let server = format!("{}:{}", text(f, "DstIP"), text(f, "DstPort"));
+            let Some((n, (_, fl))) = streams
+                .iter()
+                .find(|(_, (e, _))| e.contains(&client) && e.contains(&server))
+            else {
+                fails.push(format!(
+                    "{name}: no tshark ftp-data stream {client} {server}"
+                ));
+                continue;
+            };
+            let sender = if text(f, "ToServer") == "true" {
+                &client
+            } else {
+                &server
+            };
+            let bytes = if *sender == fl.node0 {
+                &fl.from0
+            } else {
+                &fl.from1
+            };
+            compared += 1;
+            let got = (text(f, "Length"), text(f, "SHA256"), text(f, "State"));
+            let want = (bytes.len().to_string(), sha256_of(bytes), "CLOSED".into());
+            if got != want {
+                fails.push(format!(
+                    "{name}: stream {n}: Netcap {got:?}, tshark {want:?}"
+                ));
+            }
+            // tshark's command of the stream ("RETR index.html"), when it
+            // linked it.
+            if let Some(c) = commands.get(n) {
+                let verb = c.split(' ').next().unwrap_or_default();
+                if text(f, "Command") != verb {
+                    fails.push(format!(
+                        "{name}: stream {n}: Command {}, tshark {c}",
+                        text(f, "Command")
+                    ));
+                }
+            }
+        }
+        // The objects tshark exports (STOR and RETR it linked): each a File
+        // of that name and content.
+        let dir = export_objects(&pcap, "ftp-data");
+        let objects = sha256sums(dir.path());
+        for (h, p) in &objects {
+            let fname = p.file_name().unwrap().to_string_lossy().to_string();
+            // tshark numbers repeated names: "index(1).html".
+            let re_num = |s: &str| -> String {
+                match (s.find('('), s.find(')')) {
+                    (Some(a), Some(b))
+                        if b > a && s[a + 1..b].bytes().all(|c| c.is_ascii_digit()) =>
+                    {
+                        format!("{}{}", &s[..a], &s[b + 1..])
+                    }
+                    _ => s.to_string(),
+                }
+            };
+            let want = re_num(&fname);
+            exported += 1;
+            if !files
+                .iter()
+                .any(|f| text(f, "SHA256") == *h && text(f, "Name") == want)
+            {
+                fails.push(format!("{name}: tshark object {fname} ({h}) has no File"));
+            }
+        }
+        let _ = writeln!(
+            report,
+            "{name}: {} FTP Files, tshark {} ftp-data streams ({with_bytes} directions with bytes), {} exported objects",
+            files.len(),
+            streams.len(),
+            objects.len()
+        );
+    }
+    let _ = writeln!(
+        report,
+        "FTP Files compared with tshark's streams: {compared}; tshark objects: {exported}"
+    );
+    println!("{report}");
+    assert!(fails.is_empty(), "{}", fails.join("\n"));
+    assert!(compared >= 30 && exported >= 7, "{compared} {exported}");
 }
