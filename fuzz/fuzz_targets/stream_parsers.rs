@@ -3,8 +3,8 @@
 //! handed back with the next chunk, at least as long as the parser asked),
 //! in both directions, and protocol switches (STARTTLS to TLS) followed.
 //! The records they write then go through the derived records' tables
-//! (Software, Service, FTPData), their announced strings through every
-//! software parser.
+//! (Software, Service, FTPData, the Files of FTP data connections), their
+//! announced strings through every software parser.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -50,8 +50,12 @@ fuzz_target!(|data: &[u8]| {
         mail.finish(sel & 2 == 0, &mut cx);
         return;
     }
-    let Some(proto) = PROTOCOLS.get(usize::from(sel) % PROTOCOLS.len()) else {
-        return;
+    // Every detected protocol, and the FTP data parser (started by an
+    // announcement, never by detection).
+    let n = PROTOCOLS.len() + 1;
+    let proto = match PROTOCOLS.get(usize::from(sel) % n) {
+        Some(p) => p,
+        None => &netcap_stream::ftp_data::PROTOCOL,
     };
     let mut parser = (proto.new)();
     let mut out = Vec::new();
@@ -103,6 +107,9 @@ fuzz_target!(|data: &[u8]| {
     let mut sightings = Vec::new();
     for (_, rec) in &out {
         netcap_derive::observe_stream(rec, &mut sightings);
+        if let netcap_stream::StreamRecord::File(f) = rec {
+            sightings.extend(netcap_derive::ftp_file(&f.rec));
+        }
     }
     for s in &sightings {
         if let netcap_derive::Sighting::Software(sw) = s {

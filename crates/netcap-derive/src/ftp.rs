@@ -426,6 +426,12 @@ impl Files {
         }
     }
 
+    /// Entries in the arrival queue (stale ones included).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.order.len()
+    }
+
     /// The end of the input: every File still waiting, in arrival order.
     pub(crate) fn finish(&mut self, out: &mut Vec<netcap_schema::File>) {
         while let Some(uid) = self.order.pop_front() {

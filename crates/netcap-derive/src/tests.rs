@@ -583,3 +583,110 @@ fn an_endpoint_announced_again_links_each_data_connection() {
     assert!(got[0].contains("RETR a"));
     assert!(d.finish().ftp_data.is_empty());
 }
+
+/// The File of data connection `D{first}`: its content sent by the
+/// connection's client (`to_server`) or server, at packet `number`.
+fn data_file(first: u64, number: u64, to_server: bool) -> Sighting {
+    let f = netcap_schema::File {
+        packet_number: number,
+        connection_uid: format!("D{first}"),
+        file_uid: format!("D{first}.F1"),
+        source: "FTP".into(),
+        to_server,
+        ..Default::default()
+    };
+    ftp_file(&f).unwrap()
+}
+
+fn named(files: &[netcap_schema::File]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| {
+            format!(
+                "{}@{} {:?} {}",
+                f.file_uid, f.packet_number, f.name, f.command
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ftp_data_files_wait_for_their_command_and_take_its_name() {
+    assert!(
+        ftp_file(&netcap_schema::File::default()).is_none(),
+        "HTTP and mail Files are written at once"
+    );
+    let mut d = Deriver::default_limits();
+    // PASV download: the data connection's server (the FTP server) sends.
+    let mut s = sightings(&[pasv(10, 5001)], &[data_conn(5001, 12, 3)]);
+    s.push(data_file(12, 13, false));
+    assert!(
+        d.batch(&mut s).files.is_empty(),
+        "the command is not known yet"
+    );
+    let mut s = sightings(&[retr(11, 5001, "dir/a.txt", 150, 226)], &[]);
+    assert_eq!(
+        named(&d.batch(&mut s).files),
+        ["D12.F1@13 \"dir/a.txt\" RETR"]
+    );
+    // Bytes the other way than the command's are no file of that name.
+    let mut s = sightings(
+        &[pasv(20, 5002), retr(21, 5002, "b", 150, 226)],
+        &[data_conn(5002, 22, 3)],
+    );
+    s.push(data_file(22, 23, true));
+    assert_eq!(named(&d.batch(&mut s).files), ["D22.F1@23 \"\" RETR"]);
+    // A listing has no name.
+    let mut list = ftp(31, "LIST", "-la", 226, "");
+    list.info_code = 150;
+    list.file_name = "-la".into();
+    list.file_direction = "download".into();
+    list.data_ip = "10.0.0.9".into();
+    list.data_port = 5003;
+    list.data_passive = true;
+    let mut s = sightings(&[pasv(30, 5003), rec(list)], &[data_conn(5003, 32, 3)]);
+    s.push(data_file(32, 33, false));
+    assert_eq!(named(&d.batch(&mut s).files), ["D32.F1@33 \"\" LIST"]);
+    // Never linked: written at the end as they are, in order.
+    let mut s = vec![data_file(40, 42, false), data_file(50, 41, false)];
+    assert!(d.batch(&mut s).files.is_empty());
+    assert_eq!(
+        named(&d.finish().files),
+        ["D50.F1@41 \"\" ", "D40.F1@42 \"\" "]
+    );
+    assert_eq!(d.dropped().ftp_files, 0);
+}
+
+#[test]
+fn ftp_data_files_waiting_are_bounded() {
+    let mut d = Deriver::new(Limits {
+        ftp_channels: 2,
+        ..Limits::default()
+    });
+    let mut s: Vec<Sighting> = (1..=5).map(|i| data_file(i, 10 + i, false)).collect();
+    let out = d.batch(&mut s).files;
+    assert_eq!(
+        named(&out),
+        ["D1.F1@11 \"\" ", "D2.F1@12 \"\" ", "D3.F1@13 \"\" "],
+        "the oldest go out unnamed"
+    );
+    assert_eq!(d.dropped().ftp_files, 3);
+    assert_eq!(d.finish().files.len(), 2);
+    // Linked Files leave no trace in the queue.
+    let mut d = Deriver::new(Limits {
+        ftp_channels: 2,
+        ..Limits::default()
+    });
+    for i in 0..50u64 {
+        let port = 6000 + i as i32;
+        let first = 100 + 10 * i;
+        let mut s = sightings(
+            &[pasv(first - 2, port), retr(first - 1, port, "f", 150, 226)],
+            &[data_conn(port, first, 1)],
+        );
+        s.push(data_file(first, first + 1, false));
+        assert_eq!(d.batch(&mut s).files.len(), 1);
+        assert!(d.ftp_files.queued() <= 4);
+    }
+    assert_eq!(d.dropped().ftp_files, 0);
+}

@@ -135,6 +135,7 @@ impl StreamLayer {
                 if let netcap_stream::StreamRecord::Ftp(f) = r {
                     if let Some(end) = expect::announced(f) {
                         self.expected.announce(ctx, client.0, server.0, end, ts_ns);
+                        self.totals.expected_dropped = self.expected.dropped;
                     }
                 }
             }

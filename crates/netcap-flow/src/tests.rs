@@ -686,3 +686,95 @@ fn stream_memory_weighs_in_the_table() {
     assert_eq!(t.memory(), 0);
     assert_eq!(t.streams.as_ref().map(|l| l.memory), Some(0));
 }
+
+/// A segment between two endpoints given straight to the table.
+fn seg_between(
+    t: &mut FlowTable,
+    n: u64,
+    from: ([u8; 4], u16),
+    to: ([u8; 4], u16),
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) {
+    let seg = netcap_decode::TransportSegment {
+        proto: 6,
+        src: std::net::IpAddr::from(from.0),
+        dst: std::net::IpAddr::from(to.0),
+        src_port: from.1,
+        dst_port: to.1,
+        seq,
+        ack: 0,
+        flags: flags.into(),
+        window: 100,
+        payload,
+        wire_len: payload.len() as u32,
+        depth: 1,
+    };
+    t.segment(&seg, n, n as i64 * S, 60 + payload.len() as u32, None);
+}
+
+#[test]
+fn an_announced_ftp_data_connection_gets_the_ftp_data_parser() {
+    let settings = StreamSettings {
+        cfg: netcap_stream::StreamConfig::default(),
+        memory: 1 << 20,
+    };
+    let mut t = FlowTable::with_streams(FlowConfig::default(), settings);
+    const C: [u8; 4] = [10, 0, 0, 3];
+    let (cli, srv) = ((A, 40000), (B, 21));
+    seg_between(&mut t, 1, cli, srv, 100, SYN, b"");
+    seg_between(&mut t, 2, srv, cli, 500, SYNACK, b"");
+    seg_between(
+        &mut t,
+        3,
+        srv,
+        cli,
+        501,
+        PSHACK,
+        b"220 FTP server ready\r\n",
+    );
+    seg_between(&mut t, 4, cli, srv, 101, PSHACK, b"PASV\r\n");
+    // 19 * 256 + 137 = 5001, on the FTP server's address.
+    let reply = b"227 Entering Passive Mode (10,0,0,2,19,137).\r\n";
+    seg_between(&mut t, 5, srv, cli, 523, PSHACK, reply);
+    // Another host to the same endpoint: not the announced connection.
+    seg_between(&mut t, 6, (C, 2001), (B, 5001), 1, SYN, b"");
+    seg_between(&mut t, 7, (C, 2001), (B, 5001), 2, PSHACK, b"not ftp");
+    // The client to the endpoint: a file sent by the server.
+    seg_between(&mut t, 8, (A, 2000), (B, 5001), 10, SYN, b"");
+    seg_between(&mut t, 9, (B, 5001), (A, 2000), 70, SYNACK, b"");
+    seg_between(&mut t, 10, (B, 5001), (A, 2000), 71, PSHACK, b"abc");
+    seg_between(&mut t, 11, (B, 5001), (A, 2000), 74, FINACK, b"");
+    // Used up: a second connection to it is not FTP data.
+    seg_between(&mut t, 12, (A, 2002), (B, 5001), 10, SYN, b"");
+    seg_between(&mut t, 13, (A, 2002), (B, 5001), 11, PSHACK, b"xyz");
+    let files: Vec<netcap_schema::File> = t
+        .drain_stream_records()
+        .filter_map(|(_, r)| match r {
+            netcap_stream::StreamRecord::File(f) => Some(f.rec),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // MD5 of "abc" (RFC 1321).
+    assert_eq!(files[0].hash, "900150983cd24fb0d6963f7d28e17f72");
+    assert_eq!(
+        (files[0].source.as_str(), files[0].to_server),
+        ("FTP", false)
+    );
+    assert_eq!((files[0].src_port, files[0].dst_port), (2000, 5001));
+    let mut sink = Sink::default();
+    t.finish(13, &mut sink);
+    let apps: Vec<(i32, String)> = sink
+        .0
+        .iter()
+        .map(|(_, c)| (c.src_port, c.application_proto.clone()))
+        .collect();
+    assert!(apps.contains(&(40000, "FTP".into())), "{apps:?}");
+    assert!(apps.contains(&(2000, "FTP-DATA".into())), "{apps:?}");
+    assert!(
+        !apps.iter().any(|(p, a)| *p != 2000 && a == "FTP-DATA"),
+        "{apps:?}"
+    );
+}

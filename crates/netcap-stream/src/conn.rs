@@ -147,6 +147,9 @@ pub struct StreamTotals {
     pub peak_memory: u64,
     /// Connections per recognised protocol.
     pub protocols: std::collections::BTreeMap<String, u64>,
+    /// Announced FTP data endpoints forgotten before a connection used
+    /// them because too many waited (the flow layer's expected connections).
+    pub expected_dropped: u64,
 }
 
 impl StreamTotals {
@@ -172,6 +175,7 @@ impl StreamTotals {
         self.parser_dropped += o.parser_dropped;
         self.parser_cut += o.parser_cut;
         self.peak_memory += o.peak_memory;
+        self.expected_dropped += o.expected_dropped;
         for (k, v) in &o.protocols {
             *self.protocols.entry(k.clone()).or_default() += v;
         }

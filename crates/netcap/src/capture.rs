@@ -371,10 +371,10 @@ fn print_summary(s: &Summary, workers: usize) {
         );
     }
     let d = s.derived_dropped;
-    if d.software > 0 || d.services > 0 || d.ftp_channels > 0 {
+    if d.software > 0 || d.services > 0 || d.ftp_channels > 0 || d.ftp_files > 0 {
         eprintln!(
-            "  dropped  {:>10}  software strings, {} servers and {} FTP data endpoints past the derived tables' bounds (docs/derived.md)",
-            d.software, d.services, d.ftp_channels
+            "  dropped  {:>10}  software strings, {} servers, {} FTP data endpoints and {} names of FTP Files past the derived tables' bounds (docs/derived.md)",
+            d.software, d.services, d.ftp_channels, d.ftp_files
         );
     }
     let f = &s.fragments;
@@ -450,6 +450,11 @@ fn print_summary(s: &Summary, workers: usize) {
                 "long lines",
                 t.parser_cut,
                 "lines longer than the line limit, cut (FTP, SMTP, POP3, IMAP)",
+            ),
+            (
+                "expected",
+                t.expected_dropped,
+                "FTP data endpoints forgotten: too many announced at once on one worker",
             ),
         ];
         for (name, n, what) in caps {
