@@ -128,7 +128,7 @@ impl StreamLayer {
         };
         let emitted = self.out.len();
         streams.segment(&s, &self.cfg, &mut self.budget, &mut self.out);
-        if streams.protocol() == Some("FTP") {
+        if self.out.len() > emitted && streams.protocol() == Some("FTP") {
             // The control connection's records of this segment: the data
             // endpoints it announced.
             for (_, r) in self.out.get(emitted..).unwrap_or_default() {
