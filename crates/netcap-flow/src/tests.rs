@@ -735,20 +735,24 @@ fn an_announced_ftp_data_connection_gets_the_ftp_data_parser() {
         b"220 FTP server ready\r\n",
     );
     seg_between(&mut t, 4, cli, srv, 101, PSHACK, b"PASV\r\n");
-    // 19 * 256 + 137 = 5001, on the FTP server's address.
+    // 19 * 256 + 137 = 5001, on the FTP server's address; the reply split
+    // over two segments, the second one first (the stream puts it back
+    // together: the announcement comes from the reassembled line).
     let reply = b"227 Entering Passive Mode (10,0,0,2,19,137).\r\n";
-    seg_between(&mut t, 5, srv, cli, 523, PSHACK, reply);
+    let (head, tail) = reply.split_at(30);
+    seg_between(&mut t, 5, srv, cli, 523 + 30, PSHACK, tail);
+    seg_between(&mut t, 6, srv, cli, 523, PSHACK, head);
     // Another host to the same endpoint: not the announced connection.
-    seg_between(&mut t, 6, (C, 2001), (B, 5001), 1, SYN, b"");
-    seg_between(&mut t, 7, (C, 2001), (B, 5001), 2, PSHACK, b"not ftp");
+    seg_between(&mut t, 7, (C, 2001), (B, 5001), 1, SYN, b"");
+    seg_between(&mut t, 8, (C, 2001), (B, 5001), 2, PSHACK, b"not ftp");
     // The client to the endpoint: a file sent by the server.
-    seg_between(&mut t, 8, (A, 2000), (B, 5001), 10, SYN, b"");
-    seg_between(&mut t, 9, (B, 5001), (A, 2000), 70, SYNACK, b"");
-    seg_between(&mut t, 10, (B, 5001), (A, 2000), 71, PSHACK, b"abc");
-    seg_between(&mut t, 11, (B, 5001), (A, 2000), 74, FINACK, b"");
+    seg_between(&mut t, 9, (A, 2000), (B, 5001), 10, SYN, b"");
+    seg_between(&mut t, 10, (B, 5001), (A, 2000), 70, SYNACK, b"");
+    seg_between(&mut t, 11, (B, 5001), (A, 2000), 71, PSHACK, b"abc");
+    seg_between(&mut t, 12, (B, 5001), (A, 2000), 74, FINACK, b"");
     // Used up: a second connection to it is not FTP data.
-    seg_between(&mut t, 12, (A, 2002), (B, 5001), 10, SYN, b"");
-    seg_between(&mut t, 13, (A, 2002), (B, 5001), 11, PSHACK, b"xyz");
+    seg_between(&mut t, 13, (A, 2002), (B, 5001), 10, SYN, b"");
+    seg_between(&mut t, 14, (A, 2002), (B, 5001), 11, PSHACK, b"xyz");
     let files: Vec<netcap_schema::File> = t
         .drain_stream_records()
         .filter_map(|(_, r)| match r {
@@ -765,7 +769,7 @@ fn an_announced_ftp_data_connection_gets_the_ftp_data_parser() {
     );
     assert_eq!((files[0].src_port, files[0].dst_port), (2000, 5001));
     let mut sink = Sink::default();
-    t.finish(13, &mut sink);
+    t.finish(14, &mut sink);
     let apps: Vec<(i32, String)> = sink
         .0
         .iter()
