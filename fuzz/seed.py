@@ -57,6 +57,13 @@ def stream_seeds():
                     seed.append((0x80 if direction == "S" else 0) | (len(chunk) - 1))
                     seed += chunk
             (out / ("line-" + name)).write_bytes(bytes(seed[:65536]))
+    # The FTP data parser (selector 9: one past the detected protocols):
+    # a PDF from the server, a gap, more bytes, and an upload.
+    seed = bytearray([9])
+    for ctl, chunk in ((0x80, b"%PDF-1.4\n%\xe2\xe3"), (0xC0, b"xy"), (0x80, b"1 0 obj\n"), (0x00, b"PK\x03\x04")):
+        seed.append(ctl | (len(chunk) - 1))
+        seed += chunk
+    (out / "ftp-data").write_bytes(bytes(seed))
     # The MIME parser on its own (first byte 0xf0 or more): the message of
     # the SMTP test stream in chunks of 100 bytes (control byte: length - 1).
     data = b"".join(bytes.fromhex(l.split(" ")[2]) for l in (d / "smtp-auth-login.txt").read_text().splitlines()
