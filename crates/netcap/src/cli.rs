@@ -136,24 +136,6 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_side_outputs: bool,
 
-    /// Extract the files the streams carry (HTTP bodies, mail parts; see
-    /// the File records) into DIR, each once, named by its SHA-256; the
-    /// File record's Location gives the path. Off by default.
-    #[arg(long, value_name = "DIR")]
-    pub files: Option<PathBuf>,
-
-    /// With --files: largest file extracted, MiB (larger ones get
-    /// ExtractedCutoff in their record). Files are held in memory until
-    /// complete, so this also bounds the memory per file in flight.
-    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "files")]
-    pub files_max: u64,
-
-    /// With --files: bytes written in all, MiB (0: no limit). Once reached,
-    /// files are no longer written (counted in the summary); which ones
-    /// still were then depends on timing.
-    #[arg(long, value_name = "MIB", default_value_t = 4096, requires = "files")]
-    pub files_total: u64,
-
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -290,6 +272,26 @@ pub struct PipelineArgs {
     /// after the capture ended, so that a last scrape sees them.
     #[arg(long, value_name = "SECS", default_value_t = 0.0, requires = "metrics")]
     pub metrics_linger: f64,
+
+    /// Extract the files the streams carry (HTTP bodies, mail parts; see
+    /// the File records) into DIR, each once, named by its SHA-256; the
+    /// File record's Location gives the path. Off by default. With `agent`
+    /// the files are written on the sensor, into its local DIR: only the
+    /// File records (with Location) go to NATS.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
+
+    /// With --files: largest file extracted, MiB (larger ones get
+    /// ExtractedCutoff in their record). Files are held in memory until
+    /// complete, so this also bounds the memory per file in flight.
+    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "files")]
+    pub files_max: u64,
+
+    /// With --files: bytes written in all, MiB (0: no limit). Once reached,
+    /// files are no longer written (counted in the summary); which ones
+    /// still were then depends on timing.
+    #[arg(long, value_name = "MIB", default_value_t = 4096, requires = "files")]
+    pub files_total: u64,
 }
 
 /// Overlap policy of TCP reassembly.

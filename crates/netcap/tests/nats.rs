@@ -304,6 +304,73 @@ fn agent_to_collector_equals_capture() {
     assert_eq!(count(&stderr(&c), "written:", "batches"), 0);
 }
 
+/// The files in `dir`, by name, with their contents.
+fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `agent --files DIR` writes on the sensor the same files as `capture
+/// --files DIR`, and its File records (Location included: both run with
+/// the same relative DIR) reach the collector unchanged.
+#[test]
+fn agent_extracts_the_same_files_as_capture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"));
+    let p = pcap("mixed-web-tls-http-tcp-anomalies.pcap");
+    let (cap_dir, agent_dir) = (tmp.path().join("capture"), tmp.path().join("agent"));
+    std::fs::create_dir_all(&cap_dir).unwrap();
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let mut c = netcap_cmd(&[
+        "capture",
+        "-r",
+        p.to_str().unwrap(),
+        "-o",
+        "out",
+        "--quiet",
+        "--no-side-outputs",
+        "--files",
+        "files",
+    ]);
+    c.current_dir(&cap_dir);
+    let o = output_within(c, 120);
+    assert!(o.status.success(), "capture: {}", stderr(&o));
+    let want = raw_records(&cap_dir.join("out"));
+    let mut a = netcap_cmd(&[
+        "agent",
+        "-r",
+        p.to_str().unwrap(),
+        "--nats",
+        &nats.url(),
+        "--sensor",
+        "files-1",
+        "-w",
+        "2",
+        "--files",
+        "files",
+    ]);
+    a.current_dir(&agent_dir);
+    let o = output_within(a, 120);
+    assert!(o.status.success(), "agent: {}", stderr(&o));
+    let files = dir_files(&cap_dir.join("files"));
+    assert!(files.len() > 5, "a capture with many HTTP bodies");
+    assert_eq!(dir_files(&agent_dir.join("files")), files);
+    assert!(want["File"]
+        .iter()
+        .all(|r| r.windows(6).any(|w| w == b"files/")));
+    let out = tmp.path().join("collected");
+    collect(&nats.url(), &out, &[]);
+    assert_same(&out, "files-1", &want);
+}
+
 #[test]
 fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
