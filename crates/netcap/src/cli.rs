@@ -528,9 +528,12 @@ pub struct NatsArgs {
     #[arg(long, value_name = "HOURS", default_value_t = 168.0)]
     pub stream_max_age: f64,
 
-    /// Stream limit: past this many MiB the oldest batches are deleted (0: no limit).
-    #[arg(long, value_name = "MIB", default_value_t = 10240)]
-    pub stream_max_bytes: u64,
+    /// Stream limit: past this many MiB the oldest batches are deleted (0: no
+    /// limit). Without it, 10240, lowered (with a warning) to what the server
+    /// can reserve when its max_file_store, the account's limit or its disk
+    /// is smaller; a value given here is kept or refused.
+    #[arg(long, value_name = "MIB")]
+    pub stream_max_bytes: Option<u64>,
 
     /// Copies of each batch in a NATS cluster (1, 3 or 5).
     #[arg(long, value_name = "N", default_value_t = 1)]
