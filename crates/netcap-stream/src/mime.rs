@@ -9,6 +9,11 @@
 //! before a boundary delimiter, which belongs to the delimiter (RFC 2046
 //! section 5.1.1).
 //!
+//! A header-only transfer (POP3 `TOP n 0`, IMAP `BODY[HEADER]`,
+//! `BODY[HEADER.FIELDS (...)]`, `RFC822.HEADER`) is a Mail too, flagged
+//! `HeadersOnly` ([`MailBuilder::headers_only`]): its header values are
+//! what the server sent, its body is unknown (no parts, no `BodyMD5`).
+//!
 //! Limits: header lines (unfolded) of [`MAX_HEADER`] bytes, header blocks
 //! of [`MAX_HEADER_BLOCK`], [`MAX_PARTS`] parts, [`MAX_DEPTH`] nested
 //! multiparts, [`MAX_RECEIVED`] Received headers: past them the record is
@@ -180,6 +185,8 @@ pub struct MailBuilder {
     part: Option<Part>,
     parts: usize,
     body_md5: Option<Md5>,
+    /// Lines after the message's header block.
+    body_lines: u64,
     /// Bytes of a raw chunk's last, unfinished line.
     carry: Vec<u8>,
     carry_cut: bool,
@@ -227,6 +234,7 @@ impl MailBuilder {
             part: None,
             parts: 0,
             body_md5: None,
+            body_lines: 0,
             carry: Vec::new(),
             carry_cut: false,
             files_base,
@@ -242,6 +250,19 @@ impl MailBuilder {
     /// Files emitted for it so far.
     pub fn files(&self) -> u64 {
         self.files
+    }
+
+    /// Only the header block is transferred (POP3 `TOP n 0`, IMAP
+    /// `BODY[HEADER]` and the like): the record says so, and whatever
+    /// follows the header block is counted, not parsed.
+    pub fn headers_only(&mut self) {
+        self.rec.headers_only = true;
+    }
+
+    /// Lines seen after the message's header block (POP3 TOP compares
+    /// them with the count it asked for).
+    pub fn body_lines(&self) -> u64 {
+        self.body_lines
     }
 
     /// Sets the SMTP envelope.
@@ -315,6 +336,9 @@ impl MailBuilder {
         if let Some(h) = &mut self.body_md5 {
             h.update(text);
             h.update(b"\r\n");
+        }
+        if self.state != (State::Headers { top: true }) {
+            self.body_lines = self.body_lines.saturating_add(1);
         }
         match self.state {
             State::Headers { top } => self.header_line(text, top),
@@ -459,6 +483,12 @@ impl MailBuilder {
         let e = std::mem::take(&mut self.entity);
         if top {
             self.rec.content_type = media_type(&e.content_type);
+            if self.rec.headers_only {
+                // Not the body (if anything follows, the server sent more
+                // than asked): counted in Size only.
+                self.state = State::Skip;
+                return;
+            }
             self.body_md5 = Some(Md5::new());
         }
         let ctype = if e.content_type.is_empty() {

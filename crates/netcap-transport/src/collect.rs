@@ -176,7 +176,7 @@ async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, Tra
     let consumer = loop {
         match make_consumer(cfg, &js).await {
             Ok(c) => break c,
-            Err(TransportError::Config(e)) => return Err(TransportError::Config(e)),
+            Err(e @ (TransportError::Config(_) | TransportError::JetStream(_))) => return Err(e),
             Err(e) => {
                 if stop.load(Ordering::Relaxed) {
                     return Err(e);
@@ -195,6 +195,9 @@ async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, Tra
     };
     let mut last_batch = Instant::now();
     let mut warned = false;
+    let mut backoff = Backoff::default();
+    // When the consumer was last seen to exist.
+    let mut checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // Missing permissions (to fetch, to acknowledge) otherwise show only
         // as batches that never come or come again.
@@ -210,29 +213,42 @@ async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, Tra
         let mut batch = match fetched {
             Ok(b) => b,
             Err(e) => {
+                // Transient unless the consumer is gone (checked below).
+                check_consumer(&consumer, &mut checked, true).await?;
                 if !warned {
                     eprintln!("netcap: warning: fetching from JetStream failed ({e}); retrying");
                     warned = true;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                backoff.wait().await;
                 continue;
             }
         };
         let mut messages = Vec::new();
+        let mut failed = false;
         while let Some(m) = batch.next().await {
             match m {
                 Ok(m) => messages.push(m),
-                Err(_) => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
             }
         }
         if messages.is_empty() {
             store.maintain()?;
+            // A deleted stream or consumer shows only as fetches that
+            // bring nothing (or fail): look at it now and then.
+            check_consumer(&consumer, &mut checked, failed).await?;
+            if failed {
+                backoff.wait().await;
+            }
             if cfg.idle_exit.is_some_and(|d| last_batch.elapsed() >= d) {
                 break;
             }
             continue;
         }
         warned = false;
+        backoff = Backoff::default();
         last_batch = Instant::now();
         let mut outcomes = Vec::with_capacity(messages.len());
         for m in &messages {
@@ -255,15 +271,81 @@ async fn run(cfg: &CollectConfig, stop: &AtomicBool) -> Result<CollectStats, Tra
     Ok(store.stats)
 }
 
+/// Growing waits between failed fetches: 0.5 s, doubled up to 8 s.
+#[derive(Debug, Default)]
+struct Backoff {
+    n: u32,
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        let ms = 500u64 << self.n.min(4);
+        self.n = self.n.saturating_add(1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// How often an idle collector checks that its consumer still exists.
+const CHECK_EVERY: Duration = Duration::from_secs(3);
+
+/// Asks the server about the consumer (now when `now`, else at most every
+/// [`CHECK_EVERY`]): an error when it or its stream is gone (someone
+/// deleted them: retrying would wait forever); a server that does not
+/// answer is transient (the fetches' own retries go on).
+async fn check_consumer(
+    consumer: &consumer::PullConsumer,
+    checked: &mut Instant,
+    now: bool,
+) -> Result<(), TransportError> {
+    if !now && checked.elapsed() < CHECK_EVERY {
+        return Ok(());
+    }
+    *checked = Instant::now();
+    let cached = consumer.cached_info();
+    let (stream, name) = (cached.stream_name.clone(), cached.name.clone());
+    match consumer.get_info().await {
+        Ok(_) => Ok(()),
+        Err(e) => match e.kind() {
+            jetstream::context::ConsumerInfoErrorKind::StreamNotFound => {
+                Err(TransportError::JetStream(format!(
+                    "stream {stream} was deleted: stopping (every batch written so far is on \
+                     disk and acknowledged; restart the collector to create it again)"
+                )))
+            }
+            jetstream::context::ConsumerInfoErrorKind::NotFound => {
+                Err(TransportError::JetStream(format!(
+                    "consumer {name} of stream {stream} was deleted: stopping (every batch \
+                     written so far is on disk and acknowledged; restart the collector to \
+                     create it again, it resumes from the stream's first batch and skips those \
+                     already written)"
+                )))
+            }
+            jetstream::context::ConsumerInfoErrorKind::JetStream(j)
+                if crate::nats::permanent(j.error_code()) =>
+            {
+                Err(TransportError::JetStream(format!("consumer {name}: {j}")))
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
 async fn make_consumer(
     cfg: &CollectConfig,
     js: &jetstream::Context,
 ) -> Result<consumer::PullConsumer, TransportError> {
     cfg.stream.ensure(js).await?;
-    let stream = js
-        .get_stream(&cfg.stream.name)
-        .await
-        .map_err(|e| TransportError::Nats(format!("stream {}: {e}", cfg.stream.name)))?;
+    let stream = js.get_stream(&cfg.stream.name).await.map_err(|e| {
+        let msg = format!("stream {}: {e}", cfg.stream.name);
+        match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(j)
+                if crate::nats::permanent(j.error_code()) =>
+            {
+                TransportError::JetStream(msg)
+            }
+            _ => TransportError::Nats(msg),
+        }
+    })?;
     stream
         .get_or_create_consumer(
             &cfg.durable,
@@ -282,7 +364,21 @@ async fn make_consumer(
             },
         )
         .await
-        .map_err(|e| TransportError::Nats(format!("consumer {}: {e}", cfg.durable)))
+        .map_err(|e| {
+            let msg = format!("consumer {}: {e}", cfg.durable);
+            match e.kind() {
+                jetstream::stream::ConsumerErrorKind::JetStream(j)
+                    if crate::nats::permanent(j.error_code()) =>
+                {
+                    TransportError::JetStream(msg)
+                }
+                // The durable name is taken by a push consumer.
+                jetstream::stream::ConsumerErrorKind::InvalidConsumerType => {
+                    TransportError::JetStream(msg)
+                }
+                _ => TransportError::Nats(msg),
+            }
+        })
 }
 
 struct Store {

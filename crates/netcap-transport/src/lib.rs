@@ -39,6 +39,11 @@ pub enum TransportError {
     /// The server refused what the client did (a permission violation).
     #[error("NATS refused: {0}")]
     Refused(String),
+    /// JetStream answered with an error that retrying does not mend (the
+    /// stream or the consumer deleted, a consumer configuration that
+    /// conflicts, storage the server cannot reserve).
+    #[error("JetStream: {0}")]
+    JetStream(String),
     /// A setting or a credentials file is wrong.
     #[error("{0}")]
     Config(String),

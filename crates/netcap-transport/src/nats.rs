@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, stream, ErrorCode};
 use async_nats::{Event, ServerError};
 
 use crate::wire::SUBJECT_PREFIX;
@@ -177,6 +177,41 @@ pub struct StreamSettings {
     /// Window in which a republished batch (same `Nats-Msg-Id`) is dropped
     /// by the server.
     pub duplicate_window: Duration,
+    /// `max_bytes` is a default, not the operator's choice: when the server
+    /// cannot reserve it (its `max_file_store`, the account's limit or the
+    /// disk is smaller), the stream is created with what fits, and a
+    /// warning says so.
+    pub fit_max_bytes: bool,
+}
+
+/// The smallest stream [`StreamSettings::fit_max_bytes`] goes down to.
+const MIN_FIT_BYTES: i64 = 1 << 20;
+
+/// Whether a JetStream API error code is one that retrying does not mend:
+/// a missing stream or consumer, a name or configuration in conflict, no
+/// storage to reserve, JetStream off. Others (a cluster electing a leader,
+/// no peers for placement yet, a timeout) may pass.
+pub(crate) fn permanent(code: ErrorCode) -> bool {
+    [
+        ErrorCode::STREAM_NOT_FOUND,
+        ErrorCode::CONSUMER_NOT_FOUND,
+        ErrorCode::CONSUMER_ALREADY_EXISTS,
+        ErrorCode::CONSUMER_NAME_EXIST,
+        ErrorCode::CONSUMER_CREATE,
+        ErrorCode::CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH,
+        ErrorCode::CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH,
+        ErrorCode::STORAGE_RESOURCES_EXCEEDED,
+        ErrorCode::INSUFFICIENT_RESOURCES,
+        ErrorCode::JETSTREAM_NOT_ENABLED,
+        ErrorCode::JETSTREAM_NOT_ENABLED_FOR_ACCOUNT,
+        ErrorCode::STREAM_NAME_EXIST,
+    ]
+    .contains(&code)
+}
+
+/// The storage errors: the server cannot reserve the stream's max_bytes.
+fn no_room(code: ErrorCode) -> bool {
+    code == ErrorCode::STORAGE_RESOURCES_EXCEEDED || code == ErrorCode::INSUFFICIENT_RESOURCES
 }
 
 impl Default for StreamSettings {
@@ -187,6 +222,7 @@ impl Default for StreamSettings {
             max_bytes: 10 << 30,
             replicas: 1,
             duplicate_window: Duration::from_secs(600),
+            fit_max_bytes: true,
         }
     }
 }
@@ -210,10 +246,47 @@ impl StreamSettings {
     /// Creates the stream, or checks that the existing one stores what
     /// Netcap publishes on file storage (its limits are the operator's).
     pub(crate) async fn ensure(&self, js: &jetstream::Context) -> Result<(), TransportError> {
-        let mut s = js
-            .get_or_create_stream(self.config())
-            .await
-            .map_err(|e| TransportError::Nats(format!("stream {}: {e}", self.name)))?;
+        let mut config = self.config();
+        let mut s = loop {
+            let e = match js.get_or_create_stream(config.clone()).await {
+                Ok(s) => break s,
+                Err(e) => e,
+            };
+            let code = match e.kind() {
+                jetstream::context::CreateStreamErrorKind::JetStream(j) => Some(j.error_code()),
+                _ => None,
+            };
+            let msg = format!("stream {}: {e}", self.name);
+            match code {
+                Some(c) if no_room(c) && self.fit_max_bytes && config.max_bytes > MIN_FIT_BYTES => {
+                    config.max_bytes = self.smaller(js, config.max_bytes).await;
+                }
+                Some(c) if no_room(c) => {
+                    return Err(TransportError::JetStream(format!(
+                        "{msg}: the server cannot reserve {} of file storage for it (its \
+                         max_file_store, the account's limit or the disk is smaller): give a \
+                         smaller --stream-max-bytes",
+                        if self.fit_max_bytes {
+                            "even 1 MiB".to_string()
+                        } else {
+                            format!("--stream-max-bytes {} MiB", self.max_bytes >> 20)
+                        }
+                    )))
+                }
+                Some(c) if permanent(c) => return Err(TransportError::JetStream(msg)),
+                _ => return Err(TransportError::Nats(msg)),
+            }
+        };
+        if config.max_bytes != self.max_bytes {
+            eprintln!(
+                "netcap: warning: the server cannot reserve {} MiB for stream {} (its \
+                 max_file_store, the account's limit or the disk is smaller): created it with \
+                 --stream-max-bytes {} MiB; give --stream-max-bytes to choose",
+                self.max_bytes >> 20,
+                self.name,
+                config.max_bytes >> 20
+            );
+        }
         let info = s
             .info()
             .await
@@ -236,5 +309,21 @@ impl StreamSettings {
             )));
         }
         Ok(())
+    }
+
+    /// A smaller max_bytes to try after the server refused `refused`: what
+    /// the account may still store when it has a file storage limit (the
+    /// server's `max_file_store` does not show there), else half.
+    async fn smaller(&self, js: &jetstream::Context, refused: i64) -> i64 {
+        let room = match js.query_account().await {
+            Ok(a) => a.limits.max_storage.filter(|&m| m > 0).map(|m| {
+                m.saturating_sub(i64::try_from(a.reserved_storage.max(a.storage)).unwrap_or(m))
+            }),
+            Err(_) => None,
+        };
+        let half = refused / 2;
+        room.filter(|&r| r < half)
+            .unwrap_or(half)
+            .max(MIN_FIT_BYTES)
     }
 }

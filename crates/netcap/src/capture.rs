@@ -165,7 +165,14 @@ pub fn pipeline_config(args: &PipelineArgs) -> Result<CaptureConfig> {
         flows: flow_config(args)?,
         defrag: defrag_config(args)?,
         streams: stream_options(args),
-        files: None,
+        files: args
+            .files
+            .as_ref()
+            .map(|dir| netcap_pipeline::FilesOptions {
+                dir: dir.clone(),
+                max_file: args.files_max.saturating_mul(1 << 20),
+                max_total: args.files_total.saturating_mul(1 << 20),
+            }),
     })
 }
 
@@ -184,14 +191,6 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         },
         format,
         side_outputs: !args.no_side_outputs,
-        files: args
-            .files
-            .as_ref()
-            .map(|dir| netcap_pipeline::FilesOptions {
-                dir: dir.clone(),
-                max_file: args.files_max.saturating_mul(1 << 20),
-                max_total: args.files_total.saturating_mul(1 << 20),
-            }),
         ..pipeline_config(&args.pipe)?
     };
     let summary = run_pipeline(&cfg, &args.pipe, args.quiet, &mut FileSink::new(&cfg))?;

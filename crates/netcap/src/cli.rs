@@ -136,24 +136,6 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_side_outputs: bool,
 
-    /// Extract the files the streams carry (HTTP bodies, mail parts; see
-    /// the File records) into DIR, each once, named by its SHA-256; the
-    /// File record's Location gives the path. Off by default.
-    #[arg(long, value_name = "DIR")]
-    pub files: Option<PathBuf>,
-
-    /// With --files: largest file extracted, MiB (larger ones get
-    /// ExtractedCutoff in their record). Files are held in memory until
-    /// complete, so this also bounds the memory per file in flight.
-    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "files")]
-    pub files_max: u64,
-
-    /// With --files: bytes written in all, MiB (0: no limit). Once reached,
-    /// files are no longer written (counted in the summary); which ones
-    /// still were then depends on timing.
-    #[arg(long, value_name = "MIB", default_value_t = 4096, requires = "files")]
-    pub files_total: u64,
-
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -290,6 +272,26 @@ pub struct PipelineArgs {
     /// after the capture ended, so that a last scrape sees them.
     #[arg(long, value_name = "SECS", default_value_t = 0.0, requires = "metrics")]
     pub metrics_linger: f64,
+
+    /// Extract the files the streams carry (HTTP bodies, mail parts; see
+    /// the File records) into DIR, each once, named by its SHA-256; the
+    /// File record's Location gives the path. Off by default. With `agent`
+    /// the files are written on the sensor, into its local DIR: only the
+    /// File records (with Location) go to NATS.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
+
+    /// With --files: largest file extracted, MiB (larger ones get
+    /// ExtractedCutoff in their record). Files are held in memory until
+    /// complete, so this also bounds the memory per file in flight.
+    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "files")]
+    pub files_max: u64,
+
+    /// With --files: bytes written in all, MiB (0: no limit). Once reached,
+    /// files are no longer written (counted in the summary); which ones
+    /// still were then depends on timing.
+    #[arg(long, value_name = "MIB", default_value_t = 4096, requires = "files")]
+    pub files_total: u64,
 }
 
 /// Overlap policy of TCP reassembly.
@@ -526,9 +528,12 @@ pub struct NatsArgs {
     #[arg(long, value_name = "HOURS", default_value_t = 168.0)]
     pub stream_max_age: f64,
 
-    /// Stream limit: past this many MiB the oldest batches are deleted (0: no limit).
-    #[arg(long, value_name = "MIB", default_value_t = 10240)]
-    pub stream_max_bytes: u64,
+    /// Stream limit: past this many MiB the oldest batches are deleted (0: no
+    /// limit). Without it, 10240, lowered (with a warning) to what the server
+    /// can reserve when its max_file_store, the account's limit or its disk
+    /// is smaller; a value given here is kept or refused.
+    #[arg(long, value_name = "MIB")]
+    pub stream_max_bytes: Option<u64>,
 
     /// Copies of each batch in a NATS cluster (1, 3 or 5).
     #[arg(long, value_name = "N", default_value_t = 1)]

@@ -62,11 +62,11 @@ fn nats_options(a: &NatsArgs, name: &str) -> Result<(NatsOptions, StreamSettings
     let stream = StreamSettings {
         name: a.stream.clone(),
         max_age: Duration::from_secs_f64(a.stream_max_age * 3600.0),
-        max_bytes: if a.stream_max_bytes == 0 {
-            -1
-        } else {
-            i64::try_from(a.stream_max_bytes.saturating_mul(1 << 20)).unwrap_or(i64::MAX)
+        max_bytes: match a.stream_max_bytes.unwrap_or(10240) {
+            0 => -1,
+            mib => i64::try_from(mib.saturating_mul(1 << 20)).unwrap_or(i64::MAX),
         },
+        fit_max_bytes: a.stream_max_bytes.is_none(),
         replicas: a.replicas,
         ..StreamSettings::default()
     };

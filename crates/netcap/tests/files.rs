@@ -28,9 +28,6 @@ use std::process::Command;
 
 use common::*;
 
-/// Joins the occurrences of a field in tshark's output.
-const AGG: char = '\u{1e}';
-
 /// `sha256sum` of every file in `dir`: (hash, path).
 fn sha256sums(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -232,6 +229,99 @@ for path in sys.argv[1:]:
             print(hashlib.sha256(data).hexdigest())
 "#;
 
+/// The messages tshark's IMF dissector shows in `pcap`: its fields by
+/// name (the first occurrence of each), unfolded and trimmed. JSON keeps
+/// the messages of one frame apart (an IMAP FETCH of several). tshark's POP
+/// dissector hands each segment of a multi-segment response to IMF on its
+/// own (two passes are needed for it to know the command at all): the
+/// fields of the segments between two POP status lines of a connection are
+/// merged into one message.
+fn tshark_messages(pcap: &Path) -> Vec<BTreeMap<String, String>> {
+    let out = Command::new("tshark")
+        .args(["-n", "-2", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
+        .arg(pcap)
+        .args(["-Y", "imf || pop.response.indicator", "-T", "json"])
+        .args(["--no-duplicate-keys", "-J", "tcp pop imf"])
+        .output()
+        .expect("tshark is installed");
+    assert!(out.status.success(), "tshark failed on {}", pcap.display());
+    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let value = |v: &serde_json::Value| -> Option<String> {
+        let v = match v {
+            serde_json::Value::Array(a) => a.first()?,
+            v => v,
+        };
+        let s = v.as_str()?;
+        Some(
+            s.replace("\r\n", "")
+                .replace(['\r', '\n'], "")
+                .trim()
+                .to_string(),
+        )
+    };
+    let as_list = |v: Option<&serde_json::Value>| -> Vec<serde_json::Value> {
+        match v {
+            Some(serde_json::Value::Array(a)) => a.clone(),
+            Some(v) => vec![v.clone()],
+            None => Vec::new(),
+        }
+    };
+    let mut msgs: Vec<BTreeMap<String, String>> = Vec::new();
+    // The POP response whose segments are being merged: (tcp.stream, index).
+    let mut pop_open: BTreeMap<String, usize> = BTreeMap::new();
+    for f in frames.as_array().cloned().unwrap_or_default() {
+        let layers = &f["_source"]["layers"];
+        let stream = value(&layers["tcp"]["tcp.stream"]).unwrap_or_default();
+        let pop = layers.get("pop");
+        let status = pop.is_some_and(|p| p.to_string().contains("pop.response.indicator"));
+        for imf in as_list(layers.get("imf")) {
+            let Some(obj) = imf.as_object() else { continue };
+            let fields: BTreeMap<String, String> = obj
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), value(v)?)))
+                .collect();
+            match (pop.is_some() && !status, pop_open.get(&stream)) {
+                (true, Some(&i)) => {
+                    for (k, v) in fields {
+                        msgs[i].entry(k).or_insert(v);
+                    }
+                }
+                _ => {
+                    if pop.is_some() {
+                        pop_open.insert(stream.clone(), msgs.len());
+                    }
+                    msgs.push(fields);
+                }
+            }
+        }
+        if status {
+            pop_open.remove(&stream);
+        }
+    }
+    msgs
+}
+
+/// (capture, Message-ID, field) tshark cannot show: the header line spans
+/// two segments of a POP3 response ("X-Mailer: Open-Xchange Mailer
+/// v7.8.0-Rev16" of TOP 94 0; no single frame contains it:
+/// `tshark -Y 'frame contains "Open-Xchange Mailer"'` finds none).
+const EXPLAINED_MAIL: &[(&str, &str, &str)] = &[(
+    "pop3-session.pcap",
+    "<OF6A701C31.8C76FE74-ON86257F49.00776E2E-86257F49.00778F83@jci.com>",
+    "XMailer",
+)];
+
+/// Mails flagged HeadersOnly.
+fn headers_only(recs: &Records) -> usize {
+    recs.get("Mail")
+        .map(|v| {
+            v.iter()
+                .filter(|(_, m)| text(m, "HeadersOnly") == "true")
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn mails_agree_with_tshark_imf_and_python_email() {
     let mut report = String::new();
@@ -261,37 +351,24 @@ fn mails_agree_with_tshark_imf_and_python_email() {
         {
             continue;
         }
-        let mut cmd = Command::new("tshark");
-        cmd.args(["-n", "-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
-            .arg(&pcap)
-            .args(["-Y", "imf", "-T", "fields", "-E", "occurrence=a"])
-            .arg(format!("-Eaggregator={AGG}"));
-        for (t, _) in fields {
-            cmd.args(["-e", t]);
-        }
-        let out = cmd.output().unwrap();
-        // One message per occurrence (a frame may complete several);
-        // folded values as tshark escapes them, unfolded.
-        let unfold = |v: &str| v.replace("\\r\\n", "").replace("\\t", "\t");
-        let mut theirs: Vec<Vec<String>> = Vec::new();
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            let cols: Vec<Vec<&str>> = l.split('\t').map(|c| c.split(AGG).collect()).collect();
-            let n = cols.iter().map(Vec::len).max().unwrap_or(0);
-            for i in 0..n {
-                let mut v: Vec<String> = cols
+        let theirs: Vec<Vec<String>> = tshark_messages(&pcap)
+            .iter()
+            .map(|m| {
+                let get = |f: &str| m.get(f).cloned().unwrap_or_default();
+                let mut v: Vec<String> = fields
                     .iter()
-                    .map(|c| unfold(c.get(i).copied().unwrap_or("")))
+                    .filter(|(_, ours)| !ours.is_empty())
+                    .map(|(t, _)| get(t))
                     .collect();
-                let ua = v.pop().unwrap_or_default();
-                if let Some(m) = v.last_mut().filter(|m| m.is_empty()) {
-                    *m = ua;
+                if let Some(x) = v.last_mut().filter(|x| x.is_empty()) {
+                    *x = get("imf.user_agent");
                 }
-                // Messages tshark shows without any of these are not compared.
-                if !(v[0].is_empty() && v[3].is_empty() && v[5].is_empty()) {
-                    theirs.push(v);
-                }
-            }
-        }
+                v
+            })
+            // Messages tshark shows without From, Subject and Message-ID
+            // (LIST and UIDL listings handed to IMF) are not compared.
+            .filter(|v| !(v[0].is_empty() && v[3].is_empty() && v[5].is_empty()))
+            .collect();
         let mut mine: Vec<&(u64, prost_reflect::DynamicMessage)> = recs
             .get("Mail")
             .map(|v| v.iter().collect())
@@ -303,26 +380,58 @@ fn mails_agree_with_tshark_imf_and_python_email() {
                 fields
                     .iter()
                     .filter(|(_, f)| !f.is_empty())
-                    .map(|(_, f)| text(m, f))
+                    .map(|(_, f)| text(m, f).trim().to_string())
                     .collect()
             })
             .collect();
         mails += mine.len();
-        // tshark also hands POP3 TOP and IMAP header-only FETCH responses to
-        // its IMF dissector; Netcap makes Mails of whole messages only
-        // (RETR, FETCH BODY[] / RFC822, SMTP DATA): each of them must be one
-        // of tshark's messages, and with SMTP only, all of tshark's.
-        let missing: Vec<&Vec<String>> = mine.iter().filter(|m| !theirs.contains(m)).collect();
+        // Every message tshark shows (SMTP DATA, POP3 RETR and TOP, IMAP
+        // FETCH of a message or its headers) is a Mail, and every Mail has
+        // the values of a message tshark shows. tshark's POP dissector
+        // shows the lines of a response whose status line shares a segment
+        // with the data but does not hand them to IMF: those Mails (the
+        // POP3 ones of pop3-top-imap-header-fetch-dovecot.pcap) must equal
+        // a message tshark shows of the same capture (the same messages
+        // fetched over IMAP there). With SMTP only, the lists are equal.
         let smtp_only = !recs.contains_key("POP3") && !recs.contains_key("IMAP");
+        // Explained: tshark's POP dissector cuts a header line that spans
+        // two segments (IMF sees each segment alone), so its value is
+        // missing there; such fields are not compared.
+        let explained = |v: &Vec<String>| {
+            let mut v = v.clone();
+            for (pcap, id, field) in EXPLAINED_MAIL {
+                let i = fields.iter().position(|(_, f)| f == field).unwrap_or(0);
+                if name == *pcap && v[5] == *id {
+                    v[i].clear();
+                }
+            }
+            v
+        };
+        let theirs: Vec<Vec<String>> = theirs.iter().map(explained).collect();
+        let mine: Vec<Vec<String>> = mine.iter().map(explained).collect();
+        let mut left = mine.clone();
+        let mut unseen = Vec::new();
+        for t in &theirs {
+            match left.iter().position(|m| m == t) {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => unseen.push(t),
+            }
+        }
+        let unknown: Vec<&Vec<String>> = left.iter().filter(|m| !theirs.contains(m)).collect();
         let _ = writeln!(
             report,
-            "{name}: tshark {} messages with headers, Netcap {} Mail records, {} of them not among tshark's",
+            "{name}: tshark {} messages with headers, Netcap {} Mail records ({} header-only), {} not shown by tshark",
             theirs.len(),
             mine.len(),
-            missing.len()
+            headers_only(&recs),
+            left.len()
         );
-        if !missing.is_empty() || (smtp_only && theirs.len() != mine.len()) {
-            fails.push(format!("{name}: tshark {theirs:?}\n  Netcap {mine:?}"));
+        if !unseen.is_empty() || !unknown.is_empty() || (smtp_only && !left.is_empty()) {
+            fails.push(format!(
+                "{name}: tshark's without a Mail {unseen:?}\n  Mails not among tshark's {unknown:?}"
+            ));
         }
         // The parts of the exported messages, decoded by Python.
         let dir = export_objects(&pcap, "imf");
@@ -341,9 +450,11 @@ fn mails_agree_with_tshark_imf_and_python_email() {
             .lines()
             .map(str::to_string)
             .collect();
+        // A part cut short (a gap, POP3 TOP's line count) is not compared.
         let mut ours: Vec<String> = files_of(&recs)
             .into_iter()
             .filter(|f| matches!(f["Source"].as_str(), "SMTP" | "POP3" | "IMAP"))
+            .filter(|f| f["Truncated"] != "true")
             .map(|f| f["SHA256"].clone())
             .collect();
         py.sort();
@@ -392,6 +503,7 @@ fn extracted_files_are_named_by_their_hash_whatever_the_worker_count() {
         streams_dir().join("http-gzip-chunked-keepalive.pcap"),
         streams_dir().join("ftp-active-passive-all-data-commands.pcap"),
         streams_dir().join("ftp-ipv6-eprt-epsv-all-data-commands.pcap"),
+        streams_dir().join("pop3-top-imap-header-fetch-dovecot.pcap"),
     ];
     for pcap in &pcaps {
         let mut outputs = Vec::new();

@@ -304,6 +304,171 @@ fn agent_to_collector_equals_capture() {
     assert_eq!(count(&stderr(&c), "written:", "batches"), 0);
 }
 
+/// The files in `dir`, by name, with their contents.
+fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `agent --files DIR` writes on the sensor the same files as `capture
+/// --files DIR`, and its File records (Location included: both run with
+/// the same relative DIR) reach the collector unchanged.
+#[test]
+fn agent_extracts_the_same_files_as_capture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"));
+    let p = pcap("mixed-web-tls-http-tcp-anomalies.pcap");
+    let (cap_dir, agent_dir) = (tmp.path().join("capture"), tmp.path().join("agent"));
+    std::fs::create_dir_all(&cap_dir).unwrap();
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let mut c = netcap_cmd(&[
+        "capture",
+        "-r",
+        p.to_str().unwrap(),
+        "-o",
+        "out",
+        "--quiet",
+        "--no-side-outputs",
+        "--files",
+        "files",
+    ]);
+    c.current_dir(&cap_dir);
+    let o = output_within(c, 120);
+    assert!(o.status.success(), "capture: {}", stderr(&o));
+    let want = raw_records(&cap_dir.join("out"));
+    let mut a = netcap_cmd(&[
+        "agent",
+        "-r",
+        p.to_str().unwrap(),
+        "--nats",
+        &nats.url(),
+        "--sensor",
+        "files-1",
+        "-w",
+        "2",
+        "--files",
+        "files",
+    ]);
+    a.current_dir(&agent_dir);
+    let o = output_within(a, 120);
+    assert!(o.status.success(), "agent: {}", stderr(&o));
+    let files = dir_files(&cap_dir.join("files"));
+    assert!(files.len() > 5, "a capture with many HTTP bodies");
+    assert_eq!(dir_files(&agent_dir.join("files")), files);
+    assert!(want["File"]
+        .iter()
+        .all(|r| r.windows(6).any(|w| w == b"files/")));
+    let out = tmp.path().join("collected");
+    collect(&nats.url(), &out, &[]);
+    assert_same(&out, "files-1", &want);
+}
+
+/// A collector whose stream is deleted under it stops with a clear error
+/// and a non-zero exit, instead of fetching nothing forever.
+#[test]
+fn collector_stops_when_its_stream_is_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"));
+    let p = pcap("mixed-web-tls-http-tcp-anomalies.pcap");
+    let o = agent(&nats.url(), "gone-1", &p, &[]);
+    assert!(o.status.success(), "agent: {}", stderr(&o));
+    let out = tmp.path().join("collected");
+    let url = nats.url();
+    let mut c = netcap_cmd(&collect_args(&url, &out, &["--idle-exit", "600"]));
+    let child = c
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for("the collector's first files", 60, || {
+        out.join("gone-1").join(".netcap-collect.json").exists()
+    });
+    let deleted = js_api(nats.port, "$JS.API.STREAM.DELETE.NETCAP").unwrap();
+    assert_eq!(deleted["success"], true, "{deleted}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let o = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("the collector did not stop within 30 s of its stream's deletion");
+        }
+    };
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("stream NETCAP was deleted"), "{err}");
+}
+
+/// A nats-server whose JetStream may store only 64 MB: the default stream
+/// size (10 GiB) is lowered to what it can reserve, with a warning, and
+/// batches flow; a size given by the operator that does not fit is refused
+/// at once with a clear error instead of being retried forever.
+#[test]
+fn default_stream_size_fits_a_server_with_a_small_max_file_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = tmp.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?}, max_file_store: 64MB }}\n",
+            tmp.path().join("js")
+        ),
+    )
+    .unwrap();
+    let nats = Nats::spawn(port, vec!["-c".into(), conf.to_str().unwrap().into()]);
+    let url = nats.url();
+    let out = tmp.path().join("collected");
+    // Given, too large: refused, not retried.
+    let mut c = netcap_cmd(&[]);
+    c.args(collect_args(&url, &out, &["--stream-max-bytes", "200"]));
+    let o = output_within(c, 30);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reserve --stream-max-bytes 200 MiB"),
+        "{err}"
+    );
+    // The default: lowered to what fits.
+    let p = pcap("mixed-web-tls-http-tcp-anomalies.pcap");
+    let want = captured(&p);
+    let mut a = netcap_cmd(&[]);
+    a.args([
+        "agent",
+        "-r",
+        p.to_str().unwrap(),
+        "--nats",
+        &url,
+        "--sensor",
+        "small-1",
+    ]);
+    let o = output_within(a, 120);
+    let err = stderr(&o);
+    assert!(o.status.success(), "agent: {err}");
+    assert!(err.contains("created it with --stream-max-bytes"), "{err}");
+    let info = stream_info(port).unwrap();
+    let max = info["config"]["max_bytes"].as_i64().unwrap();
+    assert!(max > 0 && max <= 64 << 20, "{info}");
+    let mut c = netcap_cmd(&[]);
+    c.args(collect_args(&url, &out, &[]));
+    let o = output_within(c, 120);
+    assert!(o.status.success(), "collect: {}", stderr(&o));
+    assert_same(&out, "small-1", &want);
+}
+
 #[test]
 fn collector_killed_mid_stream_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -2,7 +2,9 @@
 //! its tagged response (paired by tag: commands may run concurrently),
 //! untagged responses counted. Literals (`{N}`, `{N+}`) are passed over
 //! without being kept, except a small one in a command (a LOGIN user name or
-//! password), which becomes a quoted string of the arguments. LOGIN and
+//! password), which becomes a quoted string of the arguments. A FETCH
+//! literal of a whole message or of its header block is parsed as it
+//! passes into a [`Mail`](netcap_schema::Mail) (`fetch_item`). LOGIN and
 //! AUTHENTICATE become [`Credentials`](netcap_schema::Credentials); after an
 //! accepted STARTTLS the connection goes to TLS.
 
@@ -112,20 +114,38 @@ pub(crate) struct ImapProto {
     files: u64,
 }
 
-/// Whether the literal a server line announces is a whole message: its
-/// FETCH item is `BODY[]` (with an optional `<origin>`) or `RFC822`.
-fn message_literal(line: &[u8]) -> bool {
+/// What the literal a FETCH response line announces holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Item {
+    /// A whole message: `BODY[]` (with an optional `<origin>`), `RFC822`.
+    Message,
+    /// Its header block only: `BODY[HEADER]`, `BODY[HEADER.FIELDS (...)]`,
+    /// `BODY[HEADER.FIELDS.NOT (...)]`, `RFC822.HEADER`.
+    Header,
+    /// Anything else: `BODY[TEXT]`, `RFC822.TEXT`, a part (`BODY[1]`,
+    /// `BODY[1.MIME]`, `BODY[2.HEADER]`), a non-FETCH literal. Passed over:
+    /// a body without its headers is no message, and a part's content is
+    /// still transfer-encoded with its encoding in another response
+    /// (BODYSTRUCTURE), so it is neither a Mail nor a File.
+    Other,
+}
+
+/// The FETCH item whose literal a server line announces (the text before
+/// its final `{N}`).
+pub(super) fn fetch_item(line: &[u8]) -> Item {
     let Some(open) = line.iter().rposition(|&b| b == b'{') else {
-        return false;
+        return Item::Other;
     };
     let item = line.get(..open).unwrap_or_default().trim_ascii_end();
+    // A partial fetch's `<origin>`.
     let item = match item.strip_suffix(b">") {
         Some(i) => match i.iter().rposition(|&b| b == b'<') {
             Some(lt) => i.get(..lt).unwrap_or_default(),
-            None => return false,
+            None => return Item::Other,
         },
         None => item,
     };
+    // `w` ends the item, as a word of its own.
     let ends = |w: &[u8]| {
         item.len() >= w.len()
             && item
@@ -136,7 +156,44 @@ fn message_literal(line: &[u8]) -> bool {
                 None | Some(b' ' | b'(')
             )
     };
-    ends(b"BODY[]") || ends(b"RFC822")
+    if ends(b"RFC822") {
+        return Item::Message;
+    }
+    if ends(b"RFC822.HEADER") {
+        return Item::Header;
+    }
+    // BODY[section]: the section holds no '[' (RFC 9051 section 6.4.5).
+    let Some(inner) = item.strip_suffix(b"]") else {
+        return Item::Other;
+    };
+    let Some(lb) = inner.iter().rposition(|&b| b == b'[') else {
+        return Item::Other;
+    };
+    let (name, section) = (
+        inner.get(..lb).unwrap_or_default(),
+        inner.get(lb + 1..).unwrap_or_default(),
+    );
+    let body = [b"BODY".as_slice(), b"BODY.PEEK"].iter().any(|w| {
+        name.len() >= w.len()
+            && name
+                .get(name.len() - w.len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(w))
+            && matches!(
+                name.get(name.len().wrapping_sub(w.len() + 1)),
+                None | Some(b' ' | b'(')
+            )
+    });
+    if !body {
+        return Item::Other;
+    }
+    let upper = section.to_ascii_uppercase();
+    if upper.is_empty() {
+        Item::Message
+    } else if upper == b"HEADER" || upper.starts_with(b"HEADER.FIELDS") {
+        Item::Header
+    } else {
+        Item::Other
+    }
 }
 
 /// `{N}` or `{N+}` at the end of a line: N.
@@ -290,7 +347,10 @@ impl ImapProto {
 
     fn server_line(&mut self, line: &Line<'_>, cx: &mut Cx<'_>) -> Then {
         let lit = literal(line.text);
-        let is_message = lit.is_some() && message_literal(line.text);
+        let item = match lit {
+            Some(_) => fetch_item(line.text),
+            None => Item::Other,
+        };
         let origin = cx.origin(line.start);
         let server_literal = |this: &mut Self, cx: &mut Cx<'_>| match lit {
             Some(n) => {
@@ -298,8 +358,8 @@ impl ImapProto {
                 if let Some(p) = this.queue.front_mut() {
                     p.literal += i64::try_from(n).unwrap_or(i64::MAX);
                 }
-                if is_message && n > 0 {
-                    this.start_mail(n, origin, cx);
+                if item != Item::Other && n > 0 {
+                    this.start_mail(n, item == Item::Header, origin, cx);
                 }
                 Then::Raw(n)
             }
@@ -385,9 +445,16 @@ impl ImapProto {
         server_literal(self, cx)
     }
 
-    /// A FETCH literal of `n` bytes is a message: its Mail goes to the
-    /// running FETCH (the oldest command when none is).
-    fn start_mail(&mut self, n: u64, origin: crate::parser::Origin, cx: &mut Cx<'_>) {
+    /// A FETCH literal of `n` bytes is a message (`headers`: its header
+    /// block only): its Mail goes to the running FETCH (the oldest command
+    /// when none is).
+    fn start_mail(
+        &mut self,
+        n: u64,
+        headers: bool,
+        origin: crate::parser::Origin,
+        cx: &mut Cx<'_>,
+    ) {
         self.end_mail(false, cx);
         self.mails += 1;
         let id = crate::file::mail_uid(&cx.meta.uid, self.mails);
@@ -405,7 +472,11 @@ impl ImapProto {
             }
             None => origin,
         };
-        self.mail = Some(MailBuilder::new("IMAP", id, at, false, self.files, cx));
+        let mut mail = MailBuilder::new("IMAP", id, at, false, self.files, cx);
+        if headers {
+            mail.headers_only();
+        }
+        self.mail = Some(mail);
         self.mail_left = n;
     }
 

@@ -1,7 +1,9 @@
 //! POP3 (RFC 1939, RFC 2449, RFC 5034): one [`Pop3`] record per command
 //! with its `+OK`/`-ERR` status line; the body of a multi-line response
 //! (CAPA, LIST and UIDL without argument, RETR, TOP, AUTH without argument)
-//! is read up to its "." line and counted, not kept. USER/PASS, APOP and
+//! is read up to its "." line and counted, not kept; the message of RETR
+//! and the headers (and first lines) of TOP become a
+//! [`Mail`](netcap_schema::Mail). USER/PASS, APOP and
 //! AUTH logins become [`Credentials`](netcap_schema::Credentials); after an
 //! accepted STLS the connection goes to TLS.
 
@@ -83,8 +85,11 @@ pub(crate) struct Pop3Proto {
     stls: bool,
     tls: bool,
     partial: bool,
-    /// The message of a RETR response being read.
+    /// The message of a RETR or TOP response being read.
     mail: Option<MailBuilder>,
+    /// TOP's body line count: the message is whole only when fewer lines
+    /// came (None: RETR, whole).
+    top_lines: Option<u64>,
     /// Mails and files of the connection so far (their IDs count on).
     mails: u64,
     files: u64,
@@ -97,6 +102,16 @@ fn multi_line(verb: &str, args: &str) -> bool {
         "LIST" | "UIDL" | "AUTH" => args.trim().is_empty(),
         _ => false,
     }
+}
+
+/// The body line count of `TOP msg n`: n (0 when it is missing or not a
+/// number: RFC 1939 requires it, a server that answers without it sends
+/// the headers).
+fn top_lines(args: &str) -> u64 {
+    args.split_ascii_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Pop3Proto {
@@ -154,7 +169,13 @@ impl Pop3Proto {
             if line.text == b"." {
                 if let Some(mail) = self.mail.take() {
                     self.files += mail.files();
-                    mail.finish(true, cx);
+                    // TOP n k sends at most k body lines: k of them may
+                    // be a cut message (fewer: the whole body came).
+                    let whole = self
+                        .top_lines
+                        .take()
+                        .is_none_or(|k| k == 0 || mail.body_lines() < k);
+                    mail.finish(whole, cx);
                 }
                 if let Some(m) = self.multi.take() {
                     self.write(m, cx);
@@ -225,18 +246,21 @@ impl Pop3Proto {
             _ => {}
         }
         if ok && multi_line(&p.cmd.verb, &p.cmd.args) {
-            if p.cmd.verb.eq_ignore_ascii_case("RETR") {
+            let top = p
+                .cmd
+                .verb
+                .eq_ignore_ascii_case("TOP")
+                .then(|| top_lines(&p.cmd.args));
+            if p.cmd.verb.eq_ignore_ascii_case("RETR") || top.is_some() {
                 self.mails += 1;
                 let id = crate::file::mail_uid(&cx.meta.uid, self.mails);
                 p.mail_id.clone_from(&id);
-                self.mail = Some(MailBuilder::new(
-                    "POP3",
-                    id,
-                    p.cmd.origin,
-                    false,
-                    self.files,
-                    cx,
-                ));
+                let mut mail = MailBuilder::new("POP3", id, p.cmd.origin, false, self.files, cx);
+                self.top_lines = top;
+                if top == Some(0) {
+                    mail.headers_only();
+                }
+                self.mail = Some(mail);
             }
             self.multi = Some(p);
         } else {
@@ -317,6 +341,7 @@ impl LineProto for Pop3Proto {
     }
 
     fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.top_lines = None;
         if let Some(mail) = self.mail.take() {
             mail.finish(false, cx);
         }

@@ -721,8 +721,8 @@ fn imap_fetch_literals_are_mails() {
     assert_eq!(run(&IMAP, 143, &load("imap-session"), 5), recs);
 }
 
-/// POP3 RETR: the response body, dot-stuffing removed, is a Mail; TOP is
-/// not (only part of a message).
+/// POP3 RETR: the response body, dot-stuffing removed, is a Mail; so are
+/// the headers of `TOP n 0`, flagged HeadersOnly, with no part or File.
 #[test]
 fn pop3_retr_is_a_mail() {
     let evs: &[(Dir, &[u8])] = &[
@@ -737,8 +737,9 @@ fn pop3_retr_is_a_mail() {
     ];
     let recs = hand(&POP3, 110, evs);
     let m = mails(&recs);
-    assert_eq!(m.len(), 1);
+    assert_eq!(m.len(), 2);
     assert_eq!((m[0].subject.as_str(), m[0].from.as_str()), ("hi", "a@b"));
+    assert!(!m[0].headers_only);
     let f = files(&recs);
     assert_eq!(f.len(), 1);
     // sha256 of ".dot\r\nbody\r\n" (printf '.dot\r\nbody\r\n' | sha256sum).
@@ -746,7 +747,234 @@ fn pop3_retr_is_a_mail() {
     assert!(!f[0].to_server);
     let p = pop3(&recs);
     assert_eq!(p[1].mail_id, m[0].id);
-    assert_eq!(p[2].mail_id, "");
+    assert_eq!(p[2].mail_id, m[1].id);
+    assert_eq!(m[1].subject, "hi");
+    assert!(m[1].headers_only && !m[1].truncated);
+    assert!(m[1].parts.is_empty() && m[1].body_md5.is_empty());
+}
+
+/// The FETCH items of server lines that announce a literal.
+#[test]
+fn imap_fetch_items() {
+    use super::imap::{fetch_item, Item};
+    for (line, want) in [
+        (&b"* 1 FETCH (BODY[] {10}"[..], Item::Message),
+        (b"* 1 FETCH (FLAGS (\\Seen) body[]<0> {10}", Item::Message),
+        (b"* 1 FETCH (RFC822 {10}", Item::Message),
+        (
+            b"* 1 FETCH (UID 4 RFC822.SIZE 9 BODY[HEADER] {10}",
+            Item::Header,
+        ),
+        (b"* 1 FETCH (BODY.PEEK[HEADER] {10}", Item::Header),
+        (b"* 1 FETCH (RFC822.HEADER {10}", Item::Header),
+        (
+            b"* 1 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {10}",
+            Item::Header,
+        ),
+        (
+            b"* 1 FETCH (BODY[HEADER.FIELDS.NOT (X-A)] {10}",
+            Item::Header,
+        ),
+        (b"* 1 FETCH (BODY[TEXT] {10}", Item::Other),
+        (b"* 1 FETCH (RFC822.TEXT {10}", Item::Other),
+        (b"* 1 FETCH (BODY[1] {10}", Item::Other),
+        (b"* 1 FETCH (BODY[1.MIME] {10}", Item::Other),
+        (b"* 1 FETCH (BODY[2.HEADER] {10}", Item::Other),
+        (b"* 1 FETCH (XBODY[HEADER] {10}", Item::Other),
+        (b"* 1 FETCH (XRFC822 {10}", Item::Other),
+        (b"* LIST () \"/\" {10}", Item::Other),
+        (b"* 1 FETCH (BODY[HEADER]> {10}", Item::Other),
+        (b"{10}", Item::Other),
+        (b"]", Item::Other),
+        (b"", Item::Other),
+    ] {
+        assert_eq!(fetch_item(line), want, "{}", String::from_utf8_lossy(line));
+    }
+}
+
+/// Every segment of `stream` cut in two at every byte gives the records of
+/// the whole stream.
+fn every_split_point(proto: &Protocol, port: u16, stream: &Stream) {
+    let whole = run(proto, port, stream, usize::MAX);
+    for j in 0..stream.len() {
+        for i in 1..stream[j].2.len() {
+            let mut e = Engine::new(proto, port);
+            for (k, (n, dir, bytes)) in stream.iter().enumerate() {
+                if k == j {
+                    e.data(*dir, &bytes[..i], origin(*n));
+                    e.data(*dir, &bytes[i..], origin(*n));
+                } else {
+                    e.data(*dir, bytes, origin(*n));
+                }
+            }
+            assert_eq!(e.finish(), whole, "segment {j} split at {i}");
+        }
+    }
+}
+
+/// Header fields of a Mail, as tshark's IMF dissector names them.
+fn heads(m: &netcap_schema::Mail) -> [&str; 6] {
+    [
+        m.from.as_str(),
+        m.to.as_str(),
+        m.subject.as_str(),
+        m.date.as_str(),
+        m.message_id.as_str(),
+        m.in_reply_to.as_str(),
+    ]
+}
+
+// tshark -Y imf -T fields -e imf.from -e imf.to -e imf.subject -e imf.date
+// -e imf.message_id -e imf.in_reply_to on
+// testdata/streams/pop3-top-imap-header-fetch-dovecot.pcap (frames 50, 53,
+// 56; 59 and 68 show the same), folded lines unfolded.
+const DOVECOT_HEADS: [[&str; 6]; 3] = [
+    [
+        "Alice Example <alice@example.org>",
+        "Analyst <analyst@example.net>",
+        "Quarterly report with the figures for the board meeting next week, please read before Monday",
+        "Mon, 07 Dec 2026 09:15:00 +0000",
+        "<report-1@example.org>",
+        "",
+    ],
+    [
+        "Bob <bob@example.com>",
+        "analyst@example.net",
+        "Lunch",
+        "Mon, 07 Dec 2026 11:02:00 +0000",
+        "<lunch-2@example.com>",
+        "<report-1@example.org>",
+    ],
+    [
+        "Carol =?utf-8?q?M=C3=BCller?= <carol@example.net>",
+        "analyst@example.net",
+        "=?utf-8?q?Gr=C3=BC=C3=9Fe?=",
+        "Tue, 08 Dec 2026 08:00:00 +0100",
+        "<gruesse-3@example.net>",
+        "",
+    ],
+];
+
+// Python's email (get_payload(decode=True), CRLF line ends) on the messages
+// the capture's script put in the mailbox (testdata/streams/pop3-imap-dovecot/
+// mkmail.py): the text part of message 2 and of message 3.
+const DOVECOT_BOB_TEXT: &str = "9ae3482e21e3b88441a7c0276a0f10ae0d93eddd5d48fcb6312cb341d5ef947a";
+const DOVECOT_CAROL_TEXT: &str = "3df76f9d60c833544ec41ecfe4d54f7011586274e1d7fd671549b7cebc03a572";
+
+/// IMAP header-only FETCH items (BODY[HEADER], BODY.PEEK[HEADER],
+/// RFC822.HEADER, BODY.PEEK[HEADER.FIELDS (...)]) are header-only Mails
+/// with tshark's IMF values; BODY[TEXT] and parts are not Mails; BODY[]
+/// gives whole ones; the same at every split point.
+#[test]
+fn imap_header_fetches_are_header_only_mails() {
+    let stream = load("imap-dovecot");
+    let recs = run(&IMAP, 143, &stream, usize::MAX);
+    let m = mails(&recs);
+    let got: Vec<([&str; 6], bool)> = m.iter().map(|m| (heads(m), m.headers_only)).collect();
+    let [a, b, c] = DOVECOT_HEADS;
+    // HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID): no In-Reply-To (as
+    // tshark's frame 59 shows).
+    let mut b_fields = b;
+    b_fields[5] = "";
+    assert_eq!(
+        got,
+        [
+            (a, true),
+            (b, true),
+            (c, true),
+            (a, true),
+            (b_fields, true),
+            (c, true),
+            (b, false),
+            (c, false),
+        ]
+    );
+    for m in &m[..6] {
+        assert!(m.parts.is_empty() && m.body_md5.is_empty() && !m.truncated);
+        assert!(!m.has_attachments);
+    }
+    // BODY[HEADER] of message 1: the literal's 412 bytes.
+    assert_eq!(m[0].size, 412);
+    assert_eq!(m[0].content_type, "multipart/mixed");
+    assert_eq!(m[1].x_mailer, "Mutt/2.2.9");
+    assert!(!m[6].truncated && !m[7].truncated);
+    let f = files(&recs);
+    let got: Vec<(&str, &str)> = f
+        .iter()
+        .map(|f| (f.sha256.as_str(), f.mail_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (DOVECOT_BOB_TEXT, m[6].id.as_str()),
+            (DOVECOT_CAROL_TEXT, m[7].id.as_str())
+        ]
+    );
+    // Each FETCH lists its Mails: 1, 1, 1, 3, none (TEXT), none (parts), 2.
+    let i = imap(&recs);
+    let listed: Vec<usize> = i
+        .iter()
+        .filter(|r| r.command == "FETCH")
+        .map(|r| r.mail_i_ds.len())
+        .collect();
+    assert_eq!(listed, [1, 1, 1, 3, 0, 0, 2]);
+    // The literals of BODY[TEXT] and the parts are still counted.
+    let text = i.iter().find(|r| r.arguments.contains("TEXT")).unwrap();
+    assert_eq!(text.literal_bytes, 3210);
+    every_split_point(&IMAP, 143, &stream);
+}
+
+/// POP3 TOP n 0 is a header-only Mail; TOP n k is a Mail of the headers
+/// and k body lines, Truncated when k lines came (the body may go on),
+/// whole when fewer came; the same at every split point.
+#[test]
+fn pop3_top_is_a_mail_of_the_headers() {
+    let stream = load("pop3-dovecot");
+    let recs = run(&POP3, 110, &stream, usize::MAX);
+    let m = mails(&recs);
+    let got: Vec<([&str; 6], bool, bool)> = m
+        .iter()
+        .map(|m| (heads(m), m.headers_only, m.truncated))
+        .collect();
+    let [a, b, c] = DOVECOT_HEADS;
+    assert_eq!(
+        got,
+        [
+            (a, true, false),  // TOP 1 0
+            (b, false, true),  // TOP 2 3: 3 of its 11 lines
+            (c, true, false),  // TOP 3 0
+            (c, false, false), // TOP 3 50: the whole message
+            (b, false, false), // RETR 2
+        ]
+    );
+    assert!(m[0].parts.is_empty() && m[0].body_md5.is_empty());
+    let f = files(&recs);
+    let got: Vec<(&str, bool, &str)> = f
+        .iter()
+        .map(|f| (f.sha256.as_str(), f.truncated, f.mail_id.as_str()))
+        .collect();
+    assert_eq!(
+        got[1..],
+        [
+            (DOVECOT_CAROL_TEXT, false, m[3].id.as_str()),
+            (DOVECOT_BOB_TEXT, false, m[4].id.as_str()),
+        ]
+    );
+    // TOP 2 3: the first three lines of the text part, cut.
+    assert_eq!((got[0].1, got[0].2), (true, m[1].id.as_str()));
+    assert_eq!(
+        m[1].parts[0].length,
+        3 * "line 1 of a plain text body\r\n".len() as i64
+    );
+    let p = pop3(&recs);
+    let ids: Vec<&str> = p
+        .iter()
+        .filter(|r| r.command == "TOP" || r.command == "RETR")
+        .map(|r| r.mail_id.as_str())
+        .collect();
+    let want: Vec<&str> = m.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, want);
+    every_split_point(&POP3, 110, &stream);
 }
 
 const POP3_BODY_SHA256: &str = "7b3e079432a7db1f64210257bb01b64b0ba9f597010e778aa3b485d44443d278";
