@@ -12,6 +12,7 @@ use sha2::Sha256;
 use crate::magic;
 use crate::parser::{Cx, Origin};
 use crate::records::{FileOut, StreamRecord};
+use crate::wire::hex;
 
 /// Bytes of the start of a file kept for the magic-number sniffing (Zeek
 /// looks at 4096, libmagic at more; the signatures of [`magic`] need less).
@@ -126,17 +127,6 @@ impl Content {
             cutoff: self.cutoff,
         }
     }
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// The UID of a connection's `n`-th file (1-based).

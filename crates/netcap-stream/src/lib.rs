@@ -32,6 +32,7 @@ pub mod records;
 pub mod ssh;
 pub mod telnet;
 pub mod tls;
+mod wire;
 
 #[cfg(test)]
 mod testkit;

@@ -7,43 +7,8 @@
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-/// A cursor over SSH wire data (RFC 4251 §5): every read is checked.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rd<'a> {
-    b: &'a [u8],
-}
-
-impl<'a> Rd<'a> {
-    pub(crate) fn new(b: &'a [u8]) -> Rd<'a> {
-        Rd { b }
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.b.len() {
-            return None;
-        }
-        let (head, tail) = self.b.split_at(n);
-        self.b = tail;
-        Some(head)
-    }
-
-    pub(crate) fn u8(&mut self) -> Option<u8> {
-        let (&v, tail) = self.b.split_first()?;
-        self.b = tail;
-        Some(v)
-    }
-
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        let b = self.take(4)?;
-        Some(u32::from_be_bytes(b.try_into().ok()?))
-    }
-
-    /// A `string`: a 32-bit length and that many bytes.
-    pub(crate) fn string(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()?;
-        self.take(usize::try_from(n).ok()?)
-    }
-}
+use crate::wire::hex;
+use crate::wire::Rd;
 
 /// A version banner, `SSH-protoversion-softwareversion SP comments`
 /// (RFC 4253 §4.2), split into its parts.
@@ -169,16 +134,6 @@ impl KexInit {
 /// The names of a name-list (none in an empty one).
 fn names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
     list.split(|&b| b == b',').filter(|_| !list.is_empty())
-}
-
-/// Lower-case hex of bytes.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// HASSH / HASSHServer: the lower-case MD5 hex of the input string

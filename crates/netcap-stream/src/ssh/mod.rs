@@ -27,7 +27,8 @@ use netcap_schema::{Ssh, SshKexInit};
 use crate::parser::{Cx, Dir, Origin, ParseError, Parsed, Probe, Protocol, StreamParser};
 use crate::records::StreamRecord;
 
-use kex::{Banner, KexInit, Rd};
+use crate::wire::Rd;
+use kex::{Banner, KexInit};
 
 /// The SSH stream protocol.
 pub const PROTOCOL: Protocol = Protocol {

@@ -1,73 +1,11 @@
 //! ClientHello and ServerHello bodies, read by hand with checked lengths.
 
+use crate::wire::Rd;
+
 /// GREASE values (RFC 8701): both bytes equal, low nibble 0xa.
 pub(crate) fn is_grease(v: u16) -> bool {
     let [hi, lo] = v.to_be_bytes();
     hi == lo && lo & 0x0f == 0x0a
-}
-
-/// A cursor over packet bytes: every read is checked and says `None` past the end.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rd<'a> {
-    b: &'a [u8],
-}
-
-impl<'a> Rd<'a> {
-    pub(crate) fn new(b: &'a [u8]) -> Rd<'a> {
-        Rd { b }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.b.is_empty()
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.b.len() {
-            return None;
-        }
-        let (head, tail) = self.b.split_at(n);
-        self.b = tail;
-        Some(head)
-    }
-
-    pub(crate) fn u8(&mut self) -> Option<u8> {
-        let (&v, tail) = self.b.split_first()?;
-        self.b = tail;
-        Some(v)
-    }
-
-    pub(crate) fn u16(&mut self) -> Option<u16> {
-        let b = self.take(2)?;
-        Some(u16::from_be_bytes(b.try_into().ok()?))
-    }
-
-    pub(crate) fn u24(&mut self) -> Option<u32> {
-        let b = self.take(3)?;
-        Some(b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)))
-    }
-
-    /// Everything left.
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        std::mem::take(&mut self.b)
-    }
-
-    /// A vector with a one-byte length prefix.
-    pub(crate) fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-
-    /// A vector with a two-byte length prefix.
-    pub(crate) fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
-
-    /// A vector with a three-byte length prefix.
-    pub(crate) fn vec24(&mut self) -> Option<&'a [u8]> {
-        let n = self.u24()?;
-        self.take(usize::try_from(n).ok()?)
-    }
 }
 
 /// Big-endian u16 values of a list (an odd trailing byte is ignored).

@@ -4,15 +4,7 @@ use md5::{Digest, Md5};
 
 use super::hello::{is_grease, ClientHello, ServerHello};
 
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+use crate::wire::hex;
 
 /// Lower-case MD5 hex of a string.
 pub(crate) fn md5_hex(s: &str) -> String {

@@ -29,7 +29,7 @@ use netcap_schema::{TlsClientHello, TlsServerHello, X509Certificate};
 use crate::parser::{Cx, Dir, Origin, ParseError, Parsed, Probe, Protocol, StreamParser};
 use crate::records::StreamRecord;
 
-use hello::Rd;
+use crate::wire::Rd;
 
 /// The TLS stream protocol.
 pub const PROTOCOL: Protocol = Protocol {
