@@ -370,12 +370,7 @@ const SMTP_SERVERS: &[Known] = &[
 /// Exim 4.94.2 ...", "... ESMTP Sendmail 8.15.2/8.15.2; ...", "... Microsoft
 /// ESMTP MAIL Service, Version: 8.5.9600.16384 ready ...".
 pub fn smtp_greeting(text: &str) -> Parsed {
-    let p = known_product(text, SMTP_SERVERS);
-    if p.product.is_empty() {
-        known_product(text, MAIL_SUITES)
-    } else {
-        p
-    }
+    mail_product(text, SMTP_SERVERS)
 }
 
 /// Reads the 250 reply to EHLO (lines joined by "\n"). It names no version,
@@ -415,12 +410,7 @@ const POP3_SERVERS: &[Known] = &[
 /// ready.", "Dovecot (Ubuntu) ready.", "Microsoft Exchange Server 2003 POP3
 /// server version 6.5.7638.1 (host) ready.".
 pub fn pop3_greeting(text: &str) -> Parsed {
-    let p = known_product(text, POP3_SERVERS);
-    if p.product.is_empty() {
-        known_product(text, MAIL_SUITES)
-    } else {
-        p
-    }
+    mail_product(text, POP3_SERVERS)
 }
 
 /// IMAP servers by a marker of their greeting.
@@ -444,7 +434,13 @@ pub fn imap_greeting(text: &str) -> Parsed {
         Some(r) => r.split_once(']').map_or("", |(_, after)| after),
         None => text,
     };
-    let p = known_product(text, IMAP_SERVERS);
+    mail_product(text, IMAP_SERVERS)
+}
+
+/// A mail server from the protocol's own table, else from the suites that
+/// answer every mail protocol with one name.
+fn mail_product(text: &str, table: &[Known]) -> Parsed {
+    let p = known_product(text, table);
     if p.product.is_empty() {
         known_product(text, MAIL_SUITES)
     } else {
