@@ -50,7 +50,7 @@ pub(crate) fn fixture(text: &str) -> Vec<(u64, Dir, Vec<u8>)> {
 /// One direction's unconsumed bytes, as the engine keeps them.
 #[derive(Default)]
 pub(crate) struct Pending {
-    buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     runs: Vec<(usize, Origin)>,
     needed: usize,
 }

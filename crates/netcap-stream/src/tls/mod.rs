@@ -155,6 +155,10 @@ struct Side {
     start: Start,
     /// Bytes of an over-long handshake message still to skip.
     skip: usize,
+    /// Bytes of the body of an application data, alert or heartbeat record
+    /// still to pass over: those bodies are not read, so they are skipped as
+    /// they stream by instead of being buffered to a whole record.
+    body_skip: usize,
     /// Handshake records are encrypted from here on (ChangeCipherSpec sent,
     /// or TLS 1.3 selected).
     encrypted: bool,
@@ -432,6 +436,12 @@ impl StreamParser for TlsParser {
         }
         let mut off = 0;
         loop {
+            let side = self.side(dir);
+            if side.body_skip > 0 {
+                let n = side.body_skip.min(input.len().saturating_sub(off));
+                side.body_skip -= n;
+                off += n;
+            }
             let rest = input.get(off..).unwrap_or_default();
             if rest.is_empty() {
                 return Ok(Parsed::all(input));
@@ -453,6 +463,11 @@ impl StreamParser for TlsParser {
             }
             let total = HEADER + h.len;
             let Some(fragment) = rest.get(HEADER..total) else {
+                if matches!(h.content_type, ALERT | APPLICATION_DATA | HEARTBEAT) {
+                    // Nothing of its body is read: pass over it as it comes.
+                    self.side(dir).body_skip = total - rest.len();
+                    return Ok(Parsed::all(input));
+                }
                 return Ok(Parsed::need(off, total));
             };
             match h.content_type {
@@ -485,6 +500,7 @@ impl StreamParser for TlsParser {
         let side = self.side(dir);
         side.buf.clear();
         side.skip = 0;
+        side.body_skip = 0;
         side.mode = Mode::Resync;
     }
 

@@ -712,6 +712,29 @@ fn change_cipher_spec_hides_later_handshakes() {
 }
 
 #[test]
+fn encrypted_record_bodies_are_passed_over_not_buffered() {
+    let mut app = record(23, &[0xaa; 3000]);
+    app.extend_from_slice(&record(21, &[1, 0]));
+    let mut e = Engine::new();
+    // The body comes in pieces: each is consumed at once, nothing waits.
+    for (i, piece) in app.chunks(700).enumerate() {
+        e.feed(Dir::ToServer, i as u64 + 1, piece);
+        assert!(e.pending[0].buf.is_empty(), "piece {i} buffered");
+    }
+    // The skip is exact: the alert after the body is read as a record, and
+    // a bad header after it is still a violation.
+    e.feed(Dir::ToServer, 9, &[99, 3, 3, 0, 1, 0]);
+    assert!(e.error.is_some());
+    // A gap ends a pending skip: the hello after it is read.
+    let mut e = Engine::new();
+    e.feed(Dir::ToServer, 1, &app[..100]);
+    e.gap(Dir::ToServer, 2);
+    e.feed(Dir::ToServer, 3, &record(22, &chrome_hello()));
+    assert_eq!(client_hellos(&e).len(), 1);
+    assert!(e.error.is_none());
+}
+
+#[test]
 fn too_long_handshake_is_skipped() {
     // A Certificate message announcing 300000 bytes, then a real hello.
     let mut e = Engine::new();
