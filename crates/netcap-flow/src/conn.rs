@@ -783,6 +783,18 @@ impl Conn {
             } else {
                 (self.server, self.client)
             };
+            // The connection's record has the address texts already.
+            let (src_ip, dst_ip) = if from_client {
+                (&conn.src_ip, &conn.dst_ip)
+            } else {
+                (&conn.dst_ip, &conn.src_ip)
+            };
+            // "F" + the connection UID without its "C" + the direction digit.
+            let tail = conn.uid.get(1..).unwrap_or_default();
+            let mut uid = String::with_capacity(tail.len() + 2);
+            uid.push('F');
+            uid.push_str(tail);
+            uid.push(if from_client { '0' } else { '1' });
             let flag = |k: usize| d.flag(k);
             let last_ts = d.last_ts;
             out.push((
@@ -796,14 +808,14 @@ impl Conn {
                     application_proto: conn.application_proto.clone(),
                     src_mac: mac_text(d.mac.map(|m| m.0)),
                     dst_mac: mac_text(d.mac.map(|m| m.1)),
-                    src_ip: ip_text(src.0),
+                    src_ip: src_ip.clone(),
                     src_port: i32::from(src.1),
-                    dst_ip: ip_text(dst.0),
+                    dst_ip: dst_ip.clone(),
                     dst_port: i32::from(dst.1),
                     size: to_i64(d.bytes),
                     app_payload_size: to_i64(d.payload),
                     num_packets: to_i64(d.packets),
-                    uid: format!("F{}{i}", conn.uid.get(1..).unwrap_or_default()),
+                    uid,
                     duration: elapsed(d.first_ts, last_ts),
                     timestamp_last: last_ts,
                     packet_number: conn.packet_number,
