@@ -12,7 +12,7 @@ use sha2::Sha256;
 use crate::magic;
 use crate::parser::{Cx, Origin};
 use crate::records::{FileOut, StreamRecord};
-use crate::wire::hex;
+use netcap_decode::text::hex;
 
 /// Bytes of the start of a file kept for the magic-number sniffing (Zeek
 /// looks at 4096, libmagic at more; the signatures of [`magic`] need less).

@@ -628,7 +628,7 @@ impl MailBuilder {
         }
         self.end_part(true, cx);
         if let Some(h) = self.body_md5.take() {
-            self.rec.body_md5 = crate::wire::hex(&h.finalize());
+            self.rec.body_md5 = netcap_decode::text::hex(&h.finalize());
         }
         cx.emit(StreamRecord::Mail(Box::new(self.rec)));
     }

@@ -1,5 +1,5 @@
 //! Reading the binary protocols (TLS handshakes, SSH packets): a checked
-//! big-endian cursor over borrowed bytes, and lower-case hex for digests.
+//! big-endian cursor over borrowed bytes.
 
 /// A cursor over packet bytes: every read is checked and says `None` past
 /// the end, so a lying length field never reads out of bounds or allocates.
@@ -77,19 +77,6 @@ impl<'a> Rd<'a> {
     }
 }
 
-/// Lower-case hex of bytes (digests, fingerprints).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    fn digit(n: u8) -> char {
-        char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
-    }
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(digit(b >> 4));
-        s.push(digit(b & 0x0f));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +93,5 @@ mod tests {
         assert_eq!(rd.u24(), Some(0x010203));
         assert!(rd.is_empty());
         assert_eq!(rd.u8(), None);
-    }
-
-    #[test]
-    fn hex_is_lower_case() {
-        assert_eq!(hex(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
-        assert_eq!(hex(&[]), "");
     }
 }

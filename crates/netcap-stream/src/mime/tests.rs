@@ -100,7 +100,7 @@ fn ours(msg: &[u8], chunk: usize) -> (Mail, Vec<Extracted>) {
 }
 
 fn sha256(b: &[u8]) -> String {
-    crate::wire::hex(&Sha256::digest(b))
+    netcap_decode::text::hex(&Sha256::digest(b))
 }
 
 const MIXED: &str = "Return-Path: <alice@example.org>\r\n\
@@ -197,7 +197,7 @@ fn parts_agree_with_python_email() {
         let body = MIXED.split_once("\r\n\r\n").unwrap().1;
         assert_eq!(
             mail.body_md5,
-            crate::wire::hex(&md5::Md5::digest(body.as_bytes()))
+            netcap_decode::text::hex(&md5::Md5::digest(body.as_bytes()))
         );
     }
 }

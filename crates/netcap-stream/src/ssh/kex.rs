@@ -7,8 +7,8 @@
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-use crate::wire::hex;
 use crate::wire::Rd;
+use netcap_decode::text::hex;
 
 /// A version banner, `SSH-protoversion-softwareversion SP comments`
 /// (RFC 4253 §4.2), split into its parts.

@@ -4,7 +4,7 @@ use md5::{Digest, Md5};
 
 use super::hello::{is_grease, ClientHello, ServerHello};
 
-use crate::wire::hex;
+use netcap_decode::text::hex;
 
 /// Lower-case MD5 hex of a string.
 pub(crate) fn md5_hex(s: &str) -> String {

@@ -25,7 +25,7 @@
 use sha2::{Digest, Sha256};
 
 use super::hello::{ext, is_grease, ClientHello};
-use crate::wire::hex;
+use netcap_decode::text::hex;
 
 /// The two version characters of a protocol version.
 fn version_code(v: u16) -> &'static str {

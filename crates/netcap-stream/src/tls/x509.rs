@@ -14,7 +14,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
-use crate::wire::hex;
+use netcap_decode::text::hex;
 
 /// Certificates decoded recently on this thread (a pipeline worker), by the
 /// SHA-256 of their DER: the same few certificates come back in connection
