@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use netcap_schema::{Connection, Flow};
 
-use netcap_decode::text::{colon_hex, ip_text};
+use netcap_decode::text::{colon_hex_into, ip_text, ipv4_text_into};
 
 use crate::community::{community_id, short_uid};
 use crate::packet::{
@@ -668,6 +668,35 @@ impl Conn {
 
     /// Builds the record. `written_ts`/`written_num`: flow clock and last packet read.
     pub fn record(&self, reason: EndReason, written_ts: i64, written_num: u64) -> Connection {
+        let mut r = Connection::default();
+        self.record_into(reason, written_ts, written_num, &mut r);
+        r
+    }
+
+    /// [`Conn::record`] into `r`, reusing the buffers of its texts: the
+    /// table builds one record per ended connection, and their allocations
+    /// showed in profiles.
+    pub fn record_into(
+        &self,
+        reason: EndReason,
+        written_ts: i64,
+        written_num: u64,
+        r: &mut Connection,
+    ) {
+        let Connection {
+            link_proto,
+            network_proto,
+            transport_proto,
+            application_proto,
+            src_mac,
+            dst_mac,
+            src_ip,
+            dst_ip,
+            end_reason,
+            conn_state,
+            tunnel_parent,
+            ..
+        } = std::mem::take(r);
         let empty = Dir::default();
         let [c2s, s2c] = &self.dir;
         let (c2s, s2c) = (
@@ -676,23 +705,23 @@ impl Conn {
         );
         let total = |f: fn(&Dir) -> u64| to_i64(f(c2s).saturating_add(f(s2c)));
         let ports = self.has_ports.then_some((self.client.1, self.server.1));
-        let mut r = Connection {
+        let app = self
+            .streams()
+            .and_then(|s| s.protocol())
+            .or(self.app.map(DecodedApp::name))
+            .unwrap_or_else(|| app_proto(self.proto, self.client.1, self.server.1));
+        *r = Connection {
             timestamp: written_ts,
             timestamp_first: self.first_ts,
-            link_proto: self.link.to_string(),
-            network_proto: if self.v6 { "IPv6" } else { "IPv4" }.to_string(),
-            transport_proto: transport_name(self.proto),
-            application_proto: self
-                .streams()
-                .and_then(|s| s.protocol())
-                .or(self.app.map(DecodedApp::name))
-                .unwrap_or_else(|| app_proto(self.proto, self.client.1, self.server.1))
-                .to_string(),
-            src_mac: mac_text(c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
-            dst_mac: mac_text(c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
-            src_ip: ip_text(self.client.0),
+            link_proto: refill(link_proto, self.link),
+            network_proto: refill(network_proto, if self.v6 { "IPv6" } else { "IPv4" }),
+            transport_proto: transport_name_into(transport_proto, self.proto),
+            application_proto: refill(application_proto, app),
+            src_mac: mac_text_into(src_mac, c2s.mac.map(|m| m.0).or(s2c.mac.map(|m| m.1))),
+            dst_mac: mac_text_into(dst_mac, c2s.mac.map(|m| m.1).or(s2c.mac.map(|m| m.0))),
+            src_ip: ip_text_into(src_ip, self.client.0),
             src_port: i32::from(self.client.1),
-            dst_ip: ip_text(self.server.0),
+            dst_ip: ip_text_into(dst_ip, self.server.0),
             dst_port: i32::from(self.server.1),
             size: total(|d| d.bytes),
             app_payload_size: total(|d| d.payload),
@@ -711,7 +740,7 @@ impl Conn {
                 ports,
                 self.one_way,
             ),
-            end_reason: reason.as_str().to_string(),
+            end_reason: refill(end_reason, reason.as_str()),
             vlan: i32::from(self.vlan),
             num_packets_client_to_server: to_i64(c2s.packets),
             num_packets_server_to_client: to_i64(s2c.packets),
@@ -750,8 +779,8 @@ impl Conn {
         r.num_ece_flags_server_to_client = f(s2c, 6);
         r.num_cwr_flags_server_to_client = f(s2c, 7);
         r.num_ns_flags_server_to_client = f(s2c, 8);
-        self.fill_stats(&mut r);
-        r.tunnel_parent = self.tunnel_parent().unwrap_or_default().to_string();
+        self.fill_stats(r, conn_state);
+        r.tunnel_parent = refill(tunnel_parent, self.tunnel_parent().unwrap_or_default());
         if let Some(st) = self.streams() {
             let c = st.counters();
             let [a, b] = &c.dirs;
@@ -765,14 +794,27 @@ impl Conn {
             r.stream_bytes_server_to_client = to_i64(b.delivered);
             r.services = st.services();
         }
-        r
     }
 
     /// The records of the connection's directions that carried packets
     /// (client to server first), each with the key it is merged by: the first
     /// packet number of that direction, unique to it.
     pub fn flow_records(&self, conn: &Connection) -> Vec<(u64, Flow)> {
-        let mut out = Vec::with_capacity(2);
+        let mut pool = Vec::new();
+        let mut keys = Vec::with_capacity(2);
+        self.flows_into(conn, &mut pool, &mut keys);
+        keys.into_iter().map(|(k, _)| k).zip(pool).collect()
+    }
+
+    /// [`Conn::flow_records`] into `pool`: each direction's record refills
+    /// the entry at the index pushed to `keys` with its key (entries beyond
+    /// the ones in use are reused, their text buffers kept).
+    pub fn flows_into(
+        &self,
+        conn: &Connection,
+        pool: &mut Vec<Flow>,
+        keys: &mut Vec<(u64, usize)>,
+    ) {
         for (i, d) in self.dir.iter().enumerate() {
             let Some(d) = d.as_deref() else {
                 continue;
@@ -789,66 +831,84 @@ impl Conn {
             } else {
                 (&conn.dst_ip, &conn.src_ip)
             };
+            let at = keys.len();
+            if pool.len() <= at {
+                pool.resize_with(at + 1, Flow::default);
+            }
+            let Some(slot) = pool.get_mut(at) else {
+                continue;
+            };
+            keys.push((d.first_num, at));
+            let Flow {
+                link_proto,
+                network_proto,
+                transport_proto,
+                application_proto,
+                src_mac,
+                dst_mac,
+                src_ip: src_ip_buf,
+                dst_ip: dst_ip_buf,
+                mut uid,
+                connection_uid,
+                end_reason,
+                ..
+            } = std::mem::take(slot);
             // "F" + the connection UID without its "C" + the direction digit.
-            let tail = conn.uid.get(1..).unwrap_or_default();
-            let mut uid = String::with_capacity(tail.len() + 2);
+            uid.clear();
             uid.push('F');
-            uid.push_str(tail);
+            uid.push_str(conn.uid.get(1..).unwrap_or_default());
             uid.push(if from_client { '0' } else { '1' });
             let flag = |k: usize| d.flag(k);
             let last_ts = d.last_ts;
-            out.push((
-                d.first_num,
-                Flow {
-                    timestamp: conn.timestamp,
-                    timestamp_first: d.first_ts,
-                    link_proto: conn.link_proto.clone(),
-                    network_proto: conn.network_proto.clone(),
-                    transport_proto: conn.transport_proto.clone(),
-                    application_proto: conn.application_proto.clone(),
-                    src_mac: mac_text(d.mac.map(|m| m.0)),
-                    dst_mac: mac_text(d.mac.map(|m| m.1)),
-                    src_ip: src_ip.clone(),
-                    src_port: i32::from(src.1),
-                    dst_ip: dst_ip.clone(),
-                    dst_port: i32::from(dst.1),
-                    size: to_i64(d.bytes),
-                    app_payload_size: to_i64(d.payload),
-                    num_packets: to_i64(d.packets),
-                    uid,
-                    duration: elapsed(d.first_ts, last_ts),
-                    timestamp_last: last_ts,
-                    packet_number: conn.packet_number,
-                    first_packet_number: d.first_num,
-                    last_packet_number: d.last_num,
-                    connection_uid: conn.uid.clone(),
-                    from_client,
-                    end_reason: conn.end_reason.clone(),
-                    num_fin_flags: flag(0),
-                    num_syn_flags: flag(1),
-                    num_rst_flags: flag(2),
-                    num_psh_flags: flag(3),
-                    num_ack_flags: flag(4),
-                    num_urg_flags: flag(5),
-                    num_ece_flags: flag(6),
-                    num_cwr_flags: flag(7),
-                    num_ns_flags: flag(8),
-                    packet_size_min: d.size.min(),
-                    packet_size_max: d.size.max(),
-                    packet_size_mean: d.size.mean(),
-                    packet_size_std: d.size.stddev(),
-                    iat_min: d.iat.min(),
-                    iat_max: d.iat.max(),
-                    iat_mean: d.iat.mean(),
-                    iat_std: d.iat.stddev(),
-                    ..Default::default()
-                },
-            ));
+            *slot = Flow {
+                timestamp: conn.timestamp,
+                timestamp_first: d.first_ts,
+                link_proto: refill(link_proto, &conn.link_proto),
+                network_proto: refill(network_proto, &conn.network_proto),
+                transport_proto: refill(transport_proto, &conn.transport_proto),
+                application_proto: refill(application_proto, &conn.application_proto),
+                src_mac: mac_text_into(src_mac, d.mac.map(|m| m.0)),
+                dst_mac: mac_text_into(dst_mac, d.mac.map(|m| m.1)),
+                src_ip: refill(src_ip_buf, src_ip),
+                src_port: i32::from(src.1),
+                dst_ip: refill(dst_ip_buf, dst_ip),
+                dst_port: i32::from(dst.1),
+                size: to_i64(d.bytes),
+                app_payload_size: to_i64(d.payload),
+                num_packets: to_i64(d.packets),
+                uid,
+                duration: elapsed(d.first_ts, last_ts),
+                timestamp_last: last_ts,
+                packet_number: conn.packet_number,
+                first_packet_number: d.first_num,
+                last_packet_number: d.last_num,
+                connection_uid: refill(connection_uid, &conn.uid),
+                from_client,
+                end_reason: refill(end_reason, &conn.end_reason),
+                num_fin_flags: flag(0),
+                num_syn_flags: flag(1),
+                num_rst_flags: flag(2),
+                num_psh_flags: flag(3),
+                num_ack_flags: flag(4),
+                num_urg_flags: flag(5),
+                num_ece_flags: flag(6),
+                num_cwr_flags: flag(7),
+                num_ns_flags: flag(8),
+                packet_size_min: d.size.min(),
+                packet_size_max: d.size.max(),
+                packet_size_mean: d.size.mean(),
+                packet_size_std: d.size.stddev(),
+                iat_min: d.iat.min(),
+                iat_max: d.iat.max(),
+                iat_mean: d.iat.mean(),
+                iat_std: d.iat.stddev(),
+                ..Default::default()
+            };
         }
-        out
     }
 
-    fn fill_stats(&self, r: &mut Connection) {
+    /// The statistics of `r`; `conn_state`: a buffer for its text.
+    fn fill_stats(&self, r: &mut Connection, conn_state: String) {
         let empty = Dir::default();
         let [c2s, s2c] = &self.dir;
         let (c2s, s2c) = (
@@ -924,7 +984,7 @@ impl Conn {
         r.duplicate_ac_ks_client_to_server = to_i64(c2s_tcp.dup_acks);
         r.duplicate_ac_ks_server_to_client = to_i64(s2c_tcp.dup_acks);
         r.handshake_rtt = tcp.rtt.unwrap_or(0);
-        r.conn_state = self.conn_state().to_string();
+        r.conn_state = refill(conn_state, self.conn_state());
         r.history = self.history.text();
         // The last active period ends with the last packet.
         let [mut active, idle] = self.periods.as_deref().copied().unwrap_or_default();
@@ -1002,7 +1062,44 @@ fn to_i64(v: u64) -> i64 {
 }
 
 pub(crate) fn mac_text(m: Option<[u8; 6]>) -> String {
-    m.map(|m| colon_hex(&m)).unwrap_or_default()
+    mac_text_into(String::new(), m)
+}
+
+/// `text` in `buf`'s allocation.
+fn refill(mut buf: String, text: &str) -> String {
+    buf.clear();
+    buf.push_str(text);
+    buf
+}
+
+/// [`mac_text`] in `buf`'s allocation.
+fn mac_text_into(mut buf: String, m: Option<[u8; 6]>) -> String {
+    match m {
+        Some(m) => colon_hex_into(&mut buf, &m),
+        None => buf.clear(),
+    }
+    buf
+}
+
+/// An address's text in `buf`'s allocation.
+fn ip_text_into(mut buf: String, a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(v4) => ipv4_text_into(&mut buf, v4.octets()),
+        IpAddr::V6(_) => buf = ip_text(a),
+    }
+    buf
+}
+
+/// [`transport_name`] in `buf`'s allocation.
+fn transport_name_into(buf: String, proto: u8) -> String {
+    match proto {
+        PROTO_TCP => refill(buf, "TCP"),
+        PROTO_UDP => refill(buf, "UDP"),
+        PROTO_ICMP => refill(buf, "ICMPv4"),
+        PROTO_ICMPV6 => refill(buf, "ICMPv6"),
+        PROTO_SCTP => refill(buf, "SCTP"),
+        p => format!("IP protocol {p}"),
+    }
 }
 
 /// Name of an IP protocol.

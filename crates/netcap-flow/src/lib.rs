@@ -24,7 +24,7 @@ pub use packet::{DecodedApp, FlowPacket};
 pub use streams::StreamSettings;
 
 use conn::Conn;
-use netcap_schema::{Flow, Record};
+use netcap_schema::{Connection, Flow, Record};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -145,7 +145,22 @@ pub struct FlowTable {
     counts: FlowCounts,
     /// TCP streams (None: not reassembled).
     streams: Option<streams::StreamLayer>,
+    /// Records refilled for each ended connection (their buffers reused).
+    scratch: Scratch,
 }
+
+/// Records the table refills rather than allocates per ended connection.
+#[derive(Debug, Default)]
+struct Scratch {
+    connection: Connection,
+    flows: Vec<Flow>,
+    /// (merge key, index into `flows`) of the batch's Flow records.
+    keys: Vec<(u64, usize)>,
+}
+
+/// Flow records kept for reuse between batches; a batch that ends more
+/// connections allocates the rest, and gives them back after it.
+const SCRATCH_FLOWS: usize = 4096;
 
 /// What a frame is sharded by, as a fixed (unseeded) hash: its outermost
 /// address pair, else its MAC pair, else nothing (0). Equal contexts go to
@@ -192,6 +207,7 @@ impl FlowTable {
             scanned: None,
             counts: FlowCounts::default(),
             streams: None,
+            scratch: Scratch::default(),
         }
     }
 
@@ -522,9 +538,12 @@ impl FlowTable {
         let mut ended = std::mem::take(&mut self.ended);
         ended.sort_unstable_by_key(|(c, _)| c.order_key());
         let clock = self.clock;
-        // Flow records are merged by their own first packet: emit them in
-        // that order, after the connections.
-        let mut flows = Vec::with_capacity(ended.len() * 2);
+        let Scratch {
+            connection: rec,
+            flows,
+            keys,
+        } = &mut self.scratch;
+        keys.clear();
         let mut recs = Vec::new();
         for (c, reason) in &mut ended {
             if let Some(l) = self.streams.as_mut() {
@@ -534,16 +553,21 @@ impl FlowTable {
                     sink.emit_stream(last_number, 1 + c.first_num, r);
                 }
             }
-            let rec = c.record(*reason, clock, last_number);
-            sink.connection(c.first_num, &rec);
-            flows.extend(c.flow_records(&rec));
+            c.record_into(*reason, clock, last_number, rec);
+            sink.connection(c.first_num, rec);
+            c.flows_into(rec, flows, keys);
             self.counts.connections += 1;
         }
-        // Stable: equal keys (outer and inner connection) keep their order.
-        flows.sort_by_key(|f| f.0);
-        for (key, flow) in &flows {
-            sink.emit_keyed(*key, flow);
+        // Flow records are merged by their own first packet: emit them in
+        // that order, after the connections. Stable: equal keys (outer and
+        // inner connection) keep their order.
+        keys.sort_by_key(|k| k.0);
+        for &(key, at) in keys.iter() {
+            if let Some(flow) = flows.get(at) {
+                sink.emit_keyed(key, flow);
+            }
         }
+        flows.truncate(SCRATCH_FLOWS);
         ended.clear();
         // Keep the allocation for the next batch.
         self.ended = ended;

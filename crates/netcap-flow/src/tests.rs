@@ -520,6 +520,36 @@ fn flow_records_are_the_directions_in_first_packet_order() {
     assert_eq!(flows[2].1.num_packets, 1);
 }
 
+/// The table refills one Connection record and a pool of Flow records for
+/// every connection it writes: what a previous connection left in them
+/// (another protocol, a second direction) must not show in the next.
+#[test]
+fn refilled_records_equal_fresh_ones() {
+    let mut r = Run::new();
+    handshake_and_close(&mut r, 0);
+    r.frame(100, &udp_frame(B, [192, 168, 7, 9], 5353, 53, 30));
+    let mut conns: Vec<&Conn> = r.table.open.values().map(|c| &**c).collect();
+    conns.sort_by_key(|c| c.first_num);
+    assert_eq!(conns.len(), 2);
+    let mut rec = Connection::default();
+    let mut pool = Vec::new();
+    for order in [[0, 1], [1, 0], [0, 0]] {
+        for i in order {
+            let c = conns[i];
+            c.record_into(EndReason::IdleTimeout, 7, 9, &mut rec);
+            assert_eq!(rec, c.record(EndReason::IdleTimeout, 7, 9));
+            let mut keys = Vec::new();
+            c.flows_into(&rec, &mut pool, &mut keys);
+            let fresh = c.flow_records(&rec);
+            assert_eq!(keys.len(), fresh.len());
+            for ((key, at), (fresh_key, flow)) in keys.iter().zip(&fresh) {
+                assert_eq!((key, &pool[*at]), (fresh_key, flow));
+            }
+        }
+    }
+    assert_eq!(pool.len(), 2, "the UDP flow refilled the TCP flow's entry");
+}
+
 /// The per-connection state is what a flow-flooding attack multiplies: keep
 /// it from growing unnoticed (`cargo test -p netcap-flow -- --nocapture sizes`).
 #[test]
