@@ -101,7 +101,9 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DecodeErro
         layer: LAYER,
         field,
     };
-    let mut text = String::new();
+    // One allocation for most names (grown by doubling from empty, a name
+    // took three or four).
+    let mut text = String::with_capacity(64);
     let mut pos = start;
     let mut after: Option<usize> = None;
     let mut pointers = 0usize;
@@ -164,6 +166,13 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DecodeErro
 /// Appends a label as text: printable ASCII as is, other bytes as `\DDD`
 /// (decimal, the master-file notation of RFC 1035 §5.1).
 fn push_label(text: &mut String, label: &[u8]) {
+    // Names are printable ASCII nearly always: append the label at once.
+    if label.iter().all(|b| (0x20..0x7f).contains(b)) {
+        if let Ok(ascii) = std::str::from_utf8(label) {
+            text.push_str(ascii);
+            return;
+        }
+    }
     for &b in label {
         if (0x20..0x7f).contains(&b) {
             text.push(char::from(b));

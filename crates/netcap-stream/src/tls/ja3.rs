@@ -11,12 +11,34 @@ pub(crate) fn md5_hex(s: &str) -> String {
     hex(&Md5::digest(s.as_bytes()))
 }
 
-fn join<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
-    values
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+/// Appends `values` in decimal, separated by '-', without a String per value.
+fn push_joined(out: &mut String, values: impl IntoIterator<Item = u16>) {
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        push_decimal(out, v);
+    }
+}
+
+/// Appends `v` in decimal.
+fn push_decimal(out: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
 }
 
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,ECPointFormats`: wire order,
@@ -24,23 +46,47 @@ fn join<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
 /// The version is the ClientHello's field, not supported_versions.
 pub(crate) fn ja3_string(ch: &ClientHello) -> String {
     let keep = |v: &&u16| !is_grease(**v);
-    format!(
-        "{},{},{},{},{}",
-        ch.version,
-        join(ch.cipher_suites.iter().filter(keep)),
-        join(ch.extensions.iter().filter(keep)),
-        join(ch.groups.iter().filter(keep)),
-        join(ch.point_formats.iter()),
-    )
+    let mut s = String::with_capacity(256);
+    push_decimal(&mut s, ch.version);
+    s.push(',');
+    push_joined(&mut s, ch.cipher_suites.iter().filter(keep).copied());
+    s.push(',');
+    push_joined(&mut s, ch.extensions.iter().filter(keep).copied());
+    s.push(',');
+    push_joined(&mut s, ch.groups.iter().filter(keep).copied());
+    s.push(',');
+    push_joined(&mut s, ch.point_formats.iter().map(|&p| u16::from(p)));
+    s
 }
 
 /// `SSLVersion,Cipher,Extensions` of a ServerHello; like the reference code,
 /// no GREASE filtering (servers do not send GREASE).
 pub(crate) fn ja3s_string(sh: &ServerHello) -> String {
-    format!(
-        "{},{},{}",
-        sh.version,
-        sh.cipher_suite,
-        join(sh.extensions.iter())
-    )
+    let mut s = String::with_capacity(64);
+    push_decimal(&mut s, sh.version);
+    s.push(',');
+    push_decimal(&mut s, sh.cipher_suite);
+    s.push(',');
+    push_joined(&mut s, sh.extensions.iter().copied());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_lists_match_fmt() {
+        for v in [0u16, 7, 10, 99, 100, 4865, 10000, 65535] {
+            let mut s = String::new();
+            push_decimal(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        let mut s = String::from("x,");
+        push_joined(&mut s, [771u16, 0, 65281, 10]);
+        assert_eq!(s, "x,771-0-65281-10");
+        let mut empty = String::new();
+        push_joined(&mut empty, []);
+        assert_eq!(empty, "");
+    }
 }

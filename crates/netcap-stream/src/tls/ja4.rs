@@ -73,12 +73,21 @@ fn hash12(s: &str, empty: bool) -> String {
     h
 }
 
+/// `values` as 4-digit lower-case hex, comma-separated (one String, no
+/// String per value).
 fn hex_list(values: &[u16]) -> String {
-    values
-        .iter()
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(values.len() * 5);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        for shift in [12u16, 8, 4, 0] {
+            let nibble = usize::from((v >> shift) & 0xf);
+            s.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
+        }
+    }
+    s
 }
 
 /// The `b` part: sorted ciphers without GREASE.
@@ -143,4 +152,21 @@ pub(crate) fn ja4(ch: &ClientHello) -> String {
         part_b(&ch.cipher_suites),
         part_c(&ch.extensions, &ch.sig_algs)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_lists_match_fmt() {
+        let values = [0u16, 0x000a, 0x1301, 0xc02b, 0xffff];
+        let want = values
+            .iter()
+            .map(|v| format!("{v:04x}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(hex_list(&values), want);
+        assert_eq!(hex_list(&[]), "");
+    }
 }
