@@ -245,6 +245,29 @@ def main() -> None:
         ratio = f"{wall / base:.1f}x" if base else "-"
         print(f"{name:<20} {wall:>8.2f} {cpu:>8.2f} {packets / wall:>11,.0f} {rss:>8.0f} {size / 1e6:>10.1f} "
               f"{size / cap_size:>15.2f} {ratio:>14}")
+    print_round_ratios(results)
+
+
+def print_round_ratios(results: dict) -> None:
+    """The ratios of the speed targets taken within each round (the tools of a
+    round run one after the other, so a shared machine's load drifts less
+    between them than between the medians of the table), then their median."""
+    pairs = [
+        ("tshark -T fields wall / netcap wall", "tshark -T fields", "netcap", 0),
+        ("NFStream wall / netcap wall", "nfstream", "netcap", 0),
+        ("netcap CPU / netcap no streams CPU", "netcap", "netcap no streams", 1),
+    ]
+    lines = []
+    for label, a, b, col in pairs:
+        if a not in results or b not in results:
+            continue
+        per_round = [x[col] / y[col] for x, y in zip(results[a], results[b]) if y[col] > 0]
+        if per_round:
+            rounds = " ".join(f"{r:.2f}" for r in per_round)
+            lines.append(f"  {label:<38} {statistics.median(per_round):6.2f}   (rounds: {rounds})")
+    if lines:
+        print("ratios within each round, median:")
+        print("\n".join(lines))
 
 
 def attacks() -> None:
