@@ -12,7 +12,10 @@ Each tool runs N times (default 3), the tools alternating
 within each round, and the table gives the median wall time, CPU time
 (user+sys), packets/s, peak memory, output size, and each tool's wall time
 divided by Netcap's. Times are ratios from one run on a shared machine:
-compare rows, not absolute numbers between runs.
+compare rows, not absolute numbers between runs. After the table, the ratios
+of the speed targets (tshark -T fields and NFStream against Netcap, Netcap's
+CPU against "netcap no streams") are also taken within each round, where the
+tools ran back to back, with their median.
 
 Besides the default capture ("netcap") and one worker ("netcap -w 1"), rows
 that split its cost: "netcap 1 core" is one worker pinned with taskset to one
