@@ -567,7 +567,12 @@ impl FlowTable {
                 sink.emit_keyed(key, flow);
             }
         }
+        // A burst of ended connections (a timeout sweep) must not pin its
+        // memory: capacities above the kept pool are given back too.
         flows.truncate(SCRATCH_FLOWS);
+        flows.shrink_to(SCRATCH_FLOWS);
+        keys.clear();
+        keys.shrink_to(SCRATCH_FLOWS);
         ended.clear();
         // Keep the allocation for the next batch.
         self.ended = ended;

@@ -550,6 +550,31 @@ fn refilled_records_equal_fresh_ones() {
     assert_eq!(pool.len(), 2, "the UDP flow refilled the TCP flow's entry");
 }
 
+/// A batch that ends more connections than the kept pool writes them all,
+/// and gives the memory of the extra Flow records back afterwards.
+#[test]
+fn a_burst_of_ended_connections_does_not_pin_the_flow_pool() {
+    let cfg = FlowConfig {
+        idle_timeout_ns: 10 * S,
+        ..FlowConfig::default()
+    };
+    let mut r = Run::with(cfg);
+    let n = SCRATCH_FLOWS + 1000;
+    for i in 0..n {
+        r.frame(0, &udp_frame(A, B, 1024 + i as u16, 53, 1));
+    }
+    r.batch_end(100 * S);
+    assert_eq!(r.sink.0.len(), n);
+    assert_eq!(r.sink.1.len(), n);
+    let keys: Vec<u64> = r.sink.1.iter().map(|f| f.0).collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "flows in first-packet order"
+    );
+    assert!(r.table.scratch.flows.capacity() <= SCRATCH_FLOWS);
+    assert!(r.table.scratch.keys.capacity() <= SCRATCH_FLOWS);
+}
+
 /// The per-connection state is what a flow-flooding attack multiplies: keep
 /// it from growing unnoticed (`cargo test -p netcap-flow -- --nocapture sizes`).
 #[test]
