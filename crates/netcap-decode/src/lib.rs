@@ -58,7 +58,9 @@ pub use flowkey::{flow_hash, FlowKey};
 pub use walk::{decode_packet, decode_packet_defrag, decode_reassembled, Defragged, PacketDecoder};
 /// Address and byte text in the notation of the records (shared with the flow records).
 pub mod text {
-    pub use crate::util::{colon_hex, colon_hex_into, hex, ip_text, ipv4_text, ipv4_text_into};
+    pub use crate::util::{
+        colon_hex, colon_hex_into, hex, hex_into, ip_text, ipv4_text, ipv4_text_into,
+    };
 }
 
 use netcap_schema::Record;

@@ -138,11 +138,16 @@ pub fn ip_text(a: std::net::IpAddr) -> String {
 /// Lowercase hex without separators.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len().saturating_mul(2));
+    hex_into(&mut s, bytes);
+    s
+}
+
+/// Appends [`hex`] of `bytes` to `s`.
+pub fn hex_into(s: &mut String, bytes: &[u8]) {
     for &b in bytes {
         s.push(hex_digit(b >> 4));
         s.push(hex_digit(b & 0x0f));
     }
-    s
 }
 
 /// One type-length-value option of an IPv4 or TCP header.

@@ -1104,14 +1104,7 @@ fn transport_name_into(buf: String, proto: u8) -> String {
 
 /// Name of an IP protocol.
 pub fn transport_name(proto: u8) -> String {
-    match proto {
-        PROTO_TCP => "TCP".into(),
-        PROTO_UDP => "UDP".into(),
-        PROTO_ICMP => "ICMPv4".into(),
-        PROTO_ICMPV6 => "ICMPv6".into(),
-        PROTO_SCTP => "SCTP".into(),
-        p => format!("IP protocol {p}"),
-    }
+    transport_name_into(String::new(), proto)
 }
 
 /// Application protocol guessed from well-known ports (server port first).

@@ -1,5 +1,7 @@
 //! JA3 and JA3S (Salesforce, BSD-3-Clause): MD5 of a decimal summary of the hello.
 
+use std::fmt::Write;
+
 use md5::{Digest, Md5};
 
 use super::hello::{is_grease, ClientHello, ServerHello};
@@ -21,24 +23,9 @@ fn push_joined(out: &mut String, values: impl IntoIterator<Item = u16>) {
     }
 }
 
-/// Appends `v` in decimal.
+/// Appends `v` in decimal (formatted into `out`, no allocation).
 fn push_decimal(out: &mut String, v: u16) {
-    let mut digits = [0u8; 5];
-    let mut n = v;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(i..).unwrap_or_default() {
-        out.push(char::from(d));
-    }
+    let _ = write!(out, "{v}");
 }
 
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,ECPointFormats`: wire order,

@@ -25,7 +25,7 @@
 use sha2::{Digest, Sha256};
 
 use super::hello::{ext, is_grease, ClientHello};
-use netcap_decode::text::hex;
+use netcap_decode::text::{hex, hex_into};
 
 /// The two version characters of a protocol version.
 fn version_code(v: u16) -> &'static str {
@@ -76,16 +76,12 @@ fn hash12(s: &str, empty: bool) -> String {
 /// `values` as 4-digit lower-case hex, comma-separated (one String, no
 /// String per value).
 fn hex_list(values: &[u16]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(values.len() * 5);
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        for shift in [12u16, 8, 4, 0] {
-            let nibble = usize::from((v >> shift) & 0xf);
-            s.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
-        }
+        hex_into(&mut s, &v.to_be_bytes());
     }
     s
 }
