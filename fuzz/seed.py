@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Seeds the fuzz corpora from the repository's test captures:
-capture_reader gets small whole captures, decode_packet single packets
+capture_reader gets small whole captures (after a byte that sets its batch
+size), decode_packet single packets
 (prefixed with the index of their link type), ncap_reader record files
 written by `netcap capture`, plain, gzip and zstd (pass the netcap binary as the
 first argument)."""
@@ -85,7 +86,7 @@ def main():
     n = 0
     for p in sorted(PCAPS.glob("*.pcap*")):
         if p.stat().st_size <= 64 * 1024:
-            (CORPUS / "capture_reader" / p.name).write_bytes(p.read_bytes())
+            (CORPUS / "capture_reader" / p.name).write_bytes(bytes([len(p.name) % 8]) + p.read_bytes())
         for i, (lt, pkt) in enumerate(packets(p)):
             if i >= 20 or lt not in LINK_TYPES:
                 break

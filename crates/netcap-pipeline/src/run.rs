@@ -475,11 +475,17 @@ fn read_batches(
     let mut done = false;
     // libpcap's drop counters cost a system call: read them at most this often.
     let mut dropped_read: Option<Instant> = None;
+    // Legacy pcap without a filter is read straight into the batches
+    // (the packets are ranges of what was read); other inputs append each
+    // packet, and a filter drops the packets it rejects from the batch.
+    let in_place = matches!(source, Source::File { reader, filter: None } if reader.in_place());
     while !done {
         let mut batch = match recycled.try_recv() {
             Ok(mut b) => {
                 b.seq = seq;
-                b.data.clear();
+                if !in_place {
+                    b.data.clear();
+                }
                 b.packets.clear();
                 b.reassembled.clear();
                 b
@@ -491,10 +497,24 @@ fn read_batches(
                 reassembled: Vec::new(),
             },
         };
+        if let (true, Source::File { reader, .. }) = (in_place, &mut *source) {
+            reader.begin_batch(&mut batch.data, BATCH_PACKETS);
+        }
         let batch_start = Instant::now();
         while batch.packets.len() < BATCH_PACKETS {
-            let start = batch.data.len();
+            let mut start = batch.data.len();
+            let mut end = start;
             let polled = match source {
+                Source::File { reader, .. } if in_place => {
+                    match reader.next_in_place(&mut batch.data) {
+                        Ok(Some((meta, range))) => {
+                            (start, end) = (range.start, range.end);
+                            Ok(Poll::Packet(meta))
+                        }
+                        Ok(None) => Ok(Poll::End),
+                        Err(e) => Err(e),
+                    }
+                }
                 Source::File { reader, filter } => match reader.next_packet(&mut batch.data) {
                     Ok(Some(meta)) => match filter {
                         Some(f) => {
@@ -516,10 +536,12 @@ fn read_batches(
                 },
                 Source::Live(live) => live.poll(&mut batch.data),
             };
+            if !in_place {
+                end = batch.data.len();
+            }
             match polled {
                 Ok(Poll::Packet(meta)) => {
                     stats.packets += 1;
-                    let end = batch.data.len();
                     stats.bytes += (end - start) as u64;
                     let data = batch.data.get(start..end).unwrap_or_default();
                     // One walk to the outermost IP header serves sharding and reassembly.
@@ -560,6 +582,9 @@ fn read_batches(
                     break;
                 }
             }
+        }
+        if let (true, Source::File { reader, .. }) = (in_place, &mut *source) {
+            reader.end_batch(&batch.data);
         }
         progress.packets.store(stats.packets, Ordering::Relaxed);
         progress

@@ -2,13 +2,16 @@
 //!
 //! [`CaptureReader`] reads pcap (microsecond and nanosecond, both byte orders)
 //! and pcapng (several sections and interfaces, each with its own link type and
-//! timestamp resolution) through `pcap-parser`, optionally gzip-compressed, and
-//! hands out packets with their link type and a nanosecond timestamp.
+//! timestamp resolution), optionally gzip-compressed, and hands out packets
+//! with their link type and a nanosecond timestamp. pcapng goes through
+//! `pcap-parser`; legacy pcap, the common case and a simple format, is read
+//! by module `legacy` straight into the buffer the packets are handed on in.
 //! [`LiveCapture`] reads from an interface through libpcap, and [`BpfFilter`]
 //! applies libpcap-compiled filters to packets read from files.
 #![forbid(unsafe_code)]
 // libpcap itself is reached through the `pcap` crate; no unsafe code here.
 
+mod legacy;
 mod live;
 mod reader;
 

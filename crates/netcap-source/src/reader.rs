@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
+use crate::legacy::{self, LegacyReader, Stop};
 use crate::SourceError;
 
 /// Initial size of the parser's buffer; it grows for larger records.
@@ -17,6 +19,9 @@ const INITIAL_BUFFER: usize = 1 << 20;
 /// Largest record we accept: far above any real snap length (libpcap's maximum
 /// is 256 KiB), low enough that a corrupt length cannot exhaust memory.
 const MAX_BUFFER: usize = 64 << 20;
+
+/// Bytes read before pcap-parser is handed a non-legacy input.
+const HEAD_MAX: usize = 64 << 10;
 
 /// The container format of a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +83,21 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The parser of a capture.
+enum Inner {
+    /// pcapng, and legacy pcap with a non-standard magic number.
+    Parser(Box<dyn PcapReaderIterator + Send>),
+    /// Legacy pcap; `own` is the buffer of [`CaptureReader::next_packet`],
+    /// which copies the packets out of it.
+    Legacy {
+        reader: Box<LegacyReader>,
+        own: Vec<u8>,
+    },
+}
+
 /// Reads packets from a pcap or pcapng capture.
 pub struct CaptureReader {
-    inner: Box<dyn PcapReaderIterator + Send>,
+    inner: Inner,
     state: State,
     format: Format,
     packets: u64,
@@ -109,24 +126,27 @@ impl CaptureReader {
         let file = File::open(path).map_err(io_err)?;
         let size = file.metadata().map_err(io_err)?.len();
         let count = Arc::new(AtomicU64::new(0));
-        let mut buffered = BufReader::with_capacity(
-            1 << 16,
-            Counting {
-                inner: file,
-                count: Arc::clone(&count),
-            },
-        );
-        let magic = io::BufRead::fill_buf(&mut buffered).map_err(io_err)?;
-        if magic.is_empty() {
+        let mut file = Counting {
+            inner: file,
+            count: Arc::clone(&count),
+        };
+        let mut magic = [0u8; 2];
+        let got = read_up_to(&mut file, &mut magic).map_err(io_err)?;
+        if got == 0 {
             return Err(SourceError::Empty {
                 path: path.to_path_buf(),
             });
         }
-        let gzip = magic.starts_with(&[0x1f, 0x8b]);
+        let gzip = magic == [0x1f, 0x8b];
+        let file = io::Cursor::new(magic.get(..got).unwrap_or_default().to_vec()).chain(file);
+        // No buffer in front of a plain file: the readers read large blocks,
+        // legacy pcap straight into the batches.
         let input: Box<dyn Read + Send> = if gzip {
-            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+            Box::new(flate2::bufread::MultiGzDecoder::new(
+                BufReader::with_capacity(1 << 16, file),
+            ))
         } else {
-            Box::new(buffered)
+            Box::new(file)
         };
         Self::from_reader(input, path.to_path_buf(), count, size)
     }
@@ -143,26 +163,57 @@ impl CaptureReader {
     }
 
     fn from_reader(
-        input: Box<dyn Read + Send>,
+        mut input: Box<dyn Read + Send>,
         path: PathBuf,
         bytes_read: Arc<AtomicU64>,
         size: u64,
     ) -> Result<Self, SourceError> {
-        let inner = create_reader(INITIAL_BUFFER, input).map_err(|e| match e {
-            PcapError::Eof => SourceError::Empty { path: path.clone() },
-            PcapError::ReadError => SourceError::Io {
-                path: path.clone(),
-                source: io::Error::other("read failed (corrupt compression?)"),
-            },
-            _ => SourceError::NotACapture { path: path.clone() },
-        })?;
+        let io_err = |source| SourceError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut head = vec![0u8; legacy::FILE_HEADER];
+        let got = read_up_to(&mut input, &mut head).map_err(io_err)?;
+        head.truncate(got);
+        let (inner, state, offset) = match legacy::header(&head) {
+            Some(h) => (
+                Inner::Legacy {
+                    reader: Box::new(LegacyReader::new(input, h, MAX_BUFFER)),
+                    own: Vec::new(),
+                },
+                State::Legacy {
+                    link_type: h.link_type,
+                    nanos: h.nanos,
+                },
+                legacy::FILE_HEADER as u64,
+            ),
+            None => {
+                // pcap-parser recognises the format from its first read,
+                // which must hold a whole first block, as reading a file
+                // through a 64 KiB buffer did.
+                head.resize(HEAD_MAX, 0);
+                let more = head.get_mut(got..).unwrap_or_default();
+                let got = got + read_up_to(&mut input, more).map_err(io_err)?;
+                head.truncate(got);
+                let input = io::Cursor::new(head).chain(input);
+                let parser = create_reader(INITIAL_BUFFER, input).map_err(|e| match e {
+                    PcapError::Eof => SourceError::Empty { path: path.clone() },
+                    PcapError::ReadError => SourceError::Io {
+                        path: path.clone(),
+                        source: io::Error::other("read failed (corrupt compression?)"),
+                    },
+                    _ => SourceError::NotACapture { path: path.clone() },
+                })?;
+                (Inner::Parser(parser), State::Start, 0)
+            }
+        };
         Ok(CaptureReader {
             inner,
-            state: State::Start,
+            state,
             format: Format::Pcap,
             packets: 0,
             frames: 0,
-            offset: 0,
+            offset,
             bytes_read,
             size,
         })
@@ -192,8 +243,21 @@ impl CaptureReader {
     /// end of the input. A truncated or corrupt input returns an error after the
     /// packets before the damage were delivered.
     pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Result<Option<PacketMeta>, SourceError> {
+        if let Inner::Legacy { reader, own } = &mut self.inner {
+            let next = reader.next(own, true);
+            let Some((meta, range)) = self.legacy_packet(next)? else {
+                return Ok(None);
+            };
+            if let Inner::Legacy { own, .. } = &self.inner {
+                buf.extend_from_slice(own.get(range).unwrap_or_default());
+            }
+            return Ok(Some(meta));
+        }
+        let Inner::Parser(inner) = &mut self.inner else {
+            return Ok(None);
+        };
         loop {
-            let step = match self.inner.next() {
+            let step = match inner.next() {
                 Ok((used, block)) => {
                     let meta = handle_block(&mut self.state, &mut self.format, block, buf);
                     Ok((used, meta))
@@ -205,7 +269,7 @@ impl CaptureReader {
                     // No shift here: `refill` shifts the few bytes left, where
                     // `consume` would move half the buffer every time it passes
                     // the middle.
-                    self.inner.consume_noshift(used);
+                    inner.consume_noshift(used);
                     self.offset += used as u64;
                     match meta {
                         Ok(Record::Packet(mut m)) => {
@@ -221,13 +285,13 @@ impl CaptureReader {
                 }
                 Err(Step::Eof) => return Ok(None),
                 Err(Step::Refill) => {
-                    if self.inner.refill().is_err() {
+                    if inner.refill().is_err() {
                         return Err(self.corrupt("read error (corrupt compression?)".into()));
                     }
                 }
                 Err(Step::Grow) => {
-                    let cap = self.inner.data().len().max(INITIAL_BUFFER) * 2;
-                    if cap > MAX_BUFFER || !self.inner.grow(cap) {
+                    let cap = inner.data().len().max(INITIAL_BUFFER) * 2;
+                    if cap > MAX_BUFFER || !inner.grow(cap) {
                         return Err(self.corrupt(format!(
                             "record larger than {} MiB (corrupt length field?)",
                             MAX_BUFFER >> 20
@@ -245,6 +309,83 @@ impl CaptureReader {
         }
     }
 
+    /// Whether packets can be read in place ([`CaptureReader::next_in_place`]):
+    /// legacy pcap.
+    pub fn in_place(&self) -> bool {
+        matches!(self.inner, Inner::Legacy { .. })
+    }
+
+    /// Starts a batch in `buf` for [`CaptureReader::next_in_place`]: no range
+    /// of `buf` handed out before is in use any more. `packets`: how many the
+    /// batch takes. Without in-place reading, `buf` is cleared.
+    pub fn begin_batch(&mut self, buf: &mut Vec<u8>, packets: usize) {
+        match &mut self.inner {
+            Inner::Legacy { reader, .. } => reader.begin(buf, packets),
+            Inner::Parser(_) => buf.clear(),
+        }
+    }
+
+    /// The next packet and where its bytes are in `buf`, which the reader
+    /// reads into directly (legacy pcap; other formats append the packet as
+    /// [`CaptureReader::next_packet`] does). Between [`CaptureReader::begin_batch`]
+    /// and [`CaptureReader::end_batch`], `buf` must not be changed.
+    pub fn next_in_place(
+        &mut self,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<(PacketMeta, Range<usize>)>, SourceError> {
+        if let Inner::Legacy { reader, .. } = &mut self.inner {
+            let next = reader.next(buf, false);
+            return self.legacy_packet(next);
+        }
+        let start = buf.len();
+        Ok(self.next_packet(buf)?.map(|m| (m, start..buf.len())))
+    }
+
+    /// Ends the batch in `buf`: bytes read past its last packet are kept for
+    /// the next.
+    pub fn end_batch(&mut self, buf: &[u8]) {
+        if let Inner::Legacy { reader, .. } = &mut self.inner {
+            reader.end(buf);
+        }
+    }
+
+    /// Numbers a legacy record, or turns why none came into an error.
+    fn legacy_packet(
+        &mut self,
+        next: Result<legacy::Record, Stop>,
+    ) -> Result<Option<(PacketMeta, Range<usize>)>, SourceError> {
+        let link_type = match &self.inner {
+            Inner::Legacy { reader, .. } => reader.link_type(),
+            Inner::Parser(_) => 0,
+        };
+        match next {
+            Ok(r) => {
+                let caplen = r.data.len();
+                self.offset += (legacy::RECORD_HEADER + caplen) as u64;
+                self.packets += 1;
+                self.frames += 1;
+                let meta = PacketMeta {
+                    number: self.frames,
+                    ts_ns: r.ts_ns,
+                    link_type,
+                    caplen: caplen as u32,
+                    orig_len: r.orig_len,
+                };
+                Ok(Some((meta, r.data)))
+            }
+            Err(Stop::End) => Ok(None),
+            Err(Stop::Truncated) => Err(SourceError::Truncated {
+                packets: self.packets,
+                offset: self.offset,
+            }),
+            Err(Stop::TooLong) => Err(self.corrupt(format!(
+                "record larger than {} MiB (corrupt length field?)",
+                MAX_BUFFER >> 20
+            ))),
+            Err(Stop::Io(e)) => Err(self.corrupt(format!("read error: {e}"))),
+        }
+    }
+
     fn corrupt(&self, reason: String) -> SourceError {
         SourceError::Corrupt {
             packets: self.packets,
@@ -252,6 +393,20 @@ impl CaptureReader {
             reason,
         }
     }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match input.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 enum Step {
@@ -480,6 +635,51 @@ mod tests {
                 packets: 1,
                 offset: 46,
             }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn packets_read_in_place_equal_the_copied_ones() {
+        let data: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| vec![i as u8; (i as usize * 53) % 1500])
+            .collect();
+        let records: Vec<(u32, u32, &[u8])> = data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i as u32, 1, d.as_slice()))
+            .collect();
+        let mut bytes = legacy(0xa1b2c3d4, true, &records);
+        bytes.truncate(bytes.len() - 5);
+        let (copied, err) = read_all(&bytes);
+        assert!(matches!(
+            err,
+            Some(SourceError::Truncated { packets: 299, .. })
+        ));
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        let mut r = CaptureReader::open(f.path()).unwrap();
+        assert!(r.in_place());
+        let (mut in_place, mut buf) = (Vec::new(), Vec::new());
+        let err = 'batches: loop {
+            r.begin_batch(&mut buf, 7);
+            for _ in 0..7 {
+                match r.next_in_place(&mut buf) {
+                    Ok(Some((m, range))) => in_place.push((m, buf[range].to_vec())),
+                    Ok(None) => break 'batches None,
+                    Err(e) => break 'batches Some(e),
+                }
+            }
+            r.end_batch(&buf);
+        };
+        assert_eq!(in_place, copied);
+        match err {
+            Some(SourceError::Truncated {
+                packets: 299,
+                offset,
+            }) => {
+                assert_eq!(offset as usize, bytes.len() + 5 - 16 - data[299].len())
+            }
             other => panic!("{other:?}"),
         }
     }
