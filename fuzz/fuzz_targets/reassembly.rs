@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         max_queue: 2048,
         max_pending: 4096,
         policy: if sel & 2 == 0 { OverlapPolicy::First } else { OverlapPolicy::Last },
+        files_max: 0,
     };
     // The port picks which parser the probes try first.
     let port = [80u16, 443, 53, 9999][usize::from(sel >> 2) & 3];
@@ -26,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
         uid: "Cfuzz".into(),
         client: ("10.0.0.1".parse().unwrap(), 40000),
         server: ("10.0.0.2".parse().unwrap(), port),
+        // Bit 4: files are extracted (their content kept up to 1 KiB).
+        files_max: if sel & 0x10 == 0 { 0 } else { 1024 },
     };
     let mut streams = ConnStreams::new(meta);
     let mut budget = Budget::new(8192);
