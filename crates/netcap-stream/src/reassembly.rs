@@ -575,6 +575,11 @@ impl DirReassembler {
             pieces.push((missing_from, Piece::Missing(to - missing_from)));
         }
         for (at, piece) in pieces {
+            if at < self.offset {
+                // The skip for the data before this missing part went past
+                // it (the whole hole was declared a gap).
+                continue;
+            }
             let mem = piece.memory();
             if self.queued + mem > limits.max_queue || !budget.fits(mem) {
                 // Waiting costs more than allowed: what is missing before
@@ -1113,6 +1118,29 @@ mod tests {
         assert!(t.s.text().starts_with("a[gap 9]"), "{}", t.s.text());
         assert_eq!(t.r.counters.delivered, 201);
         assert_eq!(t.s.anomalies, vec!["reassembly_queue_limit"]);
+    }
+
+    #[test]
+    fn a_queue_skip_past_a_cut_segment_drops_its_missing_part_too() {
+        // Found by the reassembly fuzz target: the data of a segment cut by
+        // a snap length hit the queue cap, the skip went past the segment,
+        // and its uncaptured part was still queued behind the next expected
+        // byte, so the stream lost its place (later data was taken for old).
+        let mut t = T::with(DirLimits {
+            max_queue: 200,
+            ..LIMITS
+        });
+        t.syn(0);
+        t.seg(1, b"a");
+        t.seg(111, &[b'x'; 100]);
+        // 50 of 60 bytes captured, in the hole, over the cap.
+        t.seg_full(20, &[b'c'; 50], 60, false);
+        t.seg(211, b"zz");
+        let want = format!("a[gap 109]{}zz", "x".repeat(100));
+        assert_eq!(t.s.text(), want);
+        assert_eq!(t.r.counters.delivered, 103);
+        t.flush();
+        assert!(t.r.queue.is_empty());
     }
 
     #[test]
