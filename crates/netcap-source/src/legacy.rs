@@ -43,9 +43,24 @@ pub(crate) fn header(head: &[u8]) -> Option<Header> {
     Some(Header {
         big_endian,
         nanos,
-        // Link types carry FCS flags in their upper bits.
-        link_type: network & 0xffff,
+        link_type: link_type_of(network),
     })
+}
+
+/// Link types carry FCS flags in their upper bits in legacy pcap.
+pub(crate) fn link_type_of(network: u32) -> u32 {
+    network & 0xffff
+}
+
+/// A record's time in nanoseconds: `frac` is microseconds, or nanoseconds
+/// in a nanosecond capture.
+pub(crate) fn ts_ns(secs: u32, frac: u32, nanos: bool) -> i64 {
+    let frac = if nanos {
+        i64::from(frac)
+    } else {
+        i64::from(frac) * 1_000
+    };
+    i64::from(secs) * 1_000_000_000 + frac
 }
 
 /// The parts of the file header the records need.
@@ -191,17 +206,12 @@ impl LegacyReader {
         let h = buf.get(start..start + RECORD_HEADER).unwrap_or_default();
         let field = |at| self.u32_at(h, at).unwrap_or(0);
         let (secs, frac, orig_len) = (field(0), field(4), field(12));
-        let frac = if self.header.nanos {
-            i64::from(frac)
-        } else {
-            i64::from(frac) * 1_000
-        };
         self.pos += total;
         self.expect = self.expect.saturating_sub(1);
         self.records += 1;
         self.record_bytes += total as u64;
         Record {
-            ts_ns: i64::from(secs) * 1_000_000_000 + frac,
+            ts_ns: ts_ns(secs, frac, self.header.nanos),
             orig_len,
             data: start + RECORD_HEADER..start + total,
         }

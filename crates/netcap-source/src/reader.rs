@@ -438,11 +438,6 @@ enum Record {
     Other,
 }
 
-/// Link types carry FCS flags in their upper bits in legacy pcap.
-fn link_type_of(raw: i32) -> u32 {
-    (raw as u32) & 0xffff
-}
-
 fn handle_block(
     state: &mut State,
     format: &mut Format,
@@ -453,7 +448,7 @@ fn handle_block(
         PcapBlockOwned::LegacyHeader(h) => {
             *format = Format::Pcap;
             *state = State::Legacy {
-                link_type: link_type_of(h.network.0),
+                link_type: legacy::link_type_of(h.network.0 as u32),
                 nanos: h.is_nanosecond_precision(),
             };
             Ok(Record::Other)
@@ -462,12 +457,7 @@ fn handle_block(
             let State::Legacy { link_type, nanos } = *state else {
                 return Err("packet record before the file header".into());
             };
-            let frac = if nanos {
-                i64::from(b.ts_usec)
-            } else {
-                i64::from(b.ts_usec) * 1_000
-            };
-            let ts_ns = i64::from(b.ts_sec) * 1_000_000_000 + frac;
+            let ts_ns = legacy::ts_ns(b.ts_sec, b.ts_usec, nanos);
             let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
             buf.extend_from_slice(data);
             Ok(Record::Packet(PacketMeta {
@@ -502,7 +492,7 @@ fn handle_ng(state: &mut State, block: Block<'_>, buf: &mut Vec<u8>) -> Result<R
                 return Err("invalid if_tsresol".into());
             }
             interfaces.push(Interface {
-                link_type: link_type_of(idb.linktype.0),
+                link_type: legacy::link_type_of(idb.linktype.0 as u32),
                 units_per_sec,
                 offset_secs: idb.ts_offset(),
             });
